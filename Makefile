@@ -1,0 +1,52 @@
+# qiwidgets — two commands on a fresh clone:
+#   make demo   set everything up and run the main job on the embedded SQLite store
+#   make test   set everything up and run every test
+# Everything is installed by this file: a venv from pyproject.toml, and the Debian packages
+# the tests need (PostgreSQL server, Chromium) when they are missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= demo-output
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv system-deps demo test bench clean
+
+help:
+	@echo "make demo   - install, load the sample programme into $(DEMO_DIR)/qiwidgets.db and chart it"
+	@echo "make test   - install (venv + Debian packages) and run the whole test suite"
+	@echo "make bench  - run the benchmarks (by hand; prints figures against the targets)"
+	@echo "make clean  - remove the venv and demo output"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# PostgreSQL (initdb/pg_ctl) for the store tests; Chromium for the browser tests.
+system-deps:
+	@need=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need="$$need postgresql"; \
+	[ -x /usr/bin/chromium ] || need="$$need chromium"; \
+	if [ -n "$$need" ]; then \
+	  echo "Installing Debian packages:$$need"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$need; \
+	fi
+
+demo: $(STAMP)
+	mkdir -p $(DEMO_DIR)
+	$(VENV)/bin/qiwidgets spc data/samples/spc_example.csv --chart u --x month --y falls_with_harm \
+	  --n bed_days --multiply 1000 --facets team --out $(DEMO_DIR)/falls_u_chart.csv
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/spc_bench.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR)

@@ -1,0 +1,74 @@
+"""One error root and one warnings root for the whole package.
+
+Every error a user can cause derives from :class:`QIError`; its message says what to fix.
+The command line and the dashboards show ``str(error)`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+#: Every module logs under this logger (``logging.getLogger("qiwidgets.<module>")``).
+logger = logging.getLogger("qiwidgets")
+logger.addHandler(logging.NullHandler())
+
+
+class QIError(Exception):
+    """Root of every error qiwidgets raises on purpose."""
+
+
+class QIWarning(UserWarning):
+    """Root of every warning qiwidgets issues."""
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+class SPCOptionError(QIError, ValueError):
+    """An option passed to a chart function is invalid on its own (stage 1 of validation)."""
+
+
+class SPCDataError(QIError, ValueError):
+    """The data do not fit the options (stage 2 of validation)."""
+
+
+class ShortBaselineWarning(QIWarning):
+    """Limits rest on too few points and are provisional."""
+
+
+# --- storage --------------------------------------------------------------------------------
+
+
+class StoreError(QIError):
+    """A problem with the learning-system database."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """A record that was asked for does not exist."""
+
+
+class StaleEditError(StoreError):
+    """Someone else changed the record since it was read; the edit was refused."""
+
+
+class ImportValidationError(StoreError, ValueError):
+    """An import file has problems; nothing was imported.
+
+    ``problems`` lists every problem found, each a :class:`~qiwidgets.store.imports.Problem`
+    naming the file, row, column, value and the rule broken.
+    """
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+# --- reports and dashboards ---------------------------------------------------------------------
+
+
+class ReportError(QIError):
+    """A monthly report could not be produced."""
+
+
+class ParameterError(QIError, ValueError):
+    """A parameter given to a report or a command is invalid."""

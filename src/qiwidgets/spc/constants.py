@@ -1,0 +1,72 @@
+"""Every statistical constant the engine uses, defined once, with its source.
+
+Where the two reference packages disagree, both values are here and each profile uses its own.
+"""
+
+from __future__ import annotations
+
+# --- Shewhart / XmR ------------------------------------------------------------------------
+
+#: d2 for subgroups of size 2: sigma = mean moving range / d2 (Montgomery, *Introduction to
+#: Statistical Quality Control*, Appendix VI). qicharts2 0.8.1 uses 3 / 1.128 = 2.6596 x mR-bar.
+D2_MR = 1.128
+
+#: Width of Shewhart limits in sigma units (Shewhart 1931; qicharts2 `qic()`).
+SIGMA_LIMIT = 3.0
+
+#: Width of the inner ("2-sigma") lines in sigma units (qicharts2 `lcl.95` / `ucl.95`).
+SIGMA_INNER = 2.0
+
+#: D4 for n = 2: upper limit of the moving-range chart = 3.267 x mR-bar, and the screening
+#: threshold for moving ranges (Nelson L.S. 1982, "Control charts for individual measurements",
+#: J Qual Technol 14(3); qicharts2 `qic.screenedmr`; NHSRplotthedots `screen_outliers`).
+D4_MR = 3.267
+
+#: NHS "Making Data Count" / NHSRplotthedots 0.2.2 limit multiplier: mean +/- 2.66 x mR-bar
+#: (Wheeler, *Understanding Variation*; NHSRplotthedots `ptd_spc` uses the rounded 2.66).
+MDC_LIMIT_CONSTANT = 2.66
+
+#: Fraction of the way to the limits that counts as "close" in the 2-of-3 rule
+#: (NHSRplotthedots: mean +/- (2/3) x 2.66 x mR-bar).
+MDC_NEAR_LIMIT_FRACTION = 2.0 / 3.0
+
+# --- runs analysis --------------------------------------------------------------------------
+
+#: Anhøj longest-run limit: round(log2(n_useful)) + LONGEST_RUN_OFFSET
+#: (Anhøj J, Olesen AV (2014) "Run charts revisited", PLoS ONE 9(11): e113825).
+LONGEST_RUN_OFFSET = 3
+
+#: Anhøj crossings limit: the CROSSINGS_QUANTILE quantile of Binomial(n_useful - 1, 0.5) (ibid.).
+CROSSINGS_QUANTILE = 0.05
+
+#: Range of n_useful where qicharts2's experimental best-box / cut-box rules apply; Anhøj outside.
+BOX_RULE_N_MIN = 10
+BOX_RULE_N_MAX = 100
+
+#: IHI run chart rules (Provost & Murray, *The Health Care Data Guide*, 2011; IHI QI Essentials):
+#: a shift is IHI_SHIFT or more consecutive points on one side of the median, a trend IHI_TREND or
+#: more consecutive points all going up or all going down.
+IHI_SHIFT = 6
+IHI_TREND = 5
+
+# --- Making Data Count (NHSRplotthedots 0.2.2) ------------------------------------------------
+
+#: Points in a row on one side of the mean, and points in a strictly monotone trend
+#: (NHSRplotthedots `ptd_seven_point_one_side_mean`, `ptd_seven_point_trend`). The MDC Excel
+#: tool offers 6 as an alternative (option `run_length`).
+MDC_RUN_LENGTH = 7
+
+#: A facet x rebase group with fewer points than this gets `short_group_warning`
+#: (NHSRplotthedots code: getOption("ptd_spc.warning_threshold", 13); its docs say 12).
+MDC_SHORT_GROUP_THRESHOLD = 13
+
+#: `fix_after_n_points` must be at least this (NHSRplotthedots `ptd_validate_spc_options`).
+MDC_MIN_FIX_AFTER = 12
+
+# --- chart constants for subgroups -----------------------------------------------------------
+# c4(n) and c5(n) are computed exactly from the gamma function in qiwidgets.spc.qic (Montgomery,
+# Appendix VI; A3 = 3/(c4 sqrt n), B3/B4 = 1 -/+ 3 c5/c4).
+
+#: T chart transform exponent: y**(1/3.6) is close to normal for exponential times
+#: (Nelson L.S. 1994, "A control chart for parts-per-million nonconforming items", JQT 26(3)).
+T_CHART_EXPONENT = 3.6

@@ -1,0 +1,62 @@
+"""The value every chart function returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class SPCResult:
+    """What a chart function computed: data only, no drawing.
+
+    Attributes
+    ----------
+    points:
+        One row per plotted point (see the function's docstring for the columns).
+    summary:
+        One row per facet x part (qicharts2 profile) or facet x rebase group (Making Data Count).
+    readings:
+        One plain-language sentence per facet (a single entry, keyed ``None``, without facets).
+    chart:
+        The chart type (``"run"``, ``"i"``, ..., ``"xmr"`` for Making Data Count, ``"funnel"``).
+    rule_set:
+        The rule set the signals come from, named on every chart: ``"Anhøj"``, ``"IHI"``,
+        ``"Making Data Count"`` or ``"Funnel (Spiegelhalter)"``.
+    facets:
+        Names of the facet columns in ``points`` (empty without facets).
+    options:
+        The options as the function understood them (for drawing, reports and reproducibility).
+    warnings:
+        Human-readable warnings raised while computing (e.g. a short baseline).
+    """
+
+    points: pd.DataFrame
+    summary: pd.DataFrame
+    readings: dict[Any, str]
+    chart: str
+    rule_set: str
+    facets: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def reading(self) -> str:
+        """The plain-language reading: one sentence, or one line per facet."""
+        if len(self.readings) == 1:
+            return next(iter(self.readings.values()))
+        return "\n".join(f"{_facet_label(k)}: {v}" for k, v in self.readings.items())
+
+    def __repr__(self) -> str:  # short, for notebooks
+        return (
+            f"<SPCResult chart={self.chart!r} rule_set={self.rule_set!r} "
+            f"points={len(self.points)} groups={len(self.summary)}>"
+        )
+
+
+def _facet_label(key: Any) -> str:
+    if isinstance(key, tuple):
+        return " / ".join(str(k) for k in key)
+    return str(key)
