@@ -1,0 +1,557 @@
+"""The learning-system data model (SQLAlchemy 2 declarative, typed ``Mapped[]`` columns).
+
+One programme (a collaborative with a shared aim) has teams; each team has aims, a driver
+diagram, a family of measures (the programme's shared measures plus its own), observations,
+annotations, PDSA cycles, reflections, progress scores and learning-system health checks.
+Field names follow ``docs/domain.md``.
+
+Conventions
+-----------
+* Choices ("enums") are plain strings with a named CHECK constraint, so the same schema works on
+  SQLite and PostgreSQL. The allowed values are the tuples below, defined once.
+* Every editable record has an integer ``version`` (SQLAlchemy ``version_id_col``): an update
+  names the version the user read, and a stale one is refused (see :mod:`qiwidgets.store.repo`).
+* ``created_at`` / ``updated_at`` are naive UTC timestamps set by the application.
+* Dates that mean a period (an observation's ``period``, a progress score's ``month``) are
+  ``DATE`` values; a month is stored as its first day.
+
+The schema is created and upgraded by the Alembic migrations in
+``qiwidgets/store/migrations``; a model change needs a new migration revision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+# --- allowed values (defined once; the CHECK constraints, the validation and the docs use them) --
+
+#: Kinds of measure in a family of measures.
+MEASURE_TYPES = ("outcome", "process", "balancing")
+#: Which way is better: up (``increase``), down (``decrease``) or no direction (``neutral``).
+IMPROVEMENT_DIRECTIONS = ("increase", "decrease", "neutral")
+#: Chart types a measure can ask for (qicharts2 names, plus ``xmr`` for Making Data Count).
+CHART_TYPES = ("run", "i", "mr", "xbar", "s", "t", "p", "pp", "c", "u", "up", "g", "xmr")
+#: How often a measure is collected.
+FREQUENCIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly")
+#: Data-quality flag on an observation.
+DATA_QUALITY_FLAGS = ("ok", "provisional", "estimated", "incomplete", "suspect")
+#: Nodes of a driver diagram.
+DRIVER_KINDS = ("primary", "secondary", "change_idea")
+#: Annotation kinds shown on charts. A ``rebase`` always carries its reason.
+ANNOTATION_KINDS = ("pdsa_start", "event", "rebase", "baseline", "phase", "exclude")
+#: Annotation kinds that must carry a reason.
+ANNOTATION_KINDS_NEEDING_REASON = ("rebase",)
+#: The Act of a PDSA cycle.
+PDSA_ACTS = ("adopt", "adapt", "abandon")
+#: Level of learning a reflection can be tagged with.
+LEARNING_LEVELS = ("single_loop", "double_loop", "deutero")
+#: IHI progress scores, 0.5 to 5.0 in steps of 0.5, with their meaning (docs/domain.md).
+PROGRESS_SCORES: dict[float, str] = {
+    0.5: "intent to participate",
+    1.0: "charter and team formed",
+    1.5: "planning begun",
+    2.0: "activity, no changes yet",
+    2.5: "changes tested, no improvement",
+    3.0: "modest improvement",
+    3.5: "improvement",
+    4.0: "significant improvement",
+    4.5: "sustainable improvement",
+    5.0: "outstanding sustainable results",
+}
+#: The seven components of a learning system's health, each rated 1-5 (docs/domain.md).
+HEALTH_COMPONENTS = (
+    "shared_purpose",
+    "shared_language",
+    "autonomy",
+    "collective_leadership",
+    "connections_and_relationships",
+    "data_and_measures",
+    "infrastructure",
+)
+#: Lowest and highest health-check rating.
+HEALTH_RATING_MIN, HEALTH_RATING_MAX = 1, 5
+
+# Deterministic constraint names, so migrations (and SQLite batch operations) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """The current time as a naive UTC timestamp (the store keeps every timestamp in UTC)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _in(column: str, values) -> str:
+    """SQL text ``column IN ('a', 'b')`` for a CHECK constraint (fixed values, never user input)."""
+    items = ", ".join(repr(v) if isinstance(v, float) else f"'{v}'" for v in values)
+    return f"{column} IN ({items})"
+
+
+def _optional_in(column: str, values) -> str:
+    return f"{column} IS NULL OR {_in(column, values)}"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamped:
+    """``created_at`` and ``updated_at`` (naive UTC)."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class Versioned(Timestamped):
+    """An editable record: an integer ``version`` checked by every UPDATE (optimistic locking)."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls):  # noqa: N805 - SQLAlchemy's declared_attr signature
+        return {"version_id_col": cls.__table__.c.version}
+
+
+# --- association tables ---------------------------------------------------------------------
+
+aim_measures = Table(
+    "aim_measures",
+    Base.metadata,
+    Column("aim_id", ForeignKey("aims.id", ondelete="CASCADE"), primary_key=True),
+    Column("measure_id", ForeignKey("measures.id", ondelete="RESTRICT"), primary_key=True),
+)
+"""Outcome measures an aim is linked to."""
+
+pdsa_measures = Table(
+    "pdsa_measures",
+    Base.metadata,
+    Column("pdsa_id", ForeignKey("pdsa_cycles.id", ondelete="CASCADE"), primary_key=True),
+    Column("measure_id", ForeignKey("measures.id", ondelete="RESTRICT"), primary_key=True),
+)
+"""Measures a PDSA cycle watches."""
+
+
+# --- programme and teams ----------------------------------------------------------------------
+
+
+class Programme(Versioned, Base):
+    """A programme ("collaborative"): many teams working on one shared aim."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    shared_aim: Mapped[Optional[str]] = mapped_column(Text)
+
+    teams: Mapped[list[Team]] = relationship(back_populates="programme", order_by="Team.code")
+
+    def __repr__(self) -> str:
+        return f"<Programme {self.code!r}>"
+
+
+class Team(Versioned, Base):
+    """An improvement team (a ward, a clinic, a community team) within a programme."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[Optional[str]] = mapped_column(String(200))
+
+    programme: Mapped[Programme] = relationship(back_populates="teams")
+
+    def __repr__(self) -> str:
+        return f"<Team {self.code!r}>"
+
+
+class Aim(Versioned, Base):
+    """An aim statement: what will improve, for whom, how much, by when."""
+
+    __tablename__ = "aims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    what: Mapped[str] = mapped_column(Text)
+    for_whom: Mapped[Optional[str]] = mapped_column(Text)
+    how_much: Mapped[Optional[str]] = mapped_column(Text)
+    by_when: Mapped[Optional[dt.date]] = mapped_column(Date)
+    baseline: Mapped[Optional[str]] = mapped_column(Text)
+
+    team: Mapped[Team] = relationship()
+    outcome_measures: Mapped[list[Measure]] = relationship(
+        secondary=aim_measures, order_by="Measure.code"
+    )
+
+
+class DriverNode(Versioned, Base):
+    """A node of a team's driver diagram: a primary or secondary driver, or a change idea.
+
+    ``parent`` links a secondary driver to its primary driver and a change idea to its driver;
+    ``order`` is the position among its siblings.
+    """
+
+    __tablename__ = "driver_nodes"
+    __table_args__ = (CheckConstraint(_in("kind", DRIVER_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("driver_nodes.id", ondelete="RESTRICT"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    order: Mapped[int] = mapped_column(Integer, default=0)
+
+    team: Mapped[Team] = relationship()
+    parent: Mapped[Optional[DriverNode]] = relationship(remote_side="DriverNode.id")
+
+
+class Measure(Versioned, Base):
+    """A measure's operational definition.
+
+    A *shared* measure belongs to the programme (``team_id`` is NULL) and is the same for every
+    team; a team-specific measure has ``team_id`` set. A team's family of measures is the shared
+    ones plus its own. ``code`` is unique among the shared measures of a programme, and among a
+    team's own measures.
+    """
+
+    __tablename__ = "measures"
+    __table_args__ = (
+        CheckConstraint(_in("measure_type", MEASURE_TYPES), name="measure_type"),
+        CheckConstraint(
+            _optional_in("improvement_direction", IMPROVEMENT_DIRECTIONS),
+            name="improvement_direction",
+        ),
+        CheckConstraint(_optional_in("chart_type", CHART_TYPES), name="chart_type"),
+        CheckConstraint(_optional_in("frequency", FREQUENCIES), name="frequency"),
+        CheckConstraint("multiplier IS NULL OR multiplier > 0", name="multiplier_positive"),
+        CheckConstraint(
+            "baseline_start IS NULL OR baseline_end IS NULL OR baseline_start <= baseline_end",
+            name="baseline_order",
+        ),
+        Index(
+            "uq_measures_shared_code",
+            "programme_id",
+            "code",
+            unique=True,
+            sqlite_where=text("team_id IS NULL"),
+            postgresql_where=text("team_id IS NULL"),
+        ),
+        Index(
+            "uq_measures_team_code",
+            "team_id",
+            "code",
+            unique=True,
+            sqlite_where=text("team_id IS NOT NULL"),
+            postgresql_where=text("team_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
+    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    measure_type: Mapped[str] = mapped_column(String(16))
+    numerator_definition: Mapped[Optional[str]] = mapped_column(Text)
+    denominator_definition: Mapped[Optional[str]] = mapped_column(Text)
+    value_definition: Mapped[Optional[str]] = mapped_column(Text)
+    unit: Mapped[Optional[str]] = mapped_column(String(100))
+    multiplier: Mapped[Optional[float]] = mapped_column(Float)
+    population: Mapped[Optional[str]] = mapped_column(Text)
+    inclusions: Mapped[Optional[str]] = mapped_column(Text)
+    exclusions: Mapped[Optional[str]] = mapped_column(Text)
+    data_source: Mapped[Optional[str]] = mapped_column(Text)
+    collector: Mapped[Optional[str]] = mapped_column(String(200))
+    frequency: Mapped[Optional[str]] = mapped_column(String(16))
+    sampling: Mapped[Optional[str]] = mapped_column(Text)
+    improvement_direction: Mapped[Optional[str]] = mapped_column(String(16))
+    target: Mapped[Optional[float]] = mapped_column(Float)
+    target_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    chart_type: Mapped[Optional[str]] = mapped_column(String(16))
+    baseline_start: Mapped[Optional[dt.date]] = mapped_column(Date)
+    baseline_end: Mapped[Optional[dt.date]] = mapped_column(Date)
+
+    programme: Mapped[Programme] = relationship()
+    team: Mapped[Optional[Team]] = relationship()
+
+    @property
+    def is_shared(self) -> bool:
+        """True for a programme-wide measure (the same definition for every team)."""
+        return self.team_id is None
+
+    def __repr__(self) -> str:
+        return f"<Measure {self.code!r} ({self.measure_type})>"
+
+
+class Observation(Versioned, Base):
+    """One data point: a team's value of a measure for one period.
+
+    Counts-based measures fill ``numerator`` and ``denominator`` (``value`` may hold the derived
+    rate); measurement measures fill ``value``. Unique per team x measure x period.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("team_id", "measure_id", "period"),
+        CheckConstraint(_in("data_quality", DATA_QUALITY_FLAGS), name="data_quality"),
+        CheckConstraint("numerator IS NULL OR numerator >= 0", name="numerator_not_negative"),
+        CheckConstraint(
+            "denominator IS NULL OR denominator >= 0", name="denominator_not_negative"
+        ),
+        Index("ix_observations_measure_id_period", "measure_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="RESTRICT"))
+    period: Mapped[dt.date] = mapped_column(Date)
+    numerator: Mapped[Optional[float]] = mapped_column(Float)
+    denominator: Mapped[Optional[float]] = mapped_column(Float)
+    value: Mapped[Optional[float]] = mapped_column(Float)
+    data_quality: Mapped[str] = mapped_column(String(16), default="ok")
+    source: Mapped[Optional[str]] = mapped_column(String(500))
+
+    team: Mapped[Team] = relationship()
+    measure: Mapped[Measure] = relationship()
+
+
+class ObservationEdit(Base):
+    """Edit history: one changed field of an observation (a correction never erases the past)."""
+
+    __tablename__ = "observation_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="RESTRICT"), index=True
+    )
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[Optional[str]] = mapped_column(String(100))
+    new_value: Mapped[Optional[str]] = mapped_column(String(100))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[Optional[str]] = mapped_column(String(500))
+
+    observation: Mapped[Observation] = relationship()
+
+
+class PDSACycle(Versioned, Base):
+    """A Plan-Do-Study-Act cycle testing a change idea."""
+
+    __tablename__ = "pdsa_cycles"
+    __table_args__ = (CheckConstraint(_optional_in("act", PDSA_ACTS), name="act"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    change_idea_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("driver_nodes.id", ondelete="RESTRICT")
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    plan_question: Mapped[Optional[str]] = mapped_column(Text)
+    prediction: Mapped[Optional[str]] = mapped_column(Text)
+    plan_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    do_start: Mapped[Optional[dt.date]] = mapped_column(Date)
+    do_notes: Mapped[Optional[str]] = mapped_column(Text)
+    study_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    study_result: Mapped[Optional[str]] = mapped_column(Text)
+    act: Mapped[Optional[str]] = mapped_column(String(16))
+    act_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+
+    team: Mapped[Team] = relationship()
+    change_idea: Mapped[Optional[DriverNode]] = relationship()
+    measures: Mapped[list[Measure]] = relationship(secondary=pdsa_measures, order_by="Measure.code")
+
+
+class Annotation(Versioned, Base):
+    """A note on a team's charts: a PDSA start, an event, a rebase (with its reason), ...
+
+    ``measure_id`` NULL means the annotation applies to every chart of the team.
+    """
+
+    __tablename__ = "annotations"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ANNOTATION_KINDS), name="kind"),
+        CheckConstraint(
+            f"NOT ({_in('kind', ANNOTATION_KINDS_NEEDING_REASON)}) "
+            "OR (reason IS NOT NULL AND reason <> '')",
+            name="reason_required",
+        ),
+        Index("ix_annotations_team_id_date", "team_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    measure_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("measures.id", ondelete="RESTRICT")
+    )
+    pdsa_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("pdsa_cycles.id", ondelete="SET NULL")
+    )
+    date: Mapped[dt.date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+
+    team: Mapped[Team] = relationship()
+    measure: Mapped[Optional[Measure]] = relationship()
+
+
+class Reflection(Versioned, Base):
+    """A team's reflection: what happened, what worked, what did not, what should change."""
+
+    __tablename__ = "reflections"
+    __table_args__ = (
+        CheckConstraint(_optional_in("learning_level", LEARNING_LEVELS), name="learning_level"),
+        Index("ix_reflections_team_id_date", "team_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    authors: Mapped[Optional[str]] = mapped_column(Text)
+    what_happened: Mapped[Optional[str]] = mapped_column(Text)
+    what_worked: Mapped[Optional[str]] = mapped_column(Text)
+    what_did_not: Mapped[Optional[str]] = mapped_column(Text)
+    what_should_change: Mapped[Optional[str]] = mapped_column(Text)
+    learning_level: Mapped[Optional[str]] = mapped_column(String(16))
+    bright_spot: Mapped[bool] = mapped_column(Boolean, default=False)
+    story: Mapped[Optional[str]] = mapped_column(Text)
+    generalisable: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    team: Mapped[Team] = relationship()
+
+
+class ProgressScore(Versioned, Base):
+    """The IHI progress score for one month: the team's own and its programme lead's."""
+
+    __tablename__ = "progress_scores"
+    __table_args__ = (
+        UniqueConstraint("team_id", "month"),
+        CheckConstraint(_optional_in("team_score", PROGRESS_SCORES), name="team_score"),
+        CheckConstraint(_optional_in("lead_score", PROGRESS_SCORES), name="lead_score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    month: Mapped[dt.date] = mapped_column(Date)
+    team_score: Mapped[Optional[float]] = mapped_column(Float)
+    lead_score: Mapped[Optional[float]] = mapped_column(Float)
+    justification: Mapped[Optional[str]] = mapped_column(Text)
+
+    team: Mapped[Team] = relationship()
+
+
+class HealthCheck(Versioned, Base):
+    """One component of a learning-system health check, rated 1-5, for one period.
+
+    ``team_id`` NULL means a programme-level check; otherwise the check is for that team.
+    """
+
+    __tablename__ = "health_checks"
+    __table_args__ = (
+        CheckConstraint(_in("component", HEALTH_COMPONENTS), name="component"),
+        CheckConstraint(
+            f"rating >= {HEALTH_RATING_MIN} AND rating <= {HEALTH_RATING_MAX}", name="rating"
+        ),
+        Index(
+            "uq_health_checks_programme",
+            "programme_id",
+            "period",
+            "component",
+            unique=True,
+            sqlite_where=text("team_id IS NULL"),
+            postgresql_where=text("team_id IS NULL"),
+        ),
+        Index(
+            "uq_health_checks_team",
+            "team_id",
+            "period",
+            "component",
+            unique=True,
+            sqlite_where=text("team_id IS NOT NULL"),
+            postgresql_where=text("team_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
+    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    period: Mapped[dt.date] = mapped_column(Date)
+    component: Mapped[str] = mapped_column(String(40))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[Optional[str]] = mapped_column(Text)
+
+    programme: Mapped[Programme] = relationship()
+    team: Mapped[Optional[Team]] = relationship()
+
+
+#: Tables in dependency order (parents first): the order export and import use.
+TABLES_IN_ORDER = [t.name for t in Base.metadata.sorted_tables]
+
+__all__ = [
+    "ANNOTATION_KINDS",
+    "ANNOTATION_KINDS_NEEDING_REASON",
+    "Aim",
+    "Annotation",
+    "Base",
+    "CHART_TYPES",
+    "DATA_QUALITY_FLAGS",
+    "DRIVER_KINDS",
+    "DriverNode",
+    "FREQUENCIES",
+    "HEALTH_COMPONENTS",
+    "HealthCheck",
+    "IMPROVEMENT_DIRECTIONS",
+    "LEARNING_LEVELS",
+    "MEASURE_TYPES",
+    "Measure",
+    "Observation",
+    "ObservationEdit",
+    "PDSACycle",
+    "PDSA_ACTS",
+    "PROGRESS_SCORES",
+    "Programme",
+    "ProgressScore",
+    "Reflection",
+    "TABLES_IN_ORDER",
+    "Team",
+    "aim_measures",
+    "pdsa_measures",
+    "utcnow",
+]
