@@ -70,3 +70,39 @@ MDC_MIN_FIX_AFTER = 12
 #: T chart transform exponent: y**(1/3.6) is close to normal for exponential times
 #: (Nelson L.S. 1994, "A control chart for parts-per-million nonconforming items", JQT 26(3)).
 T_CHART_EXPONENT = 3.6
+
+# --- Funnel plots (FunnelPlotR 0.6.0; Spiegelhalter 2005) -----------------------------------
+
+#: Normal quantiles for the 95 % and 99.8 % funnel limits. FunnelPlotR 0.6.0 hard-codes these
+#: truncated values (not qnorm(0.975) = 1.959963985 and qnorm(0.999) = 3.090232306); the
+#: reference cases in ../shared/reference/funnel were produced with them.
+FUNNEL_Z95 = 1.959964
+FUNNEL_Z998 = 3.090232
+
+#: Tail probabilities of the exact Poisson limits for standardised ratios (Spiegelhalter 2005,
+#: "Funnel plots for comparing institutional performance", Stat Med 24:1185-1202, section 3.3;
+#: FunnelPlotR uses the chi-square form qchisq(p, 2O) / 2 and qchisq(1 - p, 2(O + 1)) / 2).
+FUNNEL_P95 = 0.025
+FUNNEL_P998 = 0.001
+
+#: Number of evenly spaced denominators in the funnel limit curve, and where the curve starts:
+#: 1.1 for standardised ratios, 3 for proportions and ratios of counts (FunnelPlotR 0.6.0
+#: `build_limit_lookup`: seq(start, ceiling(max(denominator)), length.out = 1000), plus the units'
+#: own denominators).
+FUNNEL_GRID_POINTS = 1000
+FUNNEL_GRID_START_SR = 1.1
+FUNNEL_GRID_START_OTHER = 3.0
+
+#: Decimal places the SHMI method rounds expected counts to before limits and z-scores are
+#: computed (NHS Digital, SHMI methodology specification; FunnelPlotR `SHMI_rounding = TRUE`).
+FUNNEL_SHMI_ROUND_DIGITS = 2
+
+#: Continuity correction added to both counts of a ratio of counts before taking logs
+#: (FunnelPlotR 0.6.0 RC z-scores: log((O + 0.5) / (D + 0.5))).
+FUNNEL_RC_CONTINUITY = 0.5
+
+#: Default share of units trimmed at each end before phi is estimated: the SHMI truncates the
+#: top and bottom 10 % of z-scores, the other methods Winsorise at the 10 % / 90 % quantiles
+#: (Spiegelhalter 2005, "Handling over-dispersion of performance indicators", Qual Saf Health
+#: Care 14:347-351; FunnelPlotR `trim_by = 0.1`).
+FUNNEL_TRIM_BY = 0.1
