@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from reference_ptd import check_ptd_case
-from reference_qic import check_qic_case
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(os.environ.get("QI_SPC_REFERENCE", ROOT.parent / "shared" / "reference" / "spc"))
@@ -35,8 +33,12 @@ def test_reference_case(case: Path):
     params = json.loads((case / "params.json").read_text())
     tool = params.get("tool", "")
     if "plotthedots" in tool.lower() or case.name.startswith("ptd_"):
+        from reference_ptd import check_ptd_case
+
         check_ptd_case(case, params)
     elif "qicharts" in tool.lower() or case.name.startswith("qic_"):
+        from reference_qic import check_qic_case
+
         check_qic_case(case, params)
     else:
         pytest.fail(f"case {case.name}: unknown tool {tool!r}")

@@ -1,0 +1,617 @@
+"""Shewhart control charts and run charts with qicharts2 semantics (``control_chart``).
+
+Every facet x part is computed on its own, all at once: the rows of all series are sorted into
+segments and each statistic is a segmented numpy reduction (see :mod:`._segments`), so the same
+call charts one series or 20,000.
+
+Methods follow the published formulas: Montgomery, *Introduction to Statistical Quality
+Control* (control chart constants, Xbar/S, P, U, C), Laney (2002) "Improved control charts for
+attributes", Quality Engineering 14(4) (P' and U'), Kaminsky et al. (1992) and Benneyan (2001)
+(G chart), Nelson (1994) (T chart), Anhøj & Olesen (2014) (runs analysis).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from qiwidgets.errors import SPCDataError, SPCOptionError
+from qiwidgets.spc import _segments as seg
+from qiwidgets.spc import runs as runs_mod
+from qiwidgets.spc import validate as v
+from qiwidgets.spc.constants import D2_MR, D4_MR, SIGMA_INNER, SIGMA_LIMIT, T_CHART_EXPONENT
+from qiwidgets.spc.result import SPCResult
+
+#: Chart types and what they plot (qicharts2 0.8.1 `qic(chart = ...)`).
+CHARTS = ("run", "i", "mr", "xbar", "s", "p", "pp", "c", "u", "up", "g", "t")
+#: Charts that need a denominator ``n``.
+NEEDS_N = ("p", "pp", "u", "up")
+#: Charts whose plotted value is a count, proportion or rate and so cannot be negative.
+COUNT_CHARTS = ("p", "pp", "u", "up", "c", "g")
+AGG_FUNS = ("mean", "median", "sum", "sd")
+METHODS = ("anhoej", "bestbox", "cutbox")
+RULE_SETS = ("anhoej", "ihi")
+RULE_SET_NAMES = {"anhoej": "Anhøj", "ihi": "IHI"}
+
+POINT_COLUMNS = (
+    "x", "part", "xx", "y", "cl", "lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal",
+    "runs_signal", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min", "n_obs",
+    "n_useful", "n", "y_sum", "y_length", "y_mean", "y_sd", "baseline", "include", "target",
+)  # fmt: skip
+
+
+def control_chart(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    n: str | None = None,
+    chart: str = "run",
+    facets: str | list[str] | None = None,
+    *,
+    freeze: int | None = None,
+    part: int | list[int] | str | None = None,
+    exclude: int | list[int] | None = None,
+    multiply: float = 1,
+    cl: float | None = None,
+    target: float | None = None,
+    agg_fun: str = "mean",
+    method: str = "anhoej",
+    rule_set: str = "anhoej",
+    screen_mr: bool = True,
+    y_neg: bool = True,
+    label: str | None = None,
+    improvement: str | None = None,
+) -> SPCResult:
+    """Compute a run chart or a Shewhart control chart, qicharts2-style.
+
+    Parameters
+    ----------
+    data:
+        A tidy DataFrame: one row per observation (several rows per ``x`` form a subgroup).
+    x, y, n:
+        Column names: the time axis (dates or numbers), the value or numerator, and the
+        denominator (for ``p``, ``pp``, ``u``, ``up``; optional for ``i`` and ``run``, where
+        ``y/n`` is plotted).
+    chart:
+        ``run``, ``i``, ``mr``, ``xbar``, ``s``, ``p``, ``pp`` (Laney P'), ``c``, ``u``,
+        ``up`` (Laney U'), ``g`` or ``t``.
+    facets:
+        One or two columns; every facet x part is computed on its own.
+    freeze:
+        Baseline: limits from the first ``freeze`` points of each facet (ignored with ``part``,
+        as in qicharts2).
+    part:
+        Positions after which a new part (phase) starts, or the name of a column holding a
+        phase label per row (a new part wherever the label changes).
+    exclude:
+        Positions left out of the centre line and limits, still plotted and tested.
+    multiply:
+        Multiplier applied to y, centre line and limits after all calculations (e.g. 100 for
+        per cent, 1000 for per 1,000 bed days).
+    cl:
+        A user-fixed centre line, in plotted units (after ``multiply``).
+    target:
+        A target value, in plotted units; carried in the ``target`` column.
+    agg_fun:
+        How several rows per ``x`` are combined when there is no ``n``: ``mean``, ``median``,
+        ``sum`` or ``sd``.
+    method:
+        Runs analysis: ``anhoej`` (default), ``bestbox`` or ``cutbox`` (experimental in
+        qicharts2).
+    rule_set:
+        ``anhoej`` (default) or ``ihi`` (IHI run-chart rules: shift of 6, trend of 5; adds the
+        per-point columns ``shift`` and ``trend``).
+    screen_mr:
+        Screen moving ranges >= 3.267 x their mean before estimating sigma for I, P', U' and T
+        charts (Nelson 1982; qicharts2's default when attached). Switch off with ``False``.
+    y_neg:
+        ``False`` floors the lower limit at zero for every chart.
+    label:
+        The measure's name, used in the plain-language reading.
+    improvement:
+        ``increase``, ``decrease`` or ``neutral``: lets the reading say whether a signal is
+        an improvement or a concern. Does not change any statistic.
+
+    Returns
+    -------
+    SPCResult
+        ``points`` (one row per subgroup; columns ``x``, the facet columns, ``part``, ``xx``
+        (1-based position within the facet), ``y``, ``cl``, ``lcl``, ``ucl``, ``lcl_95``,
+        ``ucl_95``, ``sigma_signal``, ``runs_signal``, ``longest_run``, ``longest_run_max``,
+        ``n_crossings``, ``n_crossings_min``, ``n_obs``, ``n_useful``, ``n``, ``y_sum``,
+        ``y_length``, ``y_mean``, ``y_sd``, ``baseline``, ``include``, ``target``, and
+        ``signal``), ``summary`` (one row per facet x part) and ``readings``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from qiwidgets import spc
+    >>> d = pd.DataFrame({"month": range(1, 21), "falls": [5, 7, 6, 4, 8, 6, 5, 7, 6, 5,
+    ...                                                  3, 2, 3, 2, 1, 2, 3, 2, 2, 1]})
+    >>> r = spc.control_chart(d, x="month", y="falls", chart="c")
+    >>> bool(r.summary["runs_signal"].iloc[0])
+    True
+    """
+    # ---- stage 1: options on their own ----------------------------------------------------
+    chart = v.one_of("chart", chart, CHARTS)
+    agg_fun = v.one_of("agg_fun", agg_fun, AGG_FUNS)
+    method = v.one_of("method", method, METHODS)
+    rule_set = v.one_of("rule_set", rule_set, RULE_SETS)
+    if improvement is not None:
+        improvement = v.one_of("improvement", improvement, ("increase", "decrease", "neutral"))
+    facet_cols = v.column_names("facets", facets, max_count=2)
+    freeze = v.optional_int("freeze", freeze)
+    exclude_pos = v.positions("exclude", exclude)
+    part_col = part if isinstance(part, str) else None
+    part_pos = () if part_col else v.positions("part", part)
+    multiply = v.optional_number("multiply", multiply, positive=True)
+    cl_user = v.optional_number("cl", cl)
+    target = v.optional_number("target", target)
+    if not isinstance(screen_mr, (bool, np.bool_)):
+        raise SPCOptionError(f"`screen_mr` must be True or False, got {screen_mr!r}.")
+    if not isinstance(y_neg, (bool, np.bool_)):
+        raise SPCOptionError(f"`y_neg` must be True or False, got {y_neg!r}.")
+    for name, value in (("x", x), ("y", y)):
+        if not isinstance(value, str) or not value:
+            raise SPCOptionError(f"`{name}` must be a column name, got {value!r}.")
+    if n is not None and not isinstance(n, str):
+        raise SPCOptionError(f"`n` must be a column name or None, got {n!r}.")
+    if chart in NEEDS_N and n is None:
+        raise SPCOptionError(f"`n` (the denominator column) is required for chart {chart!r}.")
+    if rule_set == "ihi" and chart != "run":
+        raise SPCOptionError(
+            f"`rule_set` 'ihi' applies to run charts only, got chart {chart!r}; "
+            "use rule_set='anhoej' for control charts."
+        )
+
+    # ---- stage 2: options against the data ------------------------------------------------
+    data = v.require_frame(data)
+    v.require_columns(data, x=x, y=y, n=n, facets=facet_cols, part=part_col)
+    yv = v.numeric_column(data, y, "y")
+    nv = v.numeric_column(data, n, "n") if n is not None else None
+    _check_values(data, chart, yv, nv, y, n)
+
+    frame = _aggregate(data, x, yv, nv, facet_cols, part_col, chart, agg_fun)
+    pts = _assign_parts(frame, facet_cols, part_col, part_pos, freeze, exclude_pos)
+    cl_fixed = None if cl_user is None else cl_user / multiply
+    _compute_limits(pts, chart, screen_mr, cl_fixed)
+    if not y_neg:
+        for col in ("lcl", "lcl_95"):
+            pts[col] = np.where(pts[col] < 0, 0.0, pts[col])
+    _runs(pts, chart, method, rule_set)
+
+    # ---- finish: signals, multiply, tidy columns ----------------------------------------------
+    with np.errstate(invalid="ignore"):
+        sigma = (pts["y"] > pts["ucl"]) | (pts["y"] < pts["lcl"])
+    pts["sigma_signal"] = np.where(np.isnan(pts["y"]), False, sigma)
+    for col in ("y", "cl", "lcl", "ucl", "lcl_95", "ucl_95"):
+        pts[col] = pts[col] * multiply if multiply != 1 else pts[col]
+    pts["target"] = np.nan if target is None else target
+    signal = pts["sigma_signal"] | pts["runs_signal"]
+    if rule_set == "ihi":
+        signal = pts["shift"] | pts["trend"] | pts["sigma_signal"]
+    pts["signal"] = signal
+
+    order = ["x", *facet_cols, *POINT_COLUMNS[1:]]
+    extra = [c for c in ("shift", "trend", "signal") if c in pts]
+    points = pd.DataFrame({c: pts[c] for c in [*order, *extra]})
+    points["x"] = frame_x(points["x"], frame.attrs["x_dtype"])
+    for c in ("sigma_signal", "runs_signal", "baseline", "include", "signal", *extra):
+        points[c] = points[c].astype(bool)
+    for c in ("part", "xx", "y_length"):
+        points[c] = points[c].astype(np.int64)
+
+    summary = _summary(points, facet_cols)
+    options = {
+        "x": x, "y": y, "n": n, "chart": chart, "facets": facet_cols, "freeze": freeze,
+        "part": part_col or list(part_pos) or None, "exclude": list(exclude_pos) or None,
+        "multiply": multiply, "cl": cl_user, "target": target, "agg_fun": agg_fun,
+        "method": method, "rule_set": rule_set, "screen_mr": bool(screen_mr),
+        "y_neg": bool(y_neg), "label": label, "improvement": improvement,
+    }  # fmt: skip
+    from qiwidgets.spc.reading import control_chart_readings
+
+    result_warnings: list[str] = []
+    if (points["n_useful"] == 0).any():
+        msg = "Some series have no usable points: nothing to analyse there."
+        result_warnings.append(msg)
+    for msg in result_warnings:
+        warnings.warn(msg, stacklevel=2)
+    readings = control_chart_readings(points, summary, facet_cols, options)
+    return SPCResult(
+        points=points,
+        summary=summary,
+        readings=readings,
+        chart=chart,
+        rule_set=RULE_SET_NAMES[rule_set],
+        facets=facet_cols,
+        options=options,
+        warnings=tuple(result_warnings),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# stage 2 checks
+
+
+def _check_values(data, chart, yv, nv, y, n) -> None:
+    finite_y = np.isfinite(yv) | np.isnan(yv)
+    v.fail_rows(~finite_y, data, f"`y` column {y!r} must hold finite numbers", yv)
+    if chart in COUNT_CHARTS:
+        v.fail_rows(
+            yv < 0, data, f"`y` column {y!r} holds negative counts, not allowed for a {chart} chart", yv
+        )
+    if chart == "t":
+        v.fail_rows(
+            yv <= 0,
+            data,
+            f"`y` column {y!r} must be greater than zero for a T chart (time between events)",
+            yv,
+        )
+    if nv is not None:
+        v.fail_rows(~(np.isfinite(nv) | np.isnan(nv)), data, f"`n` column {n!r} must hold finite numbers", nv)
+        v.fail_rows(nv < 0, data, f"`n` column {n!r} holds negative denominators", nv)
+        if chart in ("p", "pp"):
+            v.fail_rows(
+                yv > nv,
+                data,
+                f"`y` column {y!r} is larger than the denominator `n` ({n!r}) — a proportion "
+                "cannot exceed 1",
+                yv,
+            )
+        v.fail_rows(
+            (nv == 0) & (yv > 0),
+            data,
+            f"`n` column {n!r} is zero where `y` ({y!r}) is not — a rate with no denominator",
+            nv,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregation into subgroups
+
+
+def frame_x(values: pd.Series, dtype: Any) -> pd.Series:
+    return values.astype(dtype) if dtype is not None else values
+
+
+def _aggregate(data, x, yv, nv, facet_cols, part_col, chart, agg_fun) -> pd.DataFrame:
+    """One row per facet x ``x``, sorted; columns y, n, y_sum, y_length, y_mean, y_sd."""
+    xs = data[x]
+    if xs.isna().any():
+        v.fail_rows(xs.isna().to_numpy(), data, f"`x` column {x!r} has missing values", xs.to_numpy())
+    df = pd.DataFrame({"x": xs.to_numpy()})
+    for c in facet_cols:
+        df[c] = data[c].to_numpy()
+    if part_col:
+        df["_part_label"] = data[part_col].to_numpy()
+    yy = yv.copy()
+    nn = None
+    if nv is not None:
+        nn = nv.copy()
+        blank = np.isnan(yy) | np.isnan(nn)  # qicharts2: complete.cases(y, n)
+        yy[blank] = np.nan
+        nn[blank] = np.nan
+        df["_n"] = nn
+    df["_y"] = yy
+    keys = [*facet_cols, "x"]
+    df = df.sort_values(keys, kind="stable", ignore_index=True)
+    dup = df.duplicated(keys)
+    x_dtype = data[x].dtype
+    if not dup.any():
+        # one row per subgroup: no grouping needed (the fast path for big batches)
+        out = df[keys].copy()
+        y1 = df["_y"].to_numpy()
+        present = ~np.isnan(y1)
+        out["y_sum"] = y1
+        out["y_length"] = present.astype(np.int64)
+        out["y_mean"] = y1
+        out["y_sd"] = np.nan
+        out["n"] = df["_n"].to_numpy() if nn is not None else np.nan
+        if part_col:
+            out["_part_label"] = df["_part_label"].to_numpy()
+        agg_value = y1
+    else:
+        grouped = df.groupby(keys, sort=False, dropna=False)["_y"]
+        out = grouped.sum(min_count=1).reset_index().rename(columns={"_y": "y_sum"})
+        out["y_length"] = grouped.count().to_numpy()
+        out["y_mean"] = grouped.mean().to_numpy()
+        out["y_sd"] = grouped.std(ddof=1).to_numpy()
+        if nn is not None:
+            out["n"] = df.groupby(keys, sort=False, dropna=False)["_n"].sum(min_count=1).to_numpy()
+        else:
+            out["n"] = np.nan
+        if part_col:
+            labels = df.groupby(keys, sort=False, dropna=False)["_part_label"]
+            if (labels.nunique(dropna=False) > 1).any():
+                raise SPCDataError(
+                    f"`part` column {part_col!r} must have one phase label per `x` value; "
+                    "some subgroups mix labels."
+                )
+            out["_part_label"] = labels.first().to_numpy()
+        agg_value = {
+            "mean": out["y_mean"].to_numpy(),
+            "median": grouped.median().to_numpy(),
+            "sum": out["y_sum"].to_numpy(),
+            "sd": out["y_sd"].to_numpy(),
+        }[agg_fun]
+        if agg_fun == "sum":  # sum of an all-missing subgroup is missing, not zero
+            agg_value = np.where(out["y_length"].to_numpy() == 0, np.nan, agg_value)
+    if nn is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            yplot = out["y_sum"].to_numpy() / out["n"].to_numpy()
+        yplot = np.where(out["y_length"].to_numpy() == 0, np.nan, yplot)
+        y_sum = out["y_sum"].to_numpy()
+        out["y_sum"] = np.where(out["y_length"].to_numpy() == 0, np.nan, y_sum)
+    elif chart == "c":
+        yplot = out["y_sum"].to_numpy()
+    elif chart == "xbar":
+        yplot = out["y_mean"].to_numpy()
+    elif chart == "s":
+        yplot = out["y_sd"].to_numpy()
+    else:
+        yplot = agg_value
+    out["y"] = np.asarray(yplot, dtype=float)
+    out.attrs["x_dtype"] = x_dtype
+    return out
+
+
+def _assign_parts(frame, facet_cols, part_col, part_pos, freeze, exclude_pos) -> dict:
+    """Positions, parts, baseline, include and the segment code ``g`` (facet x part)."""
+    nrow = len(frame)
+    if facet_cols:
+        fcode = frame.groupby(list(facet_cols), sort=False, dropna=False).ngroup().to_numpy()
+    else:
+        fcode = np.zeros(nrow, dtype=np.int64)
+    fstart = seg.starts(fcode)
+    first_idx = np.maximum.accumulate(np.where(fstart, np.arange(nrow), 0))
+    xx = np.arange(nrow) - first_idx + 1
+    if part_col:
+        labels = frame["_part_label"].to_numpy()
+        change = fstart.copy()
+        change[1:] |= labels[1:] != labels[:-1]
+        cum = np.cumsum(change)
+        part = cum - cum[first_idx] + 1
+    elif part_pos:
+        part = np.searchsorted(np.asarray(part_pos), xx, side="left") + 1
+    else:
+        part = np.ones(nrow, dtype=np.int64)
+    if freeze is not None and not (part_col or part_pos):
+        baseline = xx <= freeze
+    else:
+        baseline = np.ones(nrow, dtype=bool)
+    include = ~np.isin(xx, np.asarray(exclude_pos, dtype=np.int64)) if exclude_pos else np.ones(nrow, dtype=bool)
+    newg = fstart.copy()
+    newg[1:] |= part[1:] != part[:-1]
+    g = np.cumsum(newg) - 1
+    pts = {c: frame[c].to_numpy() for c in frame.columns if not c.startswith("_")}
+    pts.update(
+        xx=xx, part=part, baseline=baseline, include=include, g=g, n_groups=int(g[-1] + 1) if nrow else 0
+    )
+    return pts
+
+
+# ---------------------------------------------------------------------------------------------
+# centre lines and limits
+
+
+def _c4(n: np.ndarray) -> np.ndarray:
+    """c4(n) = sqrt(2/(n-1)) * Gamma(n/2) / Gamma((n-1)/2), exactly (Montgomery App. VI)."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.sqrt(2.0 / (n - 1)) * np.exp(gammaln(n / 2) - gammaln((n - 1) / 2))
+    return np.where(n > 1, out, np.nan)
+
+
+def _moving_range_mean(values, g, n_groups, mask, screen) -> np.ndarray:
+    """Mean moving range per segment over the rows in ``mask`` (an MR bridges rows outside the
+    mask but not missing values); with ``screen``, MRs >= D4 x mean are dropped once."""
+    idx = np.flatnonzero(mask)
+    out = np.full(n_groups, np.nan)
+    if idx.size < 2:
+        return out
+    vals = values[idx]
+    gv = g[idx]
+    mr = np.abs(np.diff(vals))
+    gm = gv[1:]
+    ok = (gv[1:] == gv[:-1]) & np.isfinite(mr)
+    if not ok.any():
+        return out
+    out = seg.seg_mean(mr, gm, n_groups, ok)
+    if screen:
+        with np.errstate(invalid="ignore"):
+            ok = ok & (mr < D4_MR * out[gm])
+        out = seg.seg_mean(mr, gm, n_groups, ok)
+    return out
+
+
+def _compute_limits(pts: dict, chart: str, screen_mr: bool, cl_fixed: float | None) -> None:
+    g, k = pts["g"], pts["n_groups"]
+    y = pts["y"].astype(float)
+    n = pts["n"].astype(float)
+    base_inc = pts["baseline"] & pts["include"]
+    use = base_inc & np.isfinite(y)
+    if chart in NEEDS_N:
+        use &= np.isfinite(n) & (n > 0)
+
+    def centre(values, mask):
+        if cl_fixed is not None:
+            return np.full(k, cl_fixed)
+        return seg.seg_mean(values, g, k, mask)
+
+    sigma = None  # per-row sigma: limits are cl +/- SIGMA_LIMIT * sigma
+    floor_zero = chart in ("u", "up", "c", "g")
+    clamp_one = chart in ("p", "pp")
+
+    if chart == "run":
+        clg = np.full(k, cl_fixed) if cl_fixed is not None else seg.seg_median(y, g, k, use)
+        cl = clg[g]
+        lcl = ucl = lcl95 = ucl95 = np.full(len(y), np.nan)
+        pts.update(cl=cl, lcl=lcl, ucl=ucl, lcl_95=lcl95, ucl_95=ucl95)
+        return
+    if chart in ("i", "t"):
+        yy = y ** (1.0 / T_CHART_EXPONENT) if chart == "t" else y
+        if chart == "t" and cl_fixed is not None:
+            clg = np.full(k, cl_fixed ** (1.0 / T_CHART_EXPONENT))
+        else:
+            clg = centre(yy, use)
+        mr = _moving_range_mean(yy, g, k, base_inc, screen_mr)
+        sigma = (mr / D2_MR)[g]
+        cl = clg[g]
+        if chart == "t":
+            lims = {}
+            for name, mult in (("lcl", -SIGMA_LIMIT), ("ucl", SIGMA_LIMIT),
+                               ("lcl_95", -SIGMA_INNER), ("ucl_95", SIGMA_INNER)):  # fmt: skip
+                with np.errstate(invalid="ignore"):
+                    lim = (cl + mult * sigma) ** T_CHART_EXPONENT
+                if mult < 0:
+                    lim = np.where(np.isnan(lim) & np.isfinite(sigma), 0.0, lim)
+                lims[name] = lim
+            pts.update(cl=cl**T_CHART_EXPONENT, y=yy**T_CHART_EXPONENT, **lims)
+            return
+    elif chart == "mr":
+        prev = seg.prev_in_segment(y, g)
+        mrv = np.abs(y - prev)
+        pts["y"] = mrv
+        mr_use = base_inc & np.isfinite(mrv)
+        clg = centre(mrv, mr_use)
+        cl = clg[g]
+        ucl = D4_MR * cl
+        ucl95 = SIGMA_INNER / SIGMA_LIMIT * ucl
+        zeros = np.zeros(len(y))
+        pts.update(cl=cl, lcl=zeros, ucl=ucl, lcl_95=zeros.copy(), ucl_95=ucl95)
+        return
+    elif chart in ("xbar", "s"):
+        size = pts["y_length"].astype(float)
+        means = pts["y_mean"].astype(float)
+        sds = pts["y_sd"].astype(float)
+        use_s = base_inc & np.isfinite(sds) & (size > 1)
+        # s-bar: mean of SDs with equal subgroup sizes, otherwise the pooled SD
+        sz_min = np.full(k, np.inf)
+        sz_max = np.full(k, -np.inf)
+        np.minimum.at(sz_min, g[use_s], size[use_s])
+        np.maximum.at(sz_max, g[use_s], size[use_s])
+        equal = sz_min == sz_max
+        sbar_eq = seg.seg_mean(sds, g, k, use_s)
+        w = np.where(use_s, size - 1, 0.0)
+        num = np.bincount(g, weights=np.where(use_s, w * sds**2, 0.0), minlength=k)
+        den = np.bincount(g, weights=w, minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sbar_pool = np.sqrt(num / den)
+        sbar = np.where(equal, sbar_eq, sbar_pool)
+        c4 = _c4(size)
+        if chart == "xbar":
+            use_m = base_inc & np.isfinite(means) & (size > 0)
+            wsum = np.bincount(g, weights=np.where(use_m, size * np.nan_to_num(means), 0.0), minlength=k)
+            nsum = np.bincount(g, weights=np.where(use_m, size, 0.0), minlength=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                clg = np.full(k, cl_fixed) if cl_fixed is not None else wsum / nsum
+            cl = clg[g]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sigma = sbar[g] / (c4 * np.sqrt(size))
+        else:
+            clg = np.full(k, cl_fixed) if cl_fixed is not None else sbar
+            cl = clg[g]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sigma = cl * np.sqrt(1 - c4**2) / c4
+            floor_zero = True
+    elif chart in ("p", "pp", "u", "up"):
+        ysum = pts["y_sum"].astype(float)
+        tot_y = seg.seg_sum(np.nan_to_num(ysum), g, k, use)
+        tot_n = seg.seg_sum(np.nan_to_num(n), g, k, use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            clg = np.full(k, cl_fixed) if cl_fixed is not None else tot_y / tot_n
+        cl = clg[g]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if chart in ("p", "pp"):
+                sigma = np.sqrt(cl * (1 - cl) / n)
+            else:
+                sigma = np.sqrt(cl / n)
+        if chart in ("pp", "up"):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = (y - cl) / sigma
+            zmr = _moving_range_mean(z, g, k, base_inc & np.isfinite(n) & (n > 0), screen_mr)
+            sigma = sigma * (zmr / D2_MR)[g]
+    elif chart == "c":
+        ysum = y
+        clg = centre(ysum, use)
+        cl = clg[g]
+        sigma = np.sqrt(cl)
+    elif chart == "g":
+        mean_g = seg.seg_mean(y, g, k, use)
+        med = np.full(k, cl_fixed) if cl_fixed is not None else seg.seg_median(y, g, k, use)
+        m = mean_g[g]
+        sd = np.sqrt(m * (m + 1))
+        lims = {
+            "lcl": m - SIGMA_LIMIT * sd,
+            "ucl": m + SIGMA_LIMIT * sd,
+            "lcl_95": m - SIGMA_INNER * sd,
+            "ucl_95": m + SIGMA_INNER * sd,
+        }
+        for name in ("lcl", "lcl_95"):
+            lims[name] = np.where(lims[name] < 0, 0.0, lims[name])
+        pts.update(cl=med[g], **lims)
+        return
+    else:  # pragma: no cover - guarded by stage 1
+        raise SPCOptionError(f"unknown chart {chart!r}")
+
+    with np.errstate(invalid="ignore"):
+        lcl = cl - SIGMA_LIMIT * sigma
+        ucl = cl + SIGMA_LIMIT * sigma
+        lcl95 = cl - SIGMA_INNER * sigma
+        ucl95 = cl + SIGMA_INNER * sigma
+    if floor_zero:
+        lcl = np.where(lcl < 0, 0.0, lcl)
+        lcl95 = np.where(lcl95 < 0, 0.0, lcl95)
+    lims = {"lcl": lcl, "ucl": ucl, "lcl_95": lcl95, "ucl_95": ucl95}
+    for name, arr in lims.items():
+        arr = np.where(np.isfinite(arr), arr, np.nan)  # e.g. n = 0: no limits
+        pts[name] = np.clip(arr, 0.0, 1.0) if clamp_one else arr
+    pts["cl"] = cl
+
+
+# ---------------------------------------------------------------------------------------------
+# runs analysis and summary
+
+
+def _runs(pts: dict, chart: str, method: str, rule_set: str) -> None:
+    g, k = pts["g"], pts["n_groups"]
+    stats = runs_mod.anhoej(pts["y"], pts["cl"], g, k, pts["include"])
+    signal = stats["runs_signal"]
+    if method != "anhoej":
+        from qiwidgets.spc.boxrules import box_signal
+
+        signal = box_signal(method, stats["n_useful"], stats["longest_run"], stats["n_crossings"])
+    if chart == "mr":  # qicharts2 computes the statistics but never signals on an MR chart
+        signal = np.zeros(k, dtype=bool)
+    stats["runs_signal"] = signal
+    for name, arr in stats.items():
+        pts[name] = arr[g]
+    if rule_set == "ihi":
+        ihi = runs_mod.ihi(pts["y"], pts["cl"], g, pts["include"])
+        pts["shift"] = ihi["shift"]
+        pts["trend"] = ihi["trend"]
+        pts["runs_signal"] = ihi["shift"] | ihi["trend"]
+
+
+def _summary(points: pd.DataFrame, facet_cols: tuple[str, ...]) -> pd.DataFrame:
+    keys = [*facet_cols, "part"]
+    grouped = points.groupby(keys, sort=False, dropna=False)
+    first = grouped[
+        ["n_obs", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min"]
+    ].first()
+    out = first.copy()
+    out["runs_signal"] = grouped["runs_signal"].max().astype(np.int64)
+    means = grouped[["lcl", "lcl_95", "cl", "ucl_95", "ucl"]].mean()
+    for c in means.columns:
+        out[c] = means[c]
+    out["sigma_signal"] = grouped["sigma_signal"].sum().astype(np.int64)
+    out["n_points"] = grouped.size()
+    if "shift" in points:
+        out["shift"] = grouped["shift"].any()
+        out["trend"] = grouped["trend"].any()
+    return out.reset_index()

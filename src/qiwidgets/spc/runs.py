@@ -1,0 +1,132 @@
+"""Runs analysis for many series at once: Anhøj rules (qicharts2) and IHI run-chart rules.
+
+Anhøj J, Olesen AV (2014) "Run charts revisited: a simulation study of run chart rules for
+detection of non-random variation in health care processes", PLoS ONE 9(11): e113825.
+Provost LP, Murray SK (2011) *The Health Care Data Guide*, chapter 3 (IHI rules).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from qiwidgets.spc import _segments as seg
+from qiwidgets.spc.constants import CROSSINGS_QUANTILE, IHI_SHIFT, IHI_TREND, LONGEST_RUN_OFFSET
+
+
+@lru_cache(maxsize=8)
+def _crossings_table(n_max: int) -> np.ndarray:
+    """qbinom(CROSSINGS_QUANTILE, n - 1, 0.5) for n = 0 .. n_max (NaN for n < 1)."""
+    from scipy.stats import binom
+
+    n = np.arange(n_max + 1)
+    table = np.full(n_max + 1, np.nan)
+    ok = n >= 1
+    table[ok] = binom.ppf(CROSSINGS_QUANTILE, n[ok] - 1, 0.5)
+    return table
+
+
+def longest_run_limit(n_useful: np.ndarray) -> np.ndarray:
+    """Anhøj's upper limit for the longest run: round(log2(n)) + 3 (NaN when n = 0)."""
+    n = np.asarray(n_useful, dtype=float)
+    with np.errstate(divide="ignore"):
+        lim = np.round(np.log2(n)) + LONGEST_RUN_OFFSET
+    return np.where(n >= 1, lim, np.nan)
+
+
+def crossings_limit(n_useful: np.ndarray) -> np.ndarray:
+    """Anhøj's lower limit for the number of crossings (NaN when n = 0)."""
+    n = np.asarray(n_useful, dtype=np.int64)
+    if n.size == 0:
+        return np.zeros(0)
+    table = _crossings_table(int(max(n.max(), 1)))
+    return table[np.clip(n, 0, None)]
+
+
+def anhoej(y: np.ndarray, cl: np.ndarray, g: np.ndarray, n_groups: int, mask: np.ndarray) -> dict:
+    """Anhøj runs statistics per segment.
+
+    ``y`` and ``cl`` are per row; rows where ``mask`` is False are left out (excluded points);
+    NaN values and values exactly on the centre line are not useful. Returns arrays of length
+    ``n_groups``: ``n_obs``, ``n_useful``, ``longest_run``, ``n_crossings``,
+    ``longest_run_max``, ``n_crossings_min`` and ``runs_signal``.
+    """
+    n_obs = seg.seg_count(g, n_groups, mask)
+    with np.errstate(invalid="ignore"):
+        side = np.sign(y - cl)
+    useful = mask & np.isfinite(side) & (side != 0)
+    gu = g[useful]
+    su = side[useful]
+    n_useful = seg.seg_count(g, n_groups, useful)
+    longest = np.zeros(n_groups)
+    crossings = np.zeros(n_groups)
+    if gu.size:
+        run_id, run_start, run_len = seg.run_lengths(su, gu)
+        np.maximum.at(longest, gu, run_len)
+        runs_per_group = np.bincount(gu[run_start], minlength=n_groups)
+        crossings = np.maximum(runs_per_group - 1, 0).astype(float)
+    lr_max = longest_run_limit(n_useful)
+    nc_min = crossings_limit(n_useful)
+    with np.errstate(invalid="ignore"):
+        signal = (longest > lr_max) | (crossings < nc_min)
+    return {
+        "n_obs": n_obs,
+        "n_useful": n_useful,
+        "longest_run": longest,
+        "longest_run_max": lr_max,
+        "n_crossings": crossings,
+        "n_crossings_min": nc_min,
+        "runs_signal": signal,
+    }
+
+
+# --- IHI run chart rules ------------------------------------------------------------------------
+
+
+def ihi(y: np.ndarray, cl: np.ndarray, g: np.ndarray, mask: np.ndarray) -> dict:
+    """IHI run-chart rules per point, for rows where ``mask`` is True.
+
+    * shift: a point in a run of ``IHI_SHIFT`` or more consecutive useful points on one side of
+      the median (points on the median neither break nor count towards a shift);
+    * trend: a point in a run of ``IHI_TREND`` or more consecutive points all going up or all
+      going down (a repeated value neither breaks nor counts towards a trend; missing values
+      are skipped).
+
+    Returns boolean arrays ``shift`` and ``trend`` of the length of ``y``.
+    """
+    n = len(y)
+    shift = np.zeros(n, dtype=bool)
+    trend = np.zeros(n, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        side = np.sign(y - cl)
+    useful = mask & np.isfinite(side) & (side != 0)
+    idx = np.flatnonzero(useful)
+    if idx.size:
+        _, _, run_len = seg.run_lengths(side[idx], g[idx])
+        shift[idx[run_len >= IHI_SHIFT]] = True
+
+    # trend: drop missing values, then repeated values (they neither break nor count)
+    idx = np.flatnonzero(mask & np.isfinite(y))
+    if idx.size > 1:
+        yv, gv = y[idx], g[idx]
+        keep = np.ones(idx.size, dtype=bool)
+        keep[1:] = ~((yv[1:] == yv[:-1]) & (gv[1:] == gv[:-1]))
+        idx, yv, gv = idx[keep], yv[keep], gv[keep]
+        step = np.sign(np.diff(yv))
+        same_group = gv[1:] == gv[:-1]
+        step[~same_group] = 0
+        # runs of equal step direction; a run of k equal steps covers k + 1 points
+        key = np.where(same_group, step, np.nan)
+        steps_g = np.cumsum(np.r_[0, ~same_group])[:-1] if step.size else step
+        if step.size:
+            new = np.ones(step.size, dtype=bool)
+            new[1:] = (key[1:] != key[:-1]) | (steps_g[1:] != steps_g[:-1])
+            run_id = np.cumsum(new) - 1
+            run_len = np.bincount(run_id)[run_id]
+            hit = (run_len >= IHI_TREND - 1) & (step != 0) & same_group
+            pts = np.zeros(idx.size, dtype=bool)
+            pts[:-1] |= hit
+            pts[1:] |= hit
+            trend[idx[pts]] = True
+    return {"shift": shift, "trend": trend}
