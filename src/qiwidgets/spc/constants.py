@@ -43,6 +43,14 @@ CROSSINGS_QUANTILE = 0.05
 BOX_RULE_N_MIN = 10
 BOX_RULE_N_MAX = 100
 
+#: Best-box / cut-box design targets: the box must keep P(no signal | random data) at least
+#: BOX_RULE_TARGET_SPECIFICITY and is chosen for the highest power against a persistent shift of
+#: BOX_RULE_TARGET_SHIFT standard deviations, i.e. P(point above centre) = Phi(0.8)
+#: (Anhøj J, Wentzel-Larsen T (2020) "Smooth operator: Modifying the Anhøj rules to improve runs
+#: analysis in statistical process control", PLoS ONE 15(6): e0233920; see spc/boxrules.py).
+BOX_RULE_TARGET_SPECIFICITY = 0.925
+BOX_RULE_TARGET_SHIFT = 0.8
+
 #: IHI run chart rules (Provost & Murray, *The Health Care Data Guide*, 2011; IHI QI Essentials):
 #: a shift is IHI_SHIFT or more consecutive points on one side of the median, a trend IHI_TREND or
 #: more consecutive points all going up or all going down.
