@@ -72,3 +72,19 @@ class ReportError(QIError):
 
 class ParameterError(QIError, ValueError):
     """A parameter given to a report or a command is invalid."""
+
+
+class RebaseDateWarning(QIWarning):
+    """A rebase date matches no point of its series and was ignored."""
+
+
+class InvalidRecordError(StoreError, ValueError):
+    """A record to be saved breaks a rule; nothing was saved.
+
+    ``problems`` lists every problem found as ``(field, message)`` pairs; ``str(error)`` names
+    each field, the rule and the value received.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])

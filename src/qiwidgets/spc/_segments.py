@@ -96,3 +96,49 @@ def run_lengths(key: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     run_id = np.cumsum(new) - 1
     lengths = np.bincount(run_id)
     return run_id, new, lengths[run_id]
+
+
+# --- helpers added for the Making Data Count profile (qiwidgets.spc.mdc) ---------------------
+
+
+def bounds(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the first and of the last row of each segment, in segment order."""
+    first = np.flatnonzero(starts(g))
+    last = np.empty_like(first)
+    if len(first):
+        last[:-1] = first[1:] - 1
+        last[-1] = len(g) - 1
+    return first, last
+
+
+def next_in_segment(values: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The next row's value within the same segment; NaN at each segment's last row."""
+    nxt = np.empty(len(values), dtype=float)
+    nxt[-1:] = np.nan
+    nxt[:-1] = values[1:]
+    if len(g) > 1:
+        nxt[:-1][g[1:] != g[:-1]] = np.nan
+    return nxt
+
+
+def window_in_segment(g: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask: True at row i when rows i .. i+k-1 all exist and share one segment."""
+    n = len(g)
+    ok = np.zeros(n, dtype=bool)
+    if k <= 0 or n < k:
+        return ok
+    # g is non-decreasing, so the first and the last row of the window decide.
+    ok[: n - k + 1] = g[k - 1 :] == g[: n - k + 1]
+    return ok
+
+
+def spread_back(mask: np.ndarray, k: int) -> np.ndarray:
+    """True at row p when ``mask`` is True at any of rows p-k+1 .. p (windows starting there).
+
+    With ``mask`` marking the first row of qualifying k-row windows, this marks every row that
+    such a window covers.
+    """
+    out = mask.copy()
+    for lag in range(1, k):
+        out[lag:] |= mask[:-lag]
+    return out

@@ -114,3 +114,15 @@ FUNNEL_RC_CONTINUITY = 0.5
 #: (Spiegelhalter 2005, "Handling over-dispersion of performance indicators", Qual Saf Health
 #: Care 14:347-351; FunnelPlotR `trim_by = 0.1`).
 FUNNEL_TRIM_BY = 0.1
+
+# --- Making Data Count: rule details (qiwidgets.spc.mdc) ---------------------------------------
+
+#: Allowed `run_length` values for shifts and trends: 7 (NHSRplotthedots 0.2.2, MDC guidance
+#: "Making Data Count: Getting Started", NHS England 2019) and 6 (the MDC Excel tool variants).
+MDC_RUN_LENGTH_CHOICES = (6, 7)
+
+#: Two-in-three rule: MDC_TWO_IN_THREE_NEEDED of MDC_TWO_IN_THREE_WINDOW consecutive points close
+#: to a limit, on the same side (NHSRplotthedots `ptd_two_in_three`; Western Electric
+#: *Statistical Quality Control Handbook*, 1956, rule 2).
+MDC_TWO_IN_THREE_WINDOW = 3
+MDC_TWO_IN_THREE_NEEDED = 2
