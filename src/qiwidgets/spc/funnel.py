@@ -12,7 +12,11 @@ The computation follows the R package FunnelPlotR 0.6.0 exactly, including its q
 ``../shared/reference/funnel/README.md``): SHMI rounding of expected counts with R's ``round``,
 the CQC limits left on the ratio scale, RC limits with ``1 / (2 sqrt(n))``, the PR limits'
 clipping and monotonicity fix along the limit grid, and the ``phi <= 1`` fallback to unadjusted
-limits.
+limits. Two consequences worth knowing when reading a chart: the CQC limits are about half as wide
+as the Poisson ones, so CQC flags many more units; and because the PR fix compares each grid row
+with the next one only, the grid's last row (the largest denominator) keeps the raw
+``sin(asin(sqrt(target)) - z sd)^2`` value, which lies above the target when ``z sd`` exceeds
+twice ``asin(sqrt(target))`` (very small proportions with small denominators).
 
 Everything is vectorised over units; there is no Python loop per unit.
 """
@@ -26,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from qiwidgets.errors import SPCDataError, SPCOptionError
 from qiwidgets.spc.constants import (
@@ -249,9 +253,7 @@ def _check_options(data: Any, **o: Any) -> dict[str, Any]:
             f"`trim_by` must be a number greater than 0 and less than 0.5, got {o['trim_by']!r}."
         )
     if not _is_number(o["multiplier"]) or not float(o["multiplier"]) > 0:
-        raise SPCOptionError(
-            f"`multiplier` must be a positive number, got {o['multiplier']!r}."
-        )
+        raise SPCOptionError(f"`multiplier` must be a positive number, got {o['multiplier']!r}.")
     if o["label"] is not None and not isinstance(o["label"], str):
         raise SPCOptionError(f"`label` must be a string or None, got {o['label']!r}.")
     if not isinstance(o["unit_noun"], str) or not o["unit_noun"].strip():
@@ -316,7 +318,9 @@ def _check_data(data: pd.DataFrame, o: dict[str, Any]):
         )
     num, den, grp = num[keep], den[keep], grp[keep]
     if len(num) == 0:
-        raise SPCDataError("`data` has no row with `group`, `numerator` and `denominator` all present.")
+        raise SPCDataError(
+            "`data` has no row with `group`, `numerator` and `denominator` all present."
+        )
 
     for arg, v in (("numerator", num), ("denominator", den)):
         neg = v < 0
@@ -342,7 +346,12 @@ def _aggregate(groups: pd.Series, num: np.ndarray, den: np.ndarray) -> pd.DataFr
     frame = pd.DataFrame({"group": groups.to_numpy(), "numerator": num, "denominator": den})
     if isinstance(groups.dtype, pd.CategoricalDtype):
         frame["group"] = pd.Categorical(frame["group"], categories=groups.cat.categories)
-    agg = frame.groupby("group", sort=True, observed=True).sum()
+    try:
+        agg = frame.groupby("group", sort=True, observed=True).sum()
+    except TypeError as exc:  # e.g. numbers and strings mixed in one column
+        raise SPCDataError(
+            f"`group` values must be of one sortable type (all text or all numbers): {exc}."
+        ) from None
     return agg.reset_index()
 
 
@@ -352,6 +361,11 @@ def _check_units(units: pd.DataFrame, o: dict[str, Any]) -> None:
         names = ", ".join(repr(g) for g in units["group"][zero].head(5))
         raise SPCDataError(
             f"`denominator` must be greater than 0 for every unit, got 0 for {o['group']} {names}."
+        )
+    if o["data_type"] == "RC" and not units["numerator"].sum() > 0:
+        raise SPCDataError(
+            "`numerator` must not be 0 for every unit with data_type 'RC' "
+            "(the target ratio would be 0 and its logarithm undefined)."
         )
     if len(units) < 2:
         raise SPCDataError(
@@ -499,7 +513,15 @@ def funnel_limits(
     >>> [round(v, 7) for v in lim["lcl95"]]
     [0.5596924, 0.610826, 0.6746958]
     """
-    n = np.asarray(n, dtype=float)
+    return pd.DataFrame(
+        _limit_arrays(np.asarray(n, dtype=float), data_type, sr_method, target, tau2, multiplier),
+        columns=list(LIMIT_COLUMNS),
+    )
+
+
+def _limit_arrays(
+    n: np.ndarray, data_type: str, sr_method: str, target: float, tau2: float, multiplier: float
+) -> dict[str, np.ndarray]:
     m = float(multiplier)
     z = {"95": FUNNEL_Z95, "998": FUNNEL_Z998}
     p = {"95": FUNNEL_P95, "998": FUNNEL_P998}
@@ -523,12 +545,13 @@ def funnel_limits(
         out[f"od{key}_lcl"], out[f"od{key}_ucl"] = limits(tau2, key)
     for key in ("95", "998"):
         if data_type == "SR":  # exact Poisson (chi-square form)
-            lo = m * target * stats.chi2.isf(1 - p[key], 2 * n) / 2 / n
-            hi = m * target * stats.chi2.isf(p[key], 2 * (n + 1)) / 2 / n
+            # chdtri(df, q) = qchisq(q, df, lower.tail = FALSE) = scipy.stats.chi2.isf(q, df)
+            lo = m * target * special.chdtri(2 * n, 1 - p[key]) / 2 / n
+            hi = m * target * special.chdtri(2 * (n + 1), p[key]) / 2 / n
         else:
             lo, hi = limits(0.0, key)
         out[f"lcl{key}"], out[f"ucl{key}"] = lo, hi
-    return pd.DataFrame(out, columns=list(LIMIT_COLUMNS))
+    return out
 
 
 def _compute(units: pd.DataFrame, o: dict[str, Any], warns: list[str]) -> FunnelResult:
@@ -575,19 +598,19 @@ def _compute(units: pd.DataFrame, o: dict[str, Any], warns: list[str]) -> Funnel
         log.info(_FALLBACK_MESSAGE.format(phi=phi_c))
 
     grid = _grid(den, data_type)
-    limits = funnel_limits(grid, data_type, sr_method, target, tau2, m)
+    lim = _limit_arrays(grid, data_type, sr_method, target, tau2, m)
     at = np.searchsorted(grid, den)
-    unit_limits = limits.iloc[at].reset_index(drop=True)
+    unit_limits = {k: v[at] for k, v in lim.items()}
 
     key = "95" if o["limit"] == 95 else "998"
     if draw_adj:
         judged_on = "adjusted"
-        lcl = unit_limits[f"od{key}_lcl"].to_numpy()
-        ucl = unit_limits[f"od{key}_ucl"].to_numpy()
+        lcl = unit_limits[f"od{key}_lcl"]
+        ucl = unit_limits[f"od{key}_ucl"]
     elif draw_unadj:
         judged_on = "unadjusted"
-        lcl = unit_limits[f"lcl{key}"].to_numpy()
-        ucl = unit_limits[f"ucl{key}"].to_numpy()
+        lcl = unit_limits[f"lcl{key}"]
+        ucl = unit_limits[f"ucl{key}"]
     else:
         judged_on = None
         lcl = ucl = np.full(n_units, np.nan)
@@ -601,33 +624,34 @@ def _compute(units: pd.DataFrame, o: dict[str, Any], warns: list[str]) -> Funnel
     if judged_on is None:
         position[:] = "not_judged"
 
-    points = pd.DataFrame(
-        {
-            "group": units["group"].to_numpy(),
-            "numerator": num,
-            "denominator_input": den_in,
-            "denominator": den,
-            "rr": rr,
-            "value": m * num / den,
-            "target": m * target,
-            "target_transformed": target_t,
-            "y_transformed": y,
-            "s_zscore": s_z,
-            "z": z,
-            "z_trimmed": z_trim,
-            "trimmed": trimmed.astype(bool),
-            "rank": rank,
-            "trunc_group": trunc_group,
-            "s_limits": unit_limits["s"].to_numpy(),
-        }
+    columns: dict[str, Any] = {
+        "group": units["group"].array,
+        "numerator": num,
+        "denominator_input": den_in,
+        "denominator": den,
+        "rr": rr,
+        "value": m * num / den,
+        "target": np.full(n_units, m * target),
+        "target_transformed": np.full(n_units, target_t),
+        "y_transformed": y,
+        "s_zscore": s_z,
+        "z": z,
+        "z_trimmed": z_trim,
+        "trimmed": trimmed.astype(bool),
+        "rank": rank,
+        "trunc_group": trunc_group,
+        "s_limits": unit_limits["s"],
+    }
+    columns.update({col: unit_limits[col] for col in LIMIT_COLUMNS[2:]})
+    columns.update(
+        lcl=lcl,
+        ucl=ucl,
+        judged_on=np.full(n_units, judged_on, dtype=object),
+        outlier=outlier,
+        position=position,
     )
-    for col in LIMIT_COLUMNS[2:]:
-        points[col] = unit_limits[col].to_numpy()
-    points["lcl"] = lcl
-    points["ucl"] = ucl
-    points["judged_on"] = pd.Series([judged_on] * n_units, dtype=object)
-    points["outlier"] = outlier
-    points["position"] = position
+    points = pd.DataFrame(columns)
+    limits = pd.DataFrame(lim, columns=list(LIMIT_COLUMNS))
 
     summary = pd.DataFrame(
         [
