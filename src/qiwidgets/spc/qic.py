@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from qiwidgets.errors import SPCDataError, SPCOptionError
+from qiwidgets.errors import QIWarning, SPCDataError, SPCOptionError
 from qiwidgets.spc import _segments as seg
 from qiwidgets.spc import runs as runs_mod
 from qiwidgets.spc import validate as v
@@ -175,8 +175,8 @@ def control_chart(
     nv = v.numeric_column(data, n, "n") if n is not None else None
     _check_values(data, chart, yv, nv, y, n)
 
-    frame = _aggregate(data, x, yv, nv, facet_cols, part_col, chart, agg_fun)
-    pts = _assign_parts(frame, facet_cols, part_col, part_pos, freeze, exclude_pos)
+    pts = _subgroups(data, x, yv, nv, facet_cols, part_col, chart, agg_fun)
+    _assign_parts(pts, part_col, part_pos, freeze, exclude_pos)
     cl_fixed = None if cl_user is None else cl_user / multiply
     _compute_limits(pts, chart, screen_mr, cl_fixed)
     if not y_neg:
@@ -186,26 +186,20 @@ def control_chart(
 
     # ---- finish: signals, multiply, tidy columns ----------------------------------------------
     with np.errstate(invalid="ignore"):
-        sigma = (pts["y"] > pts["ucl"]) | (pts["y"] < pts["lcl"])
-    pts["sigma_signal"] = np.where(np.isnan(pts["y"]), False, sigma)
-    for col in ("y", "cl", "lcl", "ucl", "lcl_95", "ucl_95"):
-        pts[col] = pts[col] * multiply if multiply != 1 else pts[col]
-    pts["target"] = np.nan if target is None else target
-    signal = pts["sigma_signal"] | pts["runs_signal"]
+        pts["sigma_signal"] = (pts["y"] > pts["ucl"]) | (pts["y"] < pts["lcl"])  # NaN -> False
+    if multiply != 1:
+        for col in ("y", "cl", "lcl", "ucl", "lcl_95", "ucl_95"):
+            pts[col] = pts[col] * multiply
+    pts["target"] = np.full(len(pts["y"]), np.nan if target is None else target)
     if rule_set == "ihi":
-        signal = pts["shift"] | pts["trend"] | pts["sigma_signal"]
-    pts["signal"] = signal
+        pts["signal"] = pts["shift"] | pts["trend"] | pts["sigma_signal"]
+    else:
+        pts["signal"] = pts["sigma_signal"] | pts["runs_signal"]
 
-    order = ["x", *facet_cols, *POINT_COLUMNS[1:]]
-    extra = [c for c in ("shift", "trend", "signal") if c in pts]
-    points = pd.DataFrame({c: pts[c] for c in [*order, *extra]})
-    points["x"] = frame_x(points["x"], frame.attrs["x_dtype"])
-    for c in ("sigma_signal", "runs_signal", "baseline", "include", "signal", *extra):
-        points[c] = points[c].astype(bool)
-    for c in ("part", "xx", "y_length"):
-        points[c] = points[c].astype(np.int64)
-
-    summary = _summary(points, facet_cols)
+    extra = [c for c in ("shift", "trend") if c in pts]
+    columns = ["x", *facet_cols, *POINT_COLUMNS[1:], *extra, "signal"]
+    points = pd.DataFrame({c: pts[c] for c in columns})
+    summary = _summary(pts, facet_cols)
     options = {
         "x": x, "y": y, "n": n, "chart": chart, "facets": facet_cols, "freeze": freeze,
         "part": part_col or list(part_pos) or None, "exclude": list(exclude_pos) or None,
@@ -213,19 +207,20 @@ def control_chart(
         "method": method, "rule_set": rule_set, "screen_mr": bool(screen_mr),
         "y_neg": bool(y_neg), "label": label, "improvement": improvement,
     }  # fmt: skip
+    result_warnings: list[str] = []
+    if (summary["n_useful"] == 0).any():
+        result_warnings.append(
+            "Some series have no usable points (all missing or all on the centre line): "
+            "there is nothing to analyse there."
+        )
+    for msg in result_warnings:
+        warnings.warn(msg, QIWarning, stacklevel=2)
     from qiwidgets.spc.reading import control_chart_readings
 
-    result_warnings: list[str] = []
-    if (points["n_useful"] == 0).any():
-        msg = "Some series have no usable points: nothing to analyse there."
-        result_warnings.append(msg)
-    for msg in result_warnings:
-        warnings.warn(msg, stacklevel=2)
-    readings = control_chart_readings(points, summary, facet_cols, options)
     return SPCResult(
         points=points,
         summary=summary,
-        readings=readings,
+        readings=control_chart_readings(points, summary, facet_cols, options),
         chart=chart,
         rule_set=RULE_SET_NAMES[rule_set],
         facets=facet_cols,
@@ -275,105 +270,139 @@ def _check_values(data, chart, yv, nv, y, n) -> None:
 # aggregation into subgroups
 
 
-def frame_x(values: pd.Series, dtype: Any) -> pd.Series:
-    return values.astype(dtype) if dtype is not None else values
+def _sort_key(values: pd.Series, arg: str) -> np.ndarray:
+    """A numeric key that sorts like ``values`` (dates, numbers, or text in sorted order)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.to_numpy().view("i8")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=float)
+    codes, _ = pd.factorize(values, sort=True)
+    return codes
 
 
-def _aggregate(data, x, yv, nv, facet_cols, part_col, chart, agg_fun) -> pd.DataFrame:
-    """One row per facet x ``x``, sorted; columns y, n, y_sum, y_length, y_mean, y_sd."""
+def _subgroups(data, x, yv, nv, facet_cols, part_col, chart, agg_fun) -> dict:
+    """Sort rows by facet and ``x`` and combine the rows of each subgroup (facet x ``x``).
+
+    Returns a dict of numpy arrays, one entry per subgroup: x, the facet columns (as
+    categoricals), y (the plotted value), n, y_sum, y_length, y_mean, y_sd, the facet code
+    ``f`` and, with a phase column, ``part_label``.
+    """
+    nrow = len(data)
     xs = data[x]
     if xs.isna().any():
         v.fail_rows(xs.isna().to_numpy(), data, f"`x` column {x!r} has missing values", xs.to_numpy())
-    df = pd.DataFrame({"x": xs.to_numpy()})
-    for c in facet_cols:
-        df[c] = data[c].to_numpy()
-    if part_col:
-        df["_part_label"] = data[part_col].to_numpy()
-    yy = yv.copy()
+    fcode = np.zeros(nrow, dtype=np.int64)
+    facet_codes = []
+    for col in facet_cols:
+        codes, uniques = pd.factorize(data[col])
+        if (codes < 0).any():
+            v.fail_rows(codes < 0, data, f"`facets` column {col!r} has missing values", data[col].to_numpy())
+        facet_codes.append((codes, uniques))
+        fcode = fcode * max(len(uniques), 1) + codes
+    xkey = _sort_key(xs, "x")
+    if nrow > 1 and not (
+        np.all(fcode[1:] >= fcode[:-1]) and np.all((xkey[1:] >= xkey[:-1]) | (fcode[1:] != fcode[:-1]))
+    ):
+        order = np.lexsort((xkey, fcode))
+    else:
+        order = None
+
+    def sort(a):
+        return a if order is None else a[order]
+
+    fcode, xkey = sort(fcode), sort(xkey)
+    yy = sort(yv).astype(float, copy=True)
     nn = None
     if nv is not None:
-        nn = nv.copy()
+        nn = sort(nv).astype(float, copy=True)
         blank = np.isnan(yy) | np.isnan(nn)  # qicharts2: complete.cases(y, n)
         yy[blank] = np.nan
         nn[blank] = np.nan
-        df["_n"] = nn
-    df["_y"] = yy
-    keys = [*facet_cols, "x"]
-    df = df.sort_values(keys, kind="stable", ignore_index=True)
-    dup = df.duplicated(keys)
-    x_dtype = data[x].dtype
-    if not dup.any():
-        # one row per subgroup: no grouping needed (the fast path for big batches)
-        out = df[keys].copy()
-        y1 = df["_y"].to_numpy()
-        present = ~np.isnan(y1)
-        out["y_sum"] = y1
-        out["y_length"] = present.astype(np.int64)
-        out["y_mean"] = y1
-        out["y_sd"] = np.nan
-        out["n"] = df["_n"].to_numpy() if nn is not None else np.nan
-        if part_col:
-            out["_part_label"] = df["_part_label"].to_numpy()
-        agg_value = y1
-    else:
-        grouped = df.groupby(keys, sort=False, dropna=False)["_y"]
-        out = grouped.sum(min_count=1).reset_index().rename(columns={"_y": "y_sum"})
-        out["y_length"] = grouped.count().to_numpy()
-        out["y_mean"] = grouped.mean().to_numpy()
-        out["y_sd"] = grouped.std(ddof=1).to_numpy()
-        if nn is not None:
-            out["n"] = df.groupby(keys, sort=False, dropna=False)["_n"].sum(min_count=1).to_numpy()
-        else:
-            out["n"] = np.nan
-        if part_col:
-            labels = df.groupby(keys, sort=False, dropna=False)["_part_label"]
-            if (labels.nunique(dropna=False) > 1).any():
+    new = np.ones(nrow, dtype=bool)
+    if nrow > 1:
+        new[1:] = (fcode[1:] != fcode[:-1]) | (xkey[1:] != xkey[:-1])
+    first = np.flatnonzero(new)
+    present = ~np.isnan(yy)
+    out: dict = {"f": fcode[first]}
+    xvals = xs.to_numpy()
+    out["x"] = sort(xvals)[first]
+    for col, (codes, uniques) in zip(facet_cols, facet_codes):
+        out[col] = pd.Categorical.from_codes(sort(codes)[first], uniques)
+    if part_col:
+        labels = sort(data[part_col].to_numpy())
+        if len(first) < nrow:
+            sg = np.cumsum(new) - 1
+            lab_first = labels[first][sg]
+            mixed = ~((labels == lab_first) | (pd.isna(labels) & pd.isna(lab_first)))
+            if mixed.any():
                 raise SPCDataError(
-                    f"`part` column {part_col!r} must have one phase label per `x` value; "
-                    "some subgroups mix labels."
+                    f"`part` column {part_col!r} must hold one phase label per `x` value; "
+                    f"the rows for {format(out['x'][sg[np.flatnonzero(mixed)[0]]])} mix labels."
                 )
-            out["_part_label"] = labels.first().to_numpy()
-        agg_value = {
-            "mean": out["y_mean"].to_numpy(),
-            "median": grouped.median().to_numpy(),
-            "sum": out["y_sum"].to_numpy(),
-            "sd": out["y_sd"].to_numpy(),
-        }[agg_fun]
-        if agg_fun == "sum":  # sum of an all-missing subgroup is missing, not zero
-            agg_value = np.where(out["y_length"].to_numpy() == 0, np.nan, agg_value)
+        out["part_label"] = labels[first]
+    if len(first) == nrow:  # one row per subgroup: nothing to combine (the fast path)
+        y_length = present.astype(np.int64)
+        y_sum = yy
+        y_mean = yy
+        y_sd = np.full(nrow, np.nan)
+        n_sum = nn if nn is not None else np.full(nrow, np.nan)
+        agg_value = yy
+    else:
+        y_length = np.add.reduceat(present.astype(np.int64), first)
+        y0 = np.where(present, yy, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y_sum = np.where(y_length > 0, np.add.reduceat(y0, first), np.nan)
+            m = y_sum / y_length
+            counts = np.diff(np.append(first, nrow))
+            resid = np.where(present, yy - np.repeat(m, counts), 0.0)
+            y_mean = m + np.add.reduceat(resid, first) / y_length  # R's refined mean
+            dev = np.where(present, yy - np.repeat(y_mean, counts), 0.0)
+            y_sd = np.where(y_length > 1, np.sqrt(np.add.reduceat(dev * dev, first) / (y_length - 1)), np.nan)
+        if nn is not None:
+            n_present = np.add.reduceat((~np.isnan(nn)).astype(np.int64), first)
+            n_sum = np.where(n_present > 0, np.add.reduceat(np.nan_to_num(nn), first), np.nan)
+        else:
+            n_sum = np.full(len(first), np.nan)
+        if agg_fun == "median":
+            sg = np.repeat(np.arange(len(first)), counts)
+            yo = yy[np.lexsort((yy, sg))]  # NaNs sort last within each subgroup
+            lo = first + np.maximum(y_length - 1, 0) // 2
+            hi = first + y_length // 2
+            agg_value = np.where(y_length > 0, (yo[lo] + yo[np.minimum(hi, nrow - 1)]) / 2.0, np.nan)
+            agg_value = np.where(y_length == 1, yo[first], agg_value)
+        else:
+            agg_value = {"mean": y_mean, "sum": y_sum, "sd": y_sd}[agg_fun]
     if nn is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            yplot = out["y_sum"].to_numpy() / out["n"].to_numpy()
-        yplot = np.where(out["y_length"].to_numpy() == 0, np.nan, yplot)
-        y_sum = out["y_sum"].to_numpy()
-        out["y_sum"] = np.where(out["y_length"].to_numpy() == 0, np.nan, y_sum)
+            yplot = y_sum / n_sum
     elif chart == "c":
-        yplot = out["y_sum"].to_numpy()
+        yplot = y_sum
     elif chart == "xbar":
-        yplot = out["y_mean"].to_numpy()
+        yplot = y_mean
     elif chart == "s":
-        yplot = out["y_sd"].to_numpy()
+        yplot = y_sd
     else:
         yplot = agg_value
-    out["y"] = np.asarray(yplot, dtype=float)
-    out.attrs["x_dtype"] = x_dtype
+    out.update(
+        y=np.asarray(yplot, dtype=float), n=n_sum, y_sum=y_sum, y_length=y_length,
+        y_mean=y_mean, y_sd=y_sd,
+    )  # fmt: skip
     return out
 
 
-def _assign_parts(frame, facet_cols, part_col, part_pos, freeze, exclude_pos) -> dict:
-    """Positions, parts, baseline, include and the segment code ``g`` (facet x part)."""
-    nrow = len(frame)
-    if facet_cols:
-        fcode = frame.groupby(list(facet_cols), sort=False, dropna=False).ngroup().to_numpy()
-    else:
-        fcode = np.zeros(nrow, dtype=np.int64)
+def _assign_parts(pts: dict, part_col, part_pos, freeze, exclude_pos) -> None:
+    """Add positions ``xx``, ``part``, ``baseline``, ``include`` and the segment code ``g``."""
+    fcode = pts["f"]
+    nrow = len(fcode)
     fstart = seg.starts(fcode)
-    first_idx = np.maximum.accumulate(np.where(fstart, np.arange(nrow), 0))
+    first_idx = np.maximum.accumulate(np.where(fstart, np.arange(nrow), 0)) if nrow else fcode
     xx = np.arange(nrow) - first_idx + 1
     if part_col:
-        labels = frame["_part_label"].to_numpy()
+        labels = pts.pop("part_label")
         change = fstart.copy()
-        change[1:] |= labels[1:] != labels[:-1]
+        if nrow > 1:
+            same = (labels[1:] == labels[:-1]) | (pd.isna(labels[1:]) & pd.isna(labels[:-1]))
+            change[1:] |= ~same
         cum = np.cumsum(change)
         part = cum - cum[first_idx] + 1
     elif part_pos:
@@ -384,15 +413,18 @@ def _assign_parts(frame, facet_cols, part_col, part_pos, freeze, exclude_pos) ->
         baseline = xx <= freeze
     else:
         baseline = np.ones(nrow, dtype=bool)
-    include = ~np.isin(xx, np.asarray(exclude_pos, dtype=np.int64)) if exclude_pos else np.ones(nrow, dtype=bool)
+    if exclude_pos:
+        include = ~np.isin(xx, np.asarray(exclude_pos, dtype=np.int64))
+    else:
+        include = np.ones(nrow, dtype=bool)
     newg = fstart.copy()
-    newg[1:] |= part[1:] != part[:-1]
+    if nrow > 1:
+        newg[1:] |= part[1:] != part[:-1]
     g = np.cumsum(newg) - 1
-    pts = {c: frame[c].to_numpy() for c in frame.columns if not c.startswith("_")}
     pts.update(
-        xx=xx, part=part, baseline=baseline, include=include, g=g, n_groups=int(g[-1] + 1) if nrow else 0
-    )
-    return pts
+        xx=xx.astype(np.int64), part=part.astype(np.int64), baseline=baseline, include=include,
+        g=g, n_groups=int(g[-1] + 1) if nrow else 0,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -598,20 +630,22 @@ def _runs(pts: dict, chart: str, method: str, rule_set: str) -> None:
         pts["runs_signal"] = ihi["shift"] | ihi["trend"]
 
 
-def _summary(points: pd.DataFrame, facet_cols: tuple[str, ...]) -> pd.DataFrame:
-    keys = [*facet_cols, "part"]
-    grouped = points.groupby(keys, sort=False, dropna=False)
-    first = grouped[
-        ["n_obs", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min"]
-    ].first()
-    out = first.copy()
-    out["runs_signal"] = grouped["runs_signal"].max().astype(np.int64)
-    means = grouped[["lcl", "lcl_95", "cl", "ucl_95", "ucl"]].mean()
-    for c in means.columns:
-        out[c] = means[c]
-    out["sigma_signal"] = grouped["sigma_signal"].sum().astype(np.int64)
-    out["n_points"] = grouped.size()
-    if "shift" in points:
-        out["shift"] = grouped["shift"].any()
-        out["trend"] = grouped["trend"].any()
-    return out.reset_index()
+def _summary(pts: dict, facet_cols: tuple[str, ...]) -> pd.DataFrame:
+    """One row per facet x part: runs statistics, mean limits (qicharts2's a* columns, NaN where
+    all are missing) and the count of points outside the limits."""
+    g, k = pts["g"], pts["n_groups"]
+    first = np.flatnonzero(seg.starts(g))
+    out = {c: pts[c][first] for c in facet_cols}
+    out["part"] = pts["part"][first]
+    for c in ("n_obs", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min"):
+        out[c] = pts[c][first]
+    out["runs_signal"] = pts["runs_signal"][first].astype(np.int64)
+    for c in ("lcl", "lcl_95", "cl", "ucl_95", "ucl"):
+        vals = pts[c]
+        out[c] = seg.seg_mean(vals, g, k, np.isfinite(vals))
+    out["sigma_signal"] = np.bincount(g, weights=pts["sigma_signal"], minlength=k).astype(np.int64)
+    out["n_points"] = np.bincount(g, minlength=k).astype(np.int64)
+    if "shift" in pts:
+        out["shift"] = np.bincount(g, weights=pts["shift"], minlength=k) > 0
+        out["trend"] = np.bincount(g, weights=pts["trend"], minlength=k) > 0
+    return pd.DataFrame(out)

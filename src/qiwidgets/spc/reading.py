@@ -135,21 +135,36 @@ def _run_start(xs, sides, useful, i_end) -> Any:
     return xs[useful[pos]]
 
 
-def control_chart_readings(points, summary, facet_cols, options) -> dict:
-    """One sentence per facet for a :func:`qiwidgets.spc.control_chart` result.
-
-    For very large batches the sentences are only built for the first 200 facets; the rest
-    are built on demand by :func:`reading_for`.
-    """
+def control_chart_readings(points, summary, facet_cols, options):
+    """One sentence per facet for a :func:`qiwidgets.spc.control_chart` result, built lazily."""
     if not facet_cols:
-        return {None: _series_sentence(points, summary, options)}
-    out = {}
-    pgroups = points.groupby(list(facet_cols), sort=False, dropna=False)
-    sgroups = dict(tuple(summary.groupby(list(facet_cols), sort=False, dropna=False)))
-    for i, (key, pts) in enumerate(pgroups):
-        if i >= 200:
-            break
-        out[key if len(facet_cols) > 1 else key[0] if isinstance(key, tuple) else key] = (
-            _series_sentence(pts, sgroups[key], options)
-        )
-    return out
+        from qiwidgets.spc.result import LazyReadings
+
+        return LazyReadings([None], lambda _key: _series_sentence(points, summary, options))
+    return facet_readings(points, summary, facet_cols, lambda p, s: _series_sentence(p, s, options))
+
+
+def facet_readings(points, summary, facet_cols, sentence):
+    """A lazy mapping facet key -> ``sentence(points_of_facet, summary_of_facet)``.
+
+    Keys are the facet value (one facet column) or a tuple of values (two columns), in the
+    order the facets appear in ``points``.
+    """
+    from qiwidgets.spc.result import LazyReadings
+
+    cols = list(facet_cols)
+    codes = points.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
+    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    keyframe = points[cols].iloc[first]
+    keys = [k[0] if len(cols) == 1 else tuple(k) for k in keyframe.itertuples(index=False)]
+    bounds = dict(zip(keys, zip(first, np.r_[first[1:], len(points)])))
+    scodes = summary.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
+    sfirst = np.flatnonzero(np.r_[True, scodes[1:] != scodes[:-1]])
+    sbounds = dict(zip(keys, zip(sfirst, np.r_[sfirst[1:], len(summary)])))
+
+    def build(key):
+        a, b = bounds[key]
+        sa, sb = sbounds[key]
+        return sentence(points.iloc[a:b], summary.iloc[sa:sb])
+
+    return LazyReadings(keys, build)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ class SPCResult:
 
     points: pd.DataFrame
     summary: pd.DataFrame
-    readings: dict[Any, str]
+    readings: Mapping[Any, str]
     chart: str
     rule_set: str
     facets: tuple[str, ...] = ()
@@ -60,3 +61,33 @@ def _facet_label(key: Any) -> str:
     if isinstance(key, tuple):
         return " / ".join(str(k) for k in key)
     return str(key)
+
+
+class LazyReadings(Mapping):
+    """Readings built on first access, one facet at a time.
+
+    A batch of 20,000 series should not pay for 20,000 sentences nobody reads; a notebook that
+    asks for one facet's reading builds only that one.
+    """
+
+    def __init__(self, keys: Iterable[Any], build: Callable[[Any], str]):
+        self._keys = list(keys)
+        self._index = {k: i for i, k in enumerate(self._keys)}
+        self._build = build
+        self._cache: dict[Any, str] = {}
+
+    def __getitem__(self, key: Any) -> str:
+        if key not in self._index:
+            raise KeyError(key)
+        if key not in self._cache:
+            self._cache[key] = self._build(key)
+        return self._cache[key]
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"<LazyReadings: {len(self)} facets>"
