@@ -36,7 +36,9 @@ def find_pg_bin() -> Path:
     """The folder holding ``initdb`` and ``pg_ctl`` (newest Debian version first)."""
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
         reverse=True,
     )
     if candidates:
@@ -78,7 +80,7 @@ class PostgresServer:
         return list(args)
 
     def _run(self, *args: str) -> None:
-        proc = subprocess.run(self._cmd(*args), capture_output=True, text=True)
+        proc = subprocess.run(self._cmd(*args), capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             log = self.logfile.read_text() if self.logfile.exists() else ""
             raise PostgresUnavailable(
@@ -142,9 +144,11 @@ class PostgresServer:
     def stop(self) -> None:
         if self.started:
             subprocess.run(
-                self._cmd(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                          "-w", "stop"),
+                self._cmd(
+                    str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+                ),
                 capture_output=True,
+                check=False,
             )
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)

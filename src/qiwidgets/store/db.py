@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar, Union
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
@@ -71,7 +71,7 @@ BUSY_RETRY_PAUSE_S = 0.05
 #: PostgreSQL SQLSTATE codes meaning "try the transaction again".
 _PG_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
-StoreLike = Union[Engine, str, os.PathLike, None]
+StoreLike = Engine | str | os.PathLike | None
 T = TypeVar("T")
 
 _engines: dict[tuple[int, str], Engine] = {}
@@ -105,8 +105,7 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
         raise StoreError(f"`db` is not a database URL or a file path, got {text!r}.") from exc
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise StoreError(
-            "`db` must be a SQLite file or a PostgreSQL URL, got a "
-            f"{url.get_backend_name()!r} URL."
+            f"`db` must be a SQLite file or a PostgreSQL URL, got a {url.get_backend_name()!r} URL."
         )
     return text
 
@@ -311,8 +310,7 @@ def translate_error(exc: BaseException, db: StoreLike = None) -> BaseException:
         )
     if isinstance(exc, IntegrityError):
         return StoreError(
-            "The change breaks a rule of the database and was not saved "
-            f"({_first_line(exc.orig)})."
+            f"The change breaks a rule of the database and was not saved ({_first_line(exc.orig)})."
         )
     if isinstance(exc, (OperationalError, ProgrammingError)):
         return StoreError(f"Cannot use the database {where}: {_first_line(exc.orig)}")

@@ -22,7 +22,6 @@ The schema is created and upgraded by the Alembic migrations in
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import (
     Boolean,
@@ -135,7 +134,7 @@ class Versioned(Timestamped):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     @declared_attr.directive
-    def __mapper_args__(cls):  # noqa: N805 - SQLAlchemy's declared_attr signature
+    def __mapper_args__(cls):
         return {"version_id_col": cls.__table__.c.version}
 
 
@@ -169,7 +168,7 @@ class Programme(Versioned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    shared_aim: Mapped[Optional[str]] = mapped_column(Text)
+    shared_aim: Mapped[str | None] = mapped_column(Text)
 
     teams: Mapped[list[Team]] = relationship(back_populates="programme", order_by="Team.code")
 
@@ -189,7 +188,7 @@ class Team(Versioned, Base):
     )
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    organisation: Mapped[Optional[str]] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
 
     programme: Mapped[Programme] = relationship(back_populates="teams")
 
@@ -205,10 +204,10 @@ class Aim(Versioned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
     what: Mapped[str] = mapped_column(Text)
-    for_whom: Mapped[Optional[str]] = mapped_column(Text)
-    how_much: Mapped[Optional[str]] = mapped_column(Text)
-    by_when: Mapped[Optional[dt.date]] = mapped_column(Date)
-    baseline: Mapped[Optional[str]] = mapped_column(Text)
+    for_whom: Mapped[str | None] = mapped_column(Text)
+    how_much: Mapped[str | None] = mapped_column(Text)
+    by_when: Mapped[dt.date | None] = mapped_column(Date)
+    baseline: Mapped[str | None] = mapped_column(Text)
 
     team: Mapped[Team] = relationship()
     outcome_measures: Mapped[list[Measure]] = relationship(
@@ -229,14 +228,14 @@ class DriverNode(Versioned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    parent_id: Mapped[Optional[int]] = mapped_column(
+    parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("driver_nodes.id", ondelete="RESTRICT"), index=True
     )
     text: Mapped[str] = mapped_column(Text)
     order: Mapped[int] = mapped_column(Integer, default=0)
 
     team: Mapped[Team] = relationship()
-    parent: Mapped[Optional[DriverNode]] = relationship(remote_side="DriverNode.id")
+    parent: Mapped[DriverNode | None] = relationship(remote_side="DriverNode.id")
 
 
 class Measure(Versioned, Base):
@@ -284,31 +283,31 @@ class Measure(Versioned, Base):
     programme_id: Mapped[int] = mapped_column(
         ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
     )
-    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(300))
     measure_type: Mapped[str] = mapped_column(String(16))
-    numerator_definition: Mapped[Optional[str]] = mapped_column(Text)
-    denominator_definition: Mapped[Optional[str]] = mapped_column(Text)
-    value_definition: Mapped[Optional[str]] = mapped_column(Text)
-    unit: Mapped[Optional[str]] = mapped_column(String(100))
-    multiplier: Mapped[Optional[float]] = mapped_column(Float)
-    population: Mapped[Optional[str]] = mapped_column(Text)
-    inclusions: Mapped[Optional[str]] = mapped_column(Text)
-    exclusions: Mapped[Optional[str]] = mapped_column(Text)
-    data_source: Mapped[Optional[str]] = mapped_column(Text)
-    collector: Mapped[Optional[str]] = mapped_column(String(200))
-    frequency: Mapped[Optional[str]] = mapped_column(String(16))
-    sampling: Mapped[Optional[str]] = mapped_column(Text)
-    improvement_direction: Mapped[Optional[str]] = mapped_column(String(16))
-    target: Mapped[Optional[float]] = mapped_column(Float)
-    target_date: Mapped[Optional[dt.date]] = mapped_column(Date)
-    chart_type: Mapped[Optional[str]] = mapped_column(String(16))
-    baseline_start: Mapped[Optional[dt.date]] = mapped_column(Date)
-    baseline_end: Mapped[Optional[dt.date]] = mapped_column(Date)
+    numerator_definition: Mapped[str | None] = mapped_column(Text)
+    denominator_definition: Mapped[str | None] = mapped_column(Text)
+    value_definition: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    multiplier: Mapped[float | None] = mapped_column(Float)
+    population: Mapped[str | None] = mapped_column(Text)
+    inclusions: Mapped[str | None] = mapped_column(Text)
+    exclusions: Mapped[str | None] = mapped_column(Text)
+    data_source: Mapped[str | None] = mapped_column(Text)
+    collector: Mapped[str | None] = mapped_column(String(200))
+    frequency: Mapped[str | None] = mapped_column(String(16))
+    sampling: Mapped[str | None] = mapped_column(Text)
+    improvement_direction: Mapped[str | None] = mapped_column(String(16))
+    target: Mapped[float | None] = mapped_column(Float)
+    target_date: Mapped[dt.date | None] = mapped_column(Date)
+    chart_type: Mapped[str | None] = mapped_column(String(16))
+    baseline_start: Mapped[dt.date | None] = mapped_column(Date)
+    baseline_end: Mapped[dt.date | None] = mapped_column(Date)
 
     programme: Mapped[Programme] = relationship()
-    team: Mapped[Optional[Team]] = relationship()
+    team: Mapped[Team | None] = relationship()
 
     @property
     def is_shared(self) -> bool:
@@ -331,9 +330,7 @@ class Observation(Versioned, Base):
         UniqueConstraint("team_id", "measure_id", "period"),
         CheckConstraint(_in("data_quality", DATA_QUALITY_FLAGS), name="data_quality"),
         CheckConstraint("numerator IS NULL OR numerator >= 0", name="numerator_not_negative"),
-        CheckConstraint(
-            "denominator IS NULL OR denominator >= 0", name="denominator_not_negative"
-        ),
+        CheckConstraint("denominator IS NULL OR denominator >= 0", name="denominator_not_negative"),
         Index("ix_observations_measure_id_period", "measure_id", "period"),
     )
 
@@ -341,11 +338,11 @@ class Observation(Versioned, Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
     measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="RESTRICT"))
     period: Mapped[dt.date] = mapped_column(Date)
-    numerator: Mapped[Optional[float]] = mapped_column(Float)
-    denominator: Mapped[Optional[float]] = mapped_column(Float)
-    value: Mapped[Optional[float]] = mapped_column(Float)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)
     data_quality: Mapped[str] = mapped_column(String(16), default="ok")
-    source: Mapped[Optional[str]] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(500))
 
     team: Mapped[Team] = relationship()
     measure: Mapped[Measure] = relationship()
@@ -361,10 +358,10 @@ class ObservationEdit(Base):
         ForeignKey("observations.id", ondelete="RESTRICT"), index=True
     )
     field: Mapped[str] = mapped_column(String(32))
-    old_value: Mapped[Optional[str]] = mapped_column(String(100))
-    new_value: Mapped[Optional[str]] = mapped_column(String(100))
+    old_value: Mapped[str | None] = mapped_column(String(100))
+    new_value: Mapped[str | None] = mapped_column(String(100))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    source: Mapped[Optional[str]] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(500))
 
     observation: Mapped[Observation] = relationship()
 
@@ -377,22 +374,22 @@ class PDSACycle(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
-    change_idea_id: Mapped[Optional[int]] = mapped_column(
+    change_idea_id: Mapped[int | None] = mapped_column(
         ForeignKey("driver_nodes.id", ondelete="RESTRICT")
     )
     title: Mapped[str] = mapped_column(String(300))
-    plan_question: Mapped[Optional[str]] = mapped_column(Text)
-    prediction: Mapped[Optional[str]] = mapped_column(Text)
-    plan_date: Mapped[Optional[dt.date]] = mapped_column(Date)
-    do_start: Mapped[Optional[dt.date]] = mapped_column(Date)
-    do_notes: Mapped[Optional[str]] = mapped_column(Text)
-    study_date: Mapped[Optional[dt.date]] = mapped_column(Date)
-    study_result: Mapped[Optional[str]] = mapped_column(Text)
-    act: Mapped[Optional[str]] = mapped_column(String(16))
-    act_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    plan_question: Mapped[str | None] = mapped_column(Text)
+    prediction: Mapped[str | None] = mapped_column(Text)
+    plan_date: Mapped[dt.date | None] = mapped_column(Date)
+    do_start: Mapped[dt.date | None] = mapped_column(Date)
+    do_notes: Mapped[str | None] = mapped_column(Text)
+    study_date: Mapped[dt.date | None] = mapped_column(Date)
+    study_result: Mapped[str | None] = mapped_column(Text)
+    act: Mapped[str | None] = mapped_column(String(16))
+    act_date: Mapped[dt.date | None] = mapped_column(Date)
 
     team: Mapped[Team] = relationship()
-    change_idea: Mapped[Optional[DriverNode]] = relationship()
+    change_idea: Mapped[DriverNode | None] = relationship()
     measures: Mapped[list[Measure]] = relationship(secondary=pdsa_measures, order_by="Measure.code")
 
 
@@ -415,19 +412,15 @@ class Annotation(Versioned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
-    measure_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("measures.id", ondelete="RESTRICT")
-    )
-    pdsa_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("pdsa_cycles.id", ondelete="SET NULL")
-    )
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measures.id", ondelete="RESTRICT"))
+    pdsa_id: Mapped[int | None] = mapped_column(ForeignKey("pdsa_cycles.id", ondelete="SET NULL"))
     date: Mapped[dt.date] = mapped_column(Date)
     text: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[Optional[str]] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
 
     team: Mapped[Team] = relationship()
-    measure: Mapped[Optional[Measure]] = relationship()
+    measure: Mapped[Measure | None] = relationship()
 
 
 class Reflection(Versioned, Base):
@@ -442,14 +435,14 @@ class Reflection(Versioned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
     date: Mapped[dt.date] = mapped_column(Date)
-    authors: Mapped[Optional[str]] = mapped_column(Text)
-    what_happened: Mapped[Optional[str]] = mapped_column(Text)
-    what_worked: Mapped[Optional[str]] = mapped_column(Text)
-    what_did_not: Mapped[Optional[str]] = mapped_column(Text)
-    what_should_change: Mapped[Optional[str]] = mapped_column(Text)
-    learning_level: Mapped[Optional[str]] = mapped_column(String(16))
+    authors: Mapped[str | None] = mapped_column(Text)
+    what_happened: Mapped[str | None] = mapped_column(Text)
+    what_worked: Mapped[str | None] = mapped_column(Text)
+    what_did_not: Mapped[str | None] = mapped_column(Text)
+    what_should_change: Mapped[str | None] = mapped_column(Text)
+    learning_level: Mapped[str | None] = mapped_column(String(16))
     bright_spot: Mapped[bool] = mapped_column(Boolean, default=False)
-    story: Mapped[Optional[str]] = mapped_column(Text)
+    story: Mapped[str | None] = mapped_column(Text)
     generalisable: Mapped[bool] = mapped_column(Boolean, default=False)
 
     team: Mapped[Team] = relationship()
@@ -468,9 +461,9 @@ class ProgressScore(Versioned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
     month: Mapped[dt.date] = mapped_column(Date)
-    team_score: Mapped[Optional[float]] = mapped_column(Float)
-    lead_score: Mapped[Optional[float]] = mapped_column(Float)
-    justification: Mapped[Optional[str]] = mapped_column(Text)
+    team_score: Mapped[float | None] = mapped_column(Float)
+    lead_score: Mapped[float | None] = mapped_column(Float)
+    justification: Mapped[str | None] = mapped_column(Text)
 
     team: Mapped[Team] = relationship()
 
@@ -511,14 +504,14 @@ class HealthCheck(Versioned, Base):
     programme_id: Mapped[int] = mapped_column(
         ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
     )
-    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
     period: Mapped[dt.date] = mapped_column(Date)
     component: Mapped[str] = mapped_column(String(40))
     rating: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[Optional[str]] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
 
     programme: Mapped[Programme] = relationship()
-    team: Mapped[Optional[Team]] = relationship()
+    team: Mapped[Team | None] = relationship()
 
 
 #: Tables in dependency order (parents first): the order export and import use.
@@ -527,29 +520,29 @@ TABLES_IN_ORDER = [t.name for t in Base.metadata.sorted_tables]
 __all__ = [
     "ANNOTATION_KINDS",
     "ANNOTATION_KINDS_NEEDING_REASON",
-    "Aim",
-    "Annotation",
-    "Base",
     "CHART_TYPES",
     "DATA_QUALITY_FLAGS",
     "DRIVER_KINDS",
-    "DriverNode",
     "FREQUENCIES",
     "HEALTH_COMPONENTS",
-    "HealthCheck",
     "IMPROVEMENT_DIRECTIONS",
     "LEARNING_LEVELS",
     "MEASURE_TYPES",
+    "PDSA_ACTS",
+    "PROGRESS_SCORES",
+    "TABLES_IN_ORDER",
+    "Aim",
+    "Annotation",
+    "Base",
+    "DriverNode",
+    "HealthCheck",
     "Measure",
     "Observation",
     "ObservationEdit",
     "PDSACycle",
-    "PDSA_ACTS",
-    "PROGRESS_SCORES",
     "Programme",
     "ProgressScore",
     "Reflection",
-    "TABLES_IN_ORDER",
     "Team",
     "aim_measures",
     "pdsa_measures",

@@ -48,8 +48,9 @@ def run_migrations_offline() -> None:
     )
     from qiwidgets.store.db import resolve_url
 
-    context.configure(url=resolve_url(db or None), target_metadata=target_metadata,
-                      literal_binds=True)
+    context.configure(
+        url=resolve_url(db or None), target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

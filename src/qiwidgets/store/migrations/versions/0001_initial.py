@@ -304,9 +304,7 @@ def upgrade() -> None:
         ),
         *_fks("observations", ("team_id", "teams"), ("measure_id", "measures")),
     )
-    op.create_index(
-        "ix_observations_measure_id_period", "observations", ["measure_id", "period"]
-    )
+    op.create_index("ix_observations_measure_id_period", "observations", ["measure_id", "period"])
 
     op.create_table(
         "pdsa_cycles",
@@ -368,9 +366,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_observation_edits"),
         *_fks("observation_edits", ("observation_id", "observations")),
     )
-    op.create_index(
-        "ix_observation_edits_observation_id", "observation_edits", ["observation_id"]
-    )
+    op.create_index("ix_observation_edits_observation_id", "observation_edits", ["observation_id"])
 
     op.create_table(
         "pdsa_measures",
