@@ -9,19 +9,9 @@ Each returns an :class:`SPCResult` with ``.points``, ``.summary`` and ``.reading
 Importing this package does not import ipywidgets or altair.
 """
 
+from qiwidgets.spc.funnel import FunnelResult, funnel
+from qiwidgets.spc.mdc import mdc_chart
 from qiwidgets.spc.qic import CHARTS, control_chart
 from qiwidgets.spc.result import SPCResult
 
-__all__ = ["CHARTS", "SPCResult", "control_chart", "mdc_chart", "funnel"]
-
-
-def __getattr__(name):  # lazily: these modules are written alongside
-    if name == "mdc_chart":
-        from qiwidgets.spc.mdc import mdc_chart
-
-        return mdc_chart
-    if name == "funnel":
-        from qiwidgets.spc.funnel import funnel
-
-        return funnel
-    raise AttributeError(name)
+__all__ = ["CHARTS", "FunnelResult", "SPCResult", "control_chart", "funnel", "mdc_chart"]

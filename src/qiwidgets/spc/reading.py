@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qiwidgets.spc.constants import IHI_SHIFT, IHI_TREND
+
 #: How each chart's centre line is named in a reading.
 CENTRE_NAME = {"run": "median", "g": "median"}
 
@@ -68,24 +70,24 @@ def _series_sentence(pts: pd.DataFrame, summ: pd.DataFrame, options: dict) -> st
         sides = np.sign(y - cl)
     useful = np.flatnonzero(np.isfinite(sides) & (sides != 0) & last_part["include"].to_numpy())
     if options.get("rule_set") == "ihi":
-        if last_part["shift"].any():
-            idx = np.flatnonzero(last_part["shift"].to_numpy())
-            side = float(sides[idx[-1]])
+        run = _latest_long_run(sides[useful], IHI_SHIFT - 1)
+        if run is not None:
+            start, end = run
+            side = float(sides[useful[end]])
             found.append(
-                f"a shift of points {'above' if side > 0 else 'below'} the median since "
-                f"{format_x(_run_start(xs, sides, useful, idx[-1]))}"
+                f"a shift: {end - start + 1} points in a row {'above' if side > 0 else 'below'} "
+                f"the median since {format_x(xs[useful[start]])}"
             )
         if last_part["trend"].any():
-            found.append("a trend of 5 or more points going one way")
+            found.append(f"a trend of {IHI_TREND} or more points going the same way")
     elif bool(s_last["runs_signal"]) and chart != "mr":
-        lr = int(s_last["longest_run"])
-        if useful.size and lr > s_last["longest_run_max"]:
-            end = _end_of_longest(sides[useful])
-            i_end = useful[end]
-            side = float(sides[i_end])
+        run = _latest_long_run(sides[useful], s_last["longest_run_max"])
+        if run is not None:
+            start, end = run
+            side = float(sides[useful[end]])
             found.append(
-                f"{lr} points in a row {'above' if side > 0 else 'below'} the {centre} since "
-                f"{format_x(_run_start(xs, sides, useful, i_end))}"
+                f"{end - start + 1} points in a row {'above' if side > 0 else 'below'} the "
+                f"{centre} since {format_x(xs[useful[start]])}"
             )
         else:
             found.append(
@@ -117,22 +119,17 @@ def _series_sentence(pts: pd.DataFrame, summ: pd.DataFrame, options: dict) -> st
     return sentence + "."
 
 
-def _end_of_longest(sides: np.ndarray) -> int:
-    """Index (into the useful points) of the last point of the latest longest run."""
-    best_len, best_end, run = 0, 0, 0
-    for i in range(len(sides)):
-        run = run + 1 if i and sides[i] == sides[i - 1] else 1
-        if run >= best_len:
-            best_len, best_end = run, i
-    return best_end
-
-
-def _run_start(xs, sides, useful, i_end) -> Any:
-    """x of the first point of the run of equal sides ending at row ``i_end``."""
-    pos = int(np.searchsorted(useful, i_end))
-    while pos > 0 and sides[useful[pos - 1]] == sides[i_end]:
-        pos -= 1
-    return xs[useful[pos]]
+def _latest_long_run(sides: np.ndarray, limit: float) -> tuple[int, int] | None:
+    """(start, end) of the most recent run of equal sides longer than ``limit``, or None."""
+    if not len(sides):
+        return None
+    change = np.flatnonzero(sides[1:] != sides[:-1]) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change - 1, len(sides) - 1]
+    long = np.flatnonzero(ends - starts + 1 > limit)
+    if not long.size:
+        return None
+    return int(starts[long[-1]]), int(ends[long[-1]])
 
 
 def control_chart_readings(points, summary, facet_cols, options):
