@@ -91,7 +91,9 @@ def _read_expected(path: Path) -> pd.DataFrame:
 def _options(params: dict) -> dict:
     unknown = set(params) - KNOWN_PARAMS
     if unknown:
-        raise Mismatch(f"params.json has options the checker does not understand: {sorted(unknown)}")
+        raise Mismatch(
+            f"params.json has options the checker does not understand: {sorted(unknown)}"
+        )
     if params.get("chart", "xmr") != "xmr":
         raise Mismatch(f"chart {params['chart']!r} is not an NHSRplotthedots chart")
     if params.get("trajectory") is not None:
@@ -138,7 +140,9 @@ def _as_text(values: pd.Series, kind: str) -> list:
     return out
 
 
-def _compare(name: str, where: list[str], expected: pd.Series, ours: pd.Series, kind: str) -> list[str]:
+def _compare(
+    name: str, where: list[str], expected: pd.Series, ours: pd.Series, kind: str
+) -> list[str]:
     problems = []
     if kind == "num":
         ours_f = pd.to_numeric(ours, errors="coerce").astype(float).to_numpy()
@@ -154,8 +158,7 @@ def _compare(name: str, where: list[str], expected: pd.Series, ours: pd.Series, 
                 if ev != o:
                     problems.append(f"{name} at {where[i]}: expected {e}, got {o!r}")
             elif not math.isnan(ev) and abs(ev - o) > REL_TOL * max(abs(ev), abs(o)):
-                if not (ev == 0 and abs(o) < 1e-300):
-                    problems.append(f"{name} at {where[i]}: expected {e}, got {o!r}")
+                problems.append(f"{name} at {where[i]}: expected {e}, got {o!r}")
     else:
         ours_t = _as_text(ours, kind)
         for i, (e, o) in enumerate(zip(expected, ours_t)):
@@ -212,11 +215,17 @@ def check_ptd_case(case_dir: Path, params: dict) -> None:
     summ = result.summary.copy()
     summ["f"] = summ[facet].astype(str) if facet else NO_FACET
     s_f = summary["f"] if "f" in summary.columns else pd.Series([NO_FACET] * len(summary))
-    s_rg = summary["rebase_group"] if "rebase_group" in summary.columns else pd.Series(["0"] * len(summary))
+    s_rg = (
+        summary["rebase_group"]
+        if "rebase_group" in summary.columns
+        else pd.Series(["0"] * len(summary))
+    )
     s_key = (s_f + " " + s_rg).to_list()
     summ.index = summ["f"].astype(str) + " " + summ["rebase_group"].astype(str)
     if len(summ) != len(summary):
-        problems.append(f"summary: expected {len(summary)} rows, got {len(summ)}: {list(summ.index)}")
+        problems.append(
+            f"summary: expected {len(summary)} rows, got {len(summ)}: {list(summ.index)}"
+        )
     absent = [k for k in s_key if k not in summ.index]
     if absent:
         problems.append(f"summary: rows missing from our output: {absent[:5]}")
@@ -229,8 +238,13 @@ def check_ptd_case(case_dir: Path, params: dict) -> None:
             our_col, kind = SUMMARY_MAP[col]
             if kind == "key":
                 continue
-            problems += _compare("summary." + col, s_key, summary[col].reset_index(drop=True),
-                                 ours_s[our_col].reset_index(drop=True), kind)
+            problems += _compare(
+                "summary." + col,
+                s_key,
+                summary[col].reset_index(drop=True),
+                ours_s[our_col].reset_index(drop=True),
+                kind,
+            )
         if "assurance_type" not in summary.columns and ours_s["assurance_type"].notna().any():
             problems.append("summary: assurance_type set although the case has no target")
 
@@ -242,14 +256,18 @@ def check_ptd_case(case_dir: Path, params: dict) -> None:
             f"got {'one' if short_warned else 'none'}"
         )
     if expect_short != bool(result.warnings):
-        problems.append(f"result.warnings: expected {'a message' if expect_short else 'none'}, got {result.warnings!r}")
+        problems.append(
+            f"result.warnings: expected {'a message' if expect_short else 'none'}, got {result.warnings!r}"
+        )
     if not all(isinstance(v, str) and v for v in (result.readings[k] for k in result.readings)):
         problems.append("readings: a facet has no reading")
 
     if problems:
         shown = problems[:40]
         more = f"\n  ... and {len(problems) - 40} more" if len(problems) > 40 else ""
-        raise Mismatch(f"{case_dir.name}: {len(problems)} mismatch(es):\n  " + "\n  ".join(shown) + more)
+        raise Mismatch(
+            f"{case_dir.name}: {len(problems)} mismatch(es):\n  " + "\n  ".join(shown) + more
+        )
 
 
 def _main() -> None:  # pragma: no cover - handy from the command line
@@ -270,4 +288,3 @@ def _main() -> None:  # pragma: no cover - handy from the command line
 
 if __name__ == "__main__":  # pragma: no cover
     _main()
-

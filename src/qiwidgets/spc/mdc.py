@@ -39,6 +39,7 @@ NHSRplotthedots.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -160,6 +161,16 @@ SUMMARY_COLUMNS = (
 )
 
 
+@functools.cache
+def _dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    """One categorical dtype per vocabulary (building the categories each call is slow)."""
+    return pd.CategoricalDtype(pd.Index(categories), ordered=False)
+
+
+def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=_dtype(categories))
+
+
 def special_cause_types(run_length: int = MDC_RUN_LENGTH) -> tuple[str, ...]:
     """The ``special_cause_type`` strings in code order (NHSRplotthedots wording).
 
@@ -252,7 +263,9 @@ def _check_options(
         raise SPCOptionError(f"`data` must be a pandas DataFrame, got {type(data).__name__}.")
     for name, value in (("x", x), ("y", y)):
         if not isinstance(value, str) or not value:
-            raise SPCOptionError(f"`{name}` must be a column name (a non-empty string), got {_fmt(value)}.")
+            raise SPCOptionError(
+                f"`{name}` must be a column name (a non-empty string), got {_fmt(value)}."
+            )
     if improvement not in IMPROVEMENTS:
         allowed = ", ".join(repr(k) for k in IMPROVEMENTS)
         raise SPCOptionError(f"`improvement` must be one of {allowed}, got {_fmt(improvement)}.")
@@ -261,8 +274,10 @@ def _check_options(
         facet_cols: tuple[str, ...] = ()
     elif isinstance(facets, str):
         facet_cols = (facets,)
-    elif isinstance(facets, (list, tuple)) and 1 <= len(facets) <= 2 and all(
-        isinstance(f, str) and f for f in facets
+    elif (
+        isinstance(facets, (list, tuple))
+        and 1 <= len(facets) <= 2
+        and all(isinstance(f, str) and f for f in facets)
     ):
         facet_cols = tuple(facets)
     else:
@@ -332,7 +347,9 @@ def _check_options(
             )
         fix_after_n_points = int(fix_after_n_points)
     if not isinstance(screen_outliers, (bool, np.bool_)):
-        raise SPCOptionError(f"`screen_outliers` must be True or False, got {_fmt(screen_outliers)}.")
+        raise SPCOptionError(
+            f"`screen_outliers` must be True or False, got {_fmt(screen_outliers)}."
+        )
     if run_length not in MDC_RUN_LENGTH_CHOICES or isinstance(run_length, (bool, np.bool_)):
         allowed = ", ".join(str(k) for k in MDC_RUN_LENGTH_CHOICES)
         raise SPCOptionError(f"`run_length` must be one of {allowed}, got {_fmt(run_length)}.")
@@ -364,13 +381,23 @@ def _check_options(
 
 @dataclass
 class _Prepared:
-    order: np.ndarray  # row positions of `data`, sorted by facet then x
+    order: np.ndarray | None  # row positions of `data` sorted by facet then x (None: already)
     x: np.ndarray  # sorted x (datetime64 or numbers)
     xkey: np.ndarray  # sorted x as int64 or float64, for comparisons
+    x_uniques: np.ndarray  # distinct xkey values, ascending
+    row_key: np.ndarray  # facet code * len(x_uniques) + rank of x: ascending over sorted rows
     y: np.ndarray  # sorted y, float64 with NaN for missing
     fcode: np.ndarray  # facet code per sorted row (0 .. n_facets-1, in sorted facet order)
     facet_keys: pd.Index  # facet key per code (values, or tuples for two columns)
     facet_first: np.ndarray  # first sorted row of each facet
+    facet_columns: dict  # facet column name -> (codes per sorted row, values per code)
+
+
+#: Below this many rows a sort-based unique beats hashing (pd.factorize) for the x ranks.
+_SMALL = 5000
+
+#: The facet keys of an unfaceted chart: one series, keyed None.
+_NO_FACET_KEYS = pd.Index([None], dtype=object)
 
 
 def _column_list(data: pd.DataFrame) -> str:
@@ -383,7 +410,9 @@ def _numeric_y(data: pd.DataFrame, col: str) -> np.ndarray:
     s = data[col]
     if pd.api.types.is_bool_dtype(s.dtype):
         raise SPCDataError(f"`y` column {col!r} must hold numbers, got True/False values.")
-    if pd.api.types.is_numeric_dtype(s.dtype):
+    if s.dtype == np.float64:
+        values = s.to_numpy()  # read only here; copied when sorted
+    elif pd.api.types.is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype=float, na_value=np.nan)
     else:
         converted = pd.to_numeric(s, errors="coerce")
@@ -407,9 +436,22 @@ def _numeric_y(data: pd.DataFrame, col: str) -> np.ndarray:
 
 def _x_values(data: pd.DataFrame, col: str) -> np.ndarray:
     s = data[col]
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "Mif":  # numpy dates or numbers: fast path
+        values = s.to_numpy()
+        missing = (
+            np.isnat(values)
+            if s.dtype.kind == "M"
+            else np.isnan(values)
+            if s.dtype.kind == "f"
+            else None
+        )
+        if missing is None or not missing.any():
+            return values
     if s.isna().any():
         row = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise SPCDataError(f"`x` column {col!r} must not have missing values; row {row} is missing.")
+        raise SPCDataError(
+            f"`x` column {col!r} must not have missing values; row {row} is missing."
+        )
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_convert(None)
     if pd.api.types.is_datetime64_dtype(s.dtype):
@@ -437,11 +479,10 @@ def _x_key(x: np.ndarray) -> np.ndarray:
 
 
 def _prepare(data: pd.DataFrame, opts: _Options) -> _Prepared:
-    needed = {"x": opts.x, "y": opts.y, **{"facets": f for f in opts.facets}}
-    for arg in ("x", "y"):
-        if needed[arg] not in data.columns:
+    for arg, col in (("x", opts.x), ("y", opts.y)):
+        if col not in data.columns:
             raise SPCDataError(
-                f"`{arg}` column {needed[arg]!r} is not in `data`; its columns are {_column_list(data)}."
+                f"`{arg}` column {col!r} is not in `data`; its columns are {_column_list(data)}."
             )
     for f in opts.facets:
         if f not in data.columns:
@@ -456,6 +497,14 @@ def _prepare(data: pd.DataFrame, opts: _Options) -> _Prepared:
     xkey_raw = _x_key(x_raw)
 
     n = len(data)
+    # x as a dense rank (few distinct dates even for many series), so that (facet, x) sorts as
+    # one integer key
+    if n <= _SMALL:
+        x_uniques, xrank = np.unique(xkey_raw, return_inverse=True)
+    else:
+        xrank, x_uniques = pd.factorize(xkey_raw, sort=True)
+    nx = len(x_uniques)
+    facet_columns: dict[str, tuple[np.ndarray, Any]] = {}
     if opts.facets:
         codes = []
         uniques = []
@@ -466,33 +515,40 @@ def _prepare(data: pd.DataFrame, opts: _Options) -> _Prepared:
                 raise SPCDataError(
                     f"`facets` column {f!r} must not have missing values; row {row} is missing."
                 )
-            codes.append(c)
+            codes.append(c.astype(np.int64))
             uniques.append(u)
-        order = np.lexsort((xkey_raw, *reversed(codes)))
-        new_facet = np.zeros(n, dtype=bool)
-        new_facet[0] = True
-        sorted_codes = [c[order] for c in codes]
-        for c in sorted_codes:
-            new_facet[1:] |= c[1:] != c[:-1]
-        fcode = np.cumsum(new_facet) - 1
-        facet_first = np.flatnonzero(new_facet)
+        if len(codes) == 1:
+            combined = codes[0]
+        else:
+            combined, _ = pd.factorize(codes[0] * len(uniques[1]) + codes[1], sort=True)
+        key = combined.astype(np.int64) * nx + xrank
+    else:
+        key = xrank.astype(np.int64)
+    order = None if n < 2 or (key[1:] > key[:-1]).all() else _sort_order(key)
+    if order is not None:
+        key = key[order]
+    # always a fresh array: the outputs must never share memory with `data`
+    take = (lambda a: a.copy()) if order is None else (lambda a: a[order])
+
+    dup = np.zeros(n, dtype=bool)
+    dup[1:] = key[1:] == key[:-1]
+    new_facet = np.ones(n, dtype=bool)
+    new_facet[1:] = (key[1:] // nx) != (key[:-1] // nx)
+    fcode = np.cumsum(new_facet) - 1
+    facet_first = np.flatnonzero(new_facet)
+    x = take(x_raw)  # key = dense facet code * nx + rank of x, ascending
+    if opts.facets:
+        for f, c, u in zip(opts.facets, codes, uniques):
+            facet_columns[f] = (fcode if len(codes) == 1 else take(c), u)
+        first_codes = [facet_columns[f][0][facet_first] for f in opts.facets]
         if len(opts.facets) == 1:
-            facet_keys = pd.Index(uniques[0].take(sorted_codes[0][facet_first]))
+            facet_keys = pd.Index(uniques[0].take(first_codes[0]))
         else:
             facet_keys = pd.MultiIndex.from_arrays(
-                [u.take(c[facet_first]) for u, c in zip(uniques, sorted_codes)],
-                names=list(opts.facets),
+                [u.take(c) for u, c in zip(uniques, first_codes)], names=list(opts.facets)
             )
     else:
-        order = np.argsort(xkey_raw, kind="stable")
-        fcode = np.zeros(n, dtype=np.int64)
-        facet_first = np.zeros(1, dtype=np.int64)
-        facet_keys = pd.Index([None], dtype=object)
-
-    x = x_raw[order]
-    xkey = xkey_raw[order]
-    dup = np.zeros(n, dtype=bool)
-    dup[1:] = (xkey[1:] == xkey[:-1]) & (fcode[1:] == fcode[:-1])
+        facet_keys = _NO_FACET_KEYS
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         where = f" in facet {_facet_text(facet_keys[fcode[i]])}" if opts.facets else ""
@@ -517,12 +573,40 @@ def _prepare(data: pd.DataFrame, opts: _Options) -> _Prepared:
     return _Prepared(
         order=order,
         x=x,
-        xkey=xkey,
-        y=y_raw[order],
+        xkey=_x_key(x),
+        x_uniques=np.asarray(x_uniques),
+        row_key=key,
+        y=take(y_raw),
         fcode=fcode,
         facet_keys=facet_keys,
         facet_first=facet_first,
+        facet_columns=facet_columns,
     )
+
+
+def _sort_order(key: np.ndarray) -> np.ndarray:
+    """Row order that sorts ``key`` (non-negative integers).
+
+    When the keys are few enough to index an array (a dense grid of facets x dates, the usual
+    case), a counting placement replaces the O(n log n) sort; repeated keys (duplicate dates,
+    reported afterwards) fall back to a stable sort.
+    """
+    span = int(key.max()) + 1 if len(key) else 0
+    if span <= 8 * len(key):
+        slot = np.full(span, -1, dtype=np.int64)
+        slot[key] = np.arange(len(key))
+        order = slot[slot >= 0]
+        if len(order) == len(key):
+            return order
+    return np.argsort(key, kind="stable")
+
+
+def _facet_output(column: pd.Series, codes: np.ndarray, uniques: Any) -> Any:
+    """A facet column for the output: numbers stay numbers, anything else becomes categorical
+    (cheap for a million rows; categories in sorted order)."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return np.asarray(uniques)[codes]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
 
 
 def _facet_indexer(facet_keys: pd.Index, keys: list) -> np.ndarray:
@@ -578,33 +662,26 @@ def _rebase_starts(p: _Prepared, opts: _Options) -> tuple[np.ndarray, list[str]]
     if opts.rebase is None:
         return is_rebase, unmatched
     if isinstance(opts.rebase, dict):
-        pairs_f: list[np.ndarray] = []
-        pairs_x: list[np.ndarray] = []
-        keys = list(opts.rebase)
-        fidx = _facet_indexer(p.facet_keys, keys)
-        for k, f in zip(keys, fidx):  # one step per facet the user named, converting its dates
-            dates = opts.rebase[k]
-            if not dates:
-                continue
-            xk = _rebase_keys(dates, p.x, f"rebase[{k!r}]")
-            pairs_f.append(np.full(len(xk), f, dtype=np.int64))
-            pairs_x.append(xk)
-        if not pairs_f:
+        keys = [k for k, v in opts.rebase.items() if v]
+        if not keys:
             return is_rebase, unmatched
-        rf = np.concatenate(pairs_f)
-        rx = np.concatenate(pairs_x)
-        # rows are sorted by (facet, x): one sorted integer key (facet, rank of x) finds them all
-        ux, xrank = np.unique(p.xkey, return_inverse=True)
-        width = len(ux) + 1
-        row_key = p.fcode.astype(np.int64) * width + xrank.ravel()
+        fidx = _facet_indexer(p.facet_keys, keys)
+        sizes = np.array([len(opts.rebase[k]) for k in keys])
+        rf = np.repeat(fidx, sizes)
+        rx = _rebase_keys([d for k in keys for d in opts.rebase[k]], p.x, "rebase")
+        # rows are sorted by (facet, x): one integer key (facet, rank of x) finds every pair
+        ux = p.x_uniques
+        width = len(ux)
         rrank = np.searchsorted(ux, rx)
-        exists = (rrank < len(ux)) & (ux[np.minimum(rrank, len(ux) - 1)] == rx)
+        exists = (rrank < width) & (ux[np.minimum(rrank, width - 1)] == rx)
         pair_key = rf * width + rrank
-        pos = np.minimum(np.searchsorted(row_key, pair_key), n - 1)
-        found = exists & (row_key[pos] == pair_key)
+        pos = np.minimum(np.searchsorted(p.row_key, pair_key), n - 1)
+        found = exists & (p.row_key[pos] == pair_key)
         is_rebase[pos[found]] = True
         for i in np.flatnonzero(~found)[:5]:
-            unmatched.append(f"{_x_key_text(rx[i], p.x)} (facet {_facet_text(p.facet_keys[rf[i]])})")
+            unmatched.append(
+                f"{_x_key_text(rx[i], p.x)} (facet {_facet_text(p.facet_keys[rf[i]])})"
+            )
         if (~found).sum() > 5:
             unmatched.append(f"... and {(~found).sum() - 5} more")
     else:
@@ -653,9 +730,7 @@ def seven_point_trend(y: np.ndarray, g: np.ndarray, run_length: int = MDC_RUN_LE
     return out
 
 
-def two_in_three(
-    close: np.ndarray, relative: np.ndarray, g: np.ndarray
-) -> np.ndarray:
+def two_in_three(close: np.ndarray, relative: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Rule 3: +1/-1 for close points in a window of 3 with 2 or more close points.
 
     NHSRplotthedots' form: the window counts only when all three points are on the same side of
@@ -808,8 +883,18 @@ def mdc_chart(
     True
     """
     opts = _check_options(
-        data, x, y, improvement, target, rebase, facets, fix_after_n_points, screen_outliers,
-        run_length, two_in_three, label,
+        data,
+        x,
+        y,
+        improvement,
+        target,
+        rebase,
+        facets,
+        fix_after_n_points,
+        screen_outliers,
+        run_length,
+        two_in_three,
+        label,
     )
     p = _prepare(data, opts)
     is_rebase, unmatched = _rebase_starts(p, opts)
@@ -917,7 +1002,7 @@ def _compute(
     sc_types = special_cause_types(opts.run_length)
     points: dict[str, Any] = {"x": p.x}
     for f in opts.facets:
-        points[f] = data[f].array.take(p.order)
+        points[f] = _facet_output(data[f], *p.facet_columns[f])
     points.update(
         rebase_group=rebase_group.astype(np.int64),
         short_group_warning=short_g[g],
@@ -933,19 +1018,20 @@ def _compute(
             np.nan_to_num(relative).astype(np.int64), np.isnan(relative)
         ),
         close_to_limits=pd.arrays.BooleanArray(close, no_test),
-        special_cause_type=pd.Categorical.from_codes(code, categories=sc_types),
+        special_cause_type=_categorical(code, sc_types),
         special_cause_flag=flag,
-        point_type=pd.Categorical.from_codes(pt, categories=POINT_TYPES),
+        point_type=pd.Categorical.from_codes(pt, dtype=_dtype(POINT_TYPES)),
         target=target_f[p.fcode],
-        variation_type=pd.Categorical.from_codes(last_pt[g], categories=POINT_TYPES),
-        assurance_type=pd.Categorical.from_codes(assurance[g], categories=ASSURANCE_TYPES),
+        variation_type=pd.Categorical.from_codes(last_pt[g], dtype=_dtype(POINT_TYPES)),
+        assurance_type=pd.Categorical.from_codes(assurance[g], dtype=_dtype(ASSURANCE_TYPES)),
     )
     points_df = pd.DataFrame(points, copy=False)
 
-    counts = lambda mask: np.bincount(g[mask], minlength=n_groups).astype(np.int64)  # noqa: E731
+    counts = lambda mask: np.bincount(g[mask], minlength=n_groups).astype(np.int64)
     summary: dict[str, Any] = {}
     for f in opts.facets:
-        summary[f] = data[f].array.take(p.order[first])
+        codes, uniques = p.facet_columns[f]
+        summary[f] = _facet_output(data[f], codes[first], uniques)
     summary.update(
         rebase_group=rebase_group[first].astype(np.int64),
         x_start=p.x[first],
@@ -958,11 +1044,11 @@ def _compute(
         special_cause_improvement=counts(pt == 1),
         special_cause_concern=counts(pt == 2),
         special_cause_neutral=counts(pt >= 3),
-        variation_type=pd.Categorical.from_codes(last_pt, categories=POINT_TYPES),
-        variation_icon=pd.Categorical.from_codes(icon, categories=VARIATION_ICONS),
+        variation_type=pd.Categorical.from_codes(last_pt, dtype=_dtype(POINT_TYPES)),
+        variation_icon=pd.Categorical.from_codes(icon, dtype=_dtype(VARIATION_ICONS)),
         target=target_g,
-        assurance_type=pd.Categorical.from_codes(assurance, categories=ASSURANCE_TYPES),
-        assurance_icon=pd.Categorical.from_codes(assurance, categories=ASSURANCE_ICONS),
+        assurance_type=pd.Categorical.from_codes(assurance, dtype=_dtype(ASSURANCE_TYPES)),
+        assurance_icon=pd.Categorical.from_codes(assurance, dtype=_dtype(ASSURANCE_ICONS)),
         short_group_warning=short_g,
     )
     summary_df = pd.DataFrame(summary, copy=False)
@@ -973,7 +1059,12 @@ def _compute(
     if n_short:
         which = np.flatnonzero(short_g)[:3]
         names = ", ".join(
-            _group_text(p.facet_keys[gf[i]], int(rebase_group[first[i]]), bool(opts.facets))
+            _group_text(
+                p.facet_keys[gf[i]],
+                int(rebase_group[first[i]]),
+                bool(opts.facets),
+                bool(is_rebase.any()),
+            )
             + f" ({int(group_n[i])} points)"
             for i in which
         )
@@ -1051,11 +1142,11 @@ def _facet_text(key: Any) -> str:
     return str(key)
 
 
-def _group_text(key: Any, rebase_group: int, faceted: bool) -> str:
+def _group_text(key: Any, rebase_group: int, faceted: bool, rebased: bool) -> str:
     parts = []
     if faceted:
         parts.append(_facet_text(key))
-    if rebase_group:
+    if rebased:
         parts.append(f"rebase group {rebase_group}")
     return ", ".join(parts) if parts else "the series"
 
