@@ -44,10 +44,44 @@ def db_url(request, tmp_path):
         server.drop_database(url)
 
 
-@pytest.fixture
-def store_url(db_url):
-    """A database URL with the qiwidgets schema created (Alembic upgrade head)."""
-    from qiwidgets.store.db import init_db
+@pytest.fixture(scope="session")
+def _schema_templates(tmp_path_factory):
+    """Databases migrated to head once per session, copied for each test (fast set-up)."""
+    return {}
 
-    init_db(db_url)
+
+@pytest.fixture
+def store_url(db_url, request, _schema_templates):
+    """A database URL with the qiwidgets schema created (Alembic upgrade head).
+
+    The schema is built once per session by ``init_db`` and copied: a file copy for SQLite,
+    ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL.
+    """
+    import shutil
+
+    from sqlalchemy.engine import make_url
+
+    from qiwidgets.store.db import dispose_engines, init_db
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        template = _schema_templates.get("sqlite")
+        if template is None:
+            template = str(request.getfixturevalue("tmp_path_factory").mktemp("tpl") / "t.db")
+            init_db(template)
+            dispose_engines()  # checkpoints the WAL into the file
+            _schema_templates["sqlite"] = template
+        shutil.copyfile(template, url.database)
+        return db_url
+    server = request.getfixturevalue("pg_server")
+    template = _schema_templates.get("postgres")
+    if template is None:
+        template_url = server.create_database("qi_template")
+        init_db(template_url)
+        dispose_engines()
+        template = template_url.rsplit("/", 1)[1]
+        _schema_templates["postgres"] = template
+    name = url.database
+    server._admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    server._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
     return db_url

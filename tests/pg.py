@@ -176,7 +176,7 @@ class PostgresServer:
     def create_database(self, prefix: str = "qi") -> str:
         """A new empty database; returns its SQLAlchemy URL."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        self._admin(f'CREATE DATABASE "{name}"')
+        self._admin(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
