@@ -168,7 +168,7 @@ def _dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
 
 
 def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes, dtype=_dtype(categories))
+    return pd.Categorical.from_codes(codes, dtype=_dtype(categories), validate=False)
 
 
 def special_cause_types(run_length: int = MDC_RUN_LENGTH) -> tuple[str, ...]:
@@ -408,10 +408,10 @@ def _column_list(data: pd.DataFrame) -> str:
 
 def _numeric_y(data: pd.DataFrame, col: str) -> np.ndarray:
     s = data[col]
-    if pd.api.types.is_bool_dtype(s.dtype):
-        raise SPCDataError(f"`y` column {col!r} must hold numbers, got True/False values.")
     if s.dtype == np.float64:
         values = s.to_numpy()  # read only here; copied when sorted
+    elif pd.api.types.is_bool_dtype(s.dtype):
+        raise SPCDataError(f"`y` column {col!r} must hold numbers, got True/False values.")
     elif pd.api.types.is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype=float, na_value=np.nan)
     else:
@@ -1020,10 +1020,10 @@ def _compute(
         close_to_limits=pd.arrays.BooleanArray(close, no_test),
         special_cause_type=_categorical(code, sc_types),
         special_cause_flag=flag,
-        point_type=pd.Categorical.from_codes(pt, dtype=_dtype(POINT_TYPES)),
+        point_type=_categorical(pt, POINT_TYPES),
         target=target_f[p.fcode],
-        variation_type=pd.Categorical.from_codes(last_pt[g], dtype=_dtype(POINT_TYPES)),
-        assurance_type=pd.Categorical.from_codes(assurance[g], dtype=_dtype(ASSURANCE_TYPES)),
+        variation_type=_categorical(last_pt[g], POINT_TYPES),
+        assurance_type=_categorical(assurance[g], ASSURANCE_TYPES),
     )
     points_df = pd.DataFrame(points, copy=False)
 
@@ -1044,11 +1044,11 @@ def _compute(
         special_cause_improvement=counts(pt == 1),
         special_cause_concern=counts(pt == 2),
         special_cause_neutral=counts(pt >= 3),
-        variation_type=pd.Categorical.from_codes(last_pt, dtype=_dtype(POINT_TYPES)),
-        variation_icon=pd.Categorical.from_codes(icon, dtype=_dtype(VARIATION_ICONS)),
+        variation_type=_categorical(last_pt, POINT_TYPES),
+        variation_icon=_categorical(icon, VARIATION_ICONS),
         target=target_g,
-        assurance_type=pd.Categorical.from_codes(assurance, dtype=_dtype(ASSURANCE_TYPES)),
-        assurance_icon=pd.Categorical.from_codes(assurance, dtype=_dtype(ASSURANCE_ICONS)),
+        assurance_type=_categorical(assurance, ASSURANCE_TYPES),
+        assurance_icon=_categorical(assurance, ASSURANCE_ICONS),
         short_group_warning=short_g,
     )
     summary_df = pd.DataFrame(summary, copy=False)
@@ -1058,7 +1058,7 @@ def _compute(
     n_short = int(short_g.sum())
     if n_short:
         which = np.flatnonzero(short_g)[:3]
-        names = ", ".join(
+        names = "; ".join(
             _group_text(
                 p.facet_keys[gf[i]],
                 int(rebase_group[first[i]]),
@@ -1264,9 +1264,9 @@ class _ReadingBuilder:
         lo, r = int(self.first[grp]), int(self.last[grp])
         code = int(self.code[r])
         xs = self.x[lo : r + 1]
-        monthly = bool(
-            np.issubdtype(xs.dtype, np.datetime64) and (pd.DatetimeIndex(xs).day == 1).all()
-        )
+        monthly = np.issubdtype(xs.dtype, np.datetime64) and bool(
+            (xs.astype("datetime64[M]").astype(xs.dtype) == xs).all()
+        )  # monthly data (all on the 1st) reads "Aug 2026"; otherwise "3 Aug 2026"
         in_row = since = None
         if code in (RUN_ABOVE, RUN_BELOW):
             side = self.relative[lo : r + 1]
