@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from qiwidgets.errors import SPCOptionError
-from qiwidgets.spc import boxrules
 from qiwidgets.spc.boxrules import best_box_limits, box_signal, box_table, cut_box_borders
 from qiwidgets.spc.constants import (
     BOX_RULE_N_MAX,
@@ -25,6 +24,7 @@ from qiwidgets.spc.constants import (
     BOX_RULE_TARGET_SHIFT,
     BOX_RULE_TARGET_SPECIFICITY,
 )
+from qiwidgets.spc.runs import anhoej_signal, crossings_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(os.environ.get("QI_SPC_REFERENCE", ROOT.parent / "shared" / "reference" / "spc"))
@@ -138,7 +138,7 @@ def test_reference_box_cases(case, method):
     # the same series under the Anhøj rules (qic_run_boxA_anhoej) does not signal
     anhoej = _case("qic_run_boxA_anhoej")
     assert anhoej["runs.signal"] == "FALSE"
-    assert not boxrules._anhoej_signal(np.array([float(n)]), np.array([lr]), np.array([nc]))[0]
+    assert not anhoej_signal(np.array([float(n)]), np.array([lr]), np.array([nc]))[0]
 
 
 def test_vectorised_shapes_and_outside_range():
@@ -170,8 +170,8 @@ def test_anhoej_crossings_limit_matches_binomial_quantile():
     from scipy.stats import binom
 
     n = np.arange(1, 400)
-    ours = np.array([boxrules._anhoej_crossings_min(int(k)) for k in n])
-    assert np.array_equal(ours, binom.ppf(0.05, n - 1, 0.5).astype(int))
+    ours = crossings_limit(n)
+    assert np.array_equal(ours, binom.ppf(0.05, n - 1, 0.5))
 
 
 def test_unknown_method():

@@ -40,9 +40,8 @@ only ``runs.signal`` changes, ``longest.run.max`` and ``n.crossings.min`` stay t
 
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import cache
-from math import comb, erf, sqrt
+from math import erf, sqrt
 from typing import NamedTuple
 
 import numpy as np
@@ -53,9 +52,8 @@ from qiwidgets.spc.constants import (
     BOX_RULE_N_MIN,
     BOX_RULE_TARGET_SHIFT,
     BOX_RULE_TARGET_SPECIFICITY,
-    CROSSINGS_QUANTILE,
-    LONGEST_RUN_OFFSET,
 )
+from qiwidgets.spc.runs import anhoej_signal
 
 __all__ = ["BoxTable", "best_box_limits", "box_signal", "box_table", "cut_box_borders"]
 
@@ -206,38 +204,6 @@ def cut_box_borders(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _lookup(t.cbord, n), _lookup(t.lbord, n)
 
 
-@cache
-def _anhoej_crossings_min(n: int) -> int:
-    """qbinom(CROSSINGS_QUANTILE, n - 1, 1/2), computed exactly with integers.
-
-    R's qbinom returns the smallest x with pbinom(x) >= p * (1 - 64 * DBL_EPSILON); the fuzz is
-    kept so that the result matches R exactly.
-    """
-    m = n - 1
-    p = Fraction(CROSSINGS_QUANTILE) * (1 - 64 * Fraction(np.finfo(float).eps))
-    need = p * (2**m)
-    cum = 0
-    for x in range(m + 1):
-        cum += comb(m, x)
-        if cum >= need:
-            return x
-    return m
-
-
-def _anhoej_signal(n: np.ndarray, longest: np.ndarray, crossings: np.ndarray) -> np.ndarray:
-    out = np.zeros(n.shape, dtype=bool)
-    ok = np.isfinite(n) & (n >= 1)
-    if not ok.any():
-        return out
-    nn = n[ok].astype(np.int64)
-    lr_max = np.round(np.log2(nn)) + LONGEST_RUN_OFFSET
-    uniq, inv = np.unique(nn, return_inverse=True)
-    nc_min = np.array([_anhoej_crossings_min(int(u)) for u in uniq], dtype=float)[inv]
-    with np.errstate(invalid="ignore"):
-        out[ok] = (longest[ok] > lr_max) | (crossings[ok] < nc_min)
-    return out
-
-
 def box_signal(method: str, n_useful, longest_run, n_crossings) -> np.ndarray:
     """Runs signal under the best-box or cut-box rule, vectorised over many series.
 
@@ -253,7 +219,7 @@ def box_signal(method: str, n_useful, longest_run, n_crossings) -> np.ndarray:
         np.asarray(n_crossings, dtype=float),
     )
     t = box_table()
-    signal = _anhoej_signal(n, longest, crossings)
+    signal = anhoej_signal(n, longest, crossings)
     inside = np.isfinite(n) & (n >= BOX_RULE_N_MIN) & (n <= BOX_RULE_N_MAX)
     if not inside.any():
         return signal

@@ -13,7 +13,6 @@ attributes", Quality Engineering 14(4) (P' and U'), Kaminsky et al. (1992) and B
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 import pandas as pd

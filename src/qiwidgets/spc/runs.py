@@ -7,7 +7,9 @@ Provost LP, Murray SK (2011) *The Health Care Data Guide*, chapter 3 (IHI rules)
 
 from __future__ import annotations
 
-from functools import lru_cache
+from fractions import Fraction
+from functools import cache
+from math import comb
 
 import numpy as np
 
@@ -15,16 +17,21 @@ from qiwidgets.spc import _segments as seg
 from qiwidgets.spc.constants import CROSSINGS_QUANTILE, IHI_SHIFT, IHI_TREND, LONGEST_RUN_OFFSET
 
 
-@lru_cache(maxsize=8)
-def _crossings_table(n_max: int) -> np.ndarray:
-    """qbinom(CROSSINGS_QUANTILE, n - 1, 0.5) for n = 0 .. n_max (NaN for n < 1)."""
-    from scipy.stats import binom
+@cache
+def _crossings_min(n: int) -> int:
+    """qbinom(CROSSINGS_QUANTILE, n - 1, 1/2), computed exactly with integers.
 
-    n = np.arange(n_max + 1)
-    table = np.full(n_max + 1, np.nan)
-    ok = n >= 1
-    table[ok] = binom.ppf(CROSSINGS_QUANTILE, n[ok] - 1, 0.5)
-    return table
+    R's qbinom returns the smallest x with pbinom(x) >= p * (1 - 64 * DBL_EPSILON); the fuzz is
+    kept so that the result matches R exactly.
+    """
+    m = n - 1
+    need = Fraction(CROSSINGS_QUANTILE) * (1 - 64 * Fraction(np.finfo(float).eps)) * 2**m
+    cum = 0
+    for x in range(m + 1):
+        cum += comb(m, x)
+        if cum >= need:
+            return x
+    return m
 
 
 def longest_run_limit(n_useful: np.ndarray) -> np.ndarray:
@@ -37,11 +44,22 @@ def longest_run_limit(n_useful: np.ndarray) -> np.ndarray:
 
 def crossings_limit(n_useful: np.ndarray) -> np.ndarray:
     """Anhøj's lower limit for the number of crossings (NaN when n = 0)."""
-    n = np.asarray(n_useful, dtype=np.int64)
-    if n.size == 0:
-        return np.zeros(0)
-    table = _crossings_table(int(max(n.max(), 1)))
-    return table[np.clip(n, 0, None)]
+    n = np.asarray(n_useful, dtype=float)
+    out = np.full(n.shape, np.nan)
+    ok = np.isfinite(n) & (n >= 1)
+    if ok.any():
+        uniq, inv = np.unique(n[ok].astype(np.int64), return_inverse=True)
+        out[ok] = np.array([_crossings_min(int(u)) for u in uniq], dtype=float)[inv]
+    return out
+
+
+def anhoej_signal(n_useful, longest_run, n_crossings) -> np.ndarray:
+    """Anhøj runs signal: longest run above its limit or too few crossings (never for n = 0)."""
+    with np.errstate(invalid="ignore"):
+        signal = (np.asarray(longest_run) > longest_run_limit(n_useful)) | (
+            np.asarray(n_crossings) < crossings_limit(n_useful)
+        )
+    return np.array(signal, dtype=bool)
 
 
 def anhoej(y: np.ndarray, cl: np.ndarray, g: np.ndarray, n_groups: int, mask: np.ndarray) -> dict:
@@ -62,14 +80,14 @@ def anhoej(y: np.ndarray, cl: np.ndarray, g: np.ndarray, n_groups: int, mask: np
     longest = np.zeros(n_groups)
     crossings = np.zeros(n_groups)
     if gu.size:
-        run_id, run_start, run_len = seg.run_lengths(su, gu)
+        _, run_start, run_len = seg.run_lengths(su, gu)
         np.maximum.at(longest, gu, run_len)
         runs_per_group = np.bincount(gu[run_start], minlength=n_groups)
         crossings = np.maximum(runs_per_group - 1, 0).astype(float)
     lr_max = longest_run_limit(n_useful)
     nc_min = crossings_limit(n_useful)
     with np.errstate(invalid="ignore"):
-        signal = (longest > lr_max) | (crossings < nc_min)
+        signal = (longest > lr_max) | (crossings < nc_min)  # as anhoej_signal, limits kept
     return {
         "n_obs": n_obs,
         "n_useful": n_useful,
