@@ -500,6 +500,14 @@ def test_reading_common_cause_and_lazy_mapping():
     assert len(r.readings) == 1 and list(r.readings) == [None]
 
 
+def test_reading_when_the_latest_value_is_missing():
+    r = chart(STABLE + [np.nan], label="Falls")
+    assert (
+        r.reading
+        == "Falls: the latest value (Sep 2025) is missing, so there is no reading for it yet."
+    )
+
+
 def test_docstring_examples_run():
     failures, _ = doctest.testmod(mdc, optionflags=doctest.ELLIPSIS)
     assert failures == 0

@@ -1181,13 +1181,15 @@ def mdc_reading(
     target: float | None = None,
     assurance: str | None = None,
     n_points: int | None = None,
+    missing_latest: str | None = None,
 ) -> str:
     """One plain-language sentence about a Making Data Count chart.
 
     ``variation`` is the point_type of the latest point; ``special_cause_type`` the rule that
     flagged it, with ``points_in_row`` and ``since`` for trends and runs; ``assurance`` the
     assurance type for ``target``; ``n_points`` the size of the latest group when its limits
-    are provisional.
+    are provisional; ``missing_latest`` the period of the latest point when its value is
+    missing (there is then nothing to read from it).
 
     >>> mdc_reading("special_cause_improvement", label="Falls per 1,000 bed days",
     ...             special_cause_type="7 Points Below CL", points_in_row=8, since="Aug 2026",
@@ -1225,7 +1227,11 @@ def mdc_reading(
         why = f"{rows} below the mean{since_text}"
     else:
         why = t
-    text = f"{label}: {head} — {why}" if label else f"{head[0].upper()}{head[1:]} — {why}"
+    if missing_latest is not None:
+        text = f"the latest value ({missing_latest}) is missing, so there is no reading for it yet"
+    else:
+        text = f"{head} — {why}"
+    text = f"{label}: {text}" if label else f"{text[0].upper()}{text[1:]}"
     if target is not None and not (isinstance(target, float) and math.isnan(target)):
         tt = _number_text(float(target))
         if assurance == "consistent_pass":
@@ -1235,7 +1241,8 @@ def mdc_reading(
         elif assurance == "inconsistent":
             text += f"; the target of {tt} is not yet consistently met"
     if n_points is not None:
-        text += f"; the limits are provisional (only {n_points} points)"
+        points = "point" if n_points == 1 else "points"
+        text += f"; the limits are provisional (only {n_points} {points})"
     return text + "."
 
 
@@ -1281,12 +1288,9 @@ class _ReadingBuilder:
             since = _x_text(self.x[r - in_row + 1], monthly)
         assurance = int(self.assurance[grp])
         n_group = int(self.group_n[grp])
-        if np.isnan(self.y[r]):
-            variation_words = None
-        else:
-            variation_words = POINT_TYPES[int(self.pt[r])]
-        text = mdc_reading(
-            variation_words or "common_cause",
+        missing = bool(np.isnan(self.y[r]))
+        return mdc_reading(
+            POINT_TYPES[int(self.pt[r])],
             label=self.label,
             special_cause_type=special_cause_types(self.run_length)[code],
             points_in_row=in_row,
@@ -1294,10 +1298,8 @@ class _ReadingBuilder:
             target=float(self.target[facet]) if self.direction != 0 else None,
             assurance=ASSURANCE_TYPES[assurance] if assurance >= 0 else None,
             n_points=n_group if n_group < MDC_SHORT_GROUP_THRESHOLD else None,
+            missing_latest=_x_text(self.x[r], monthly) if missing else None,
         )
-        if variation_words is None:
-            text = text[:-1] + f"; the latest value ({_x_text(self.x[r], monthly)}) is missing."
-        return text
 
 
 class _Readings(Mapping):
