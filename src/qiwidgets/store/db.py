@@ -216,13 +216,46 @@ def alembic_config(engine: Engine | None = None):
     return cfg
 
 
-def _run_alembic(db: StoreLike, action: Callable[..., None], revision: str) -> Engine:
+def migrate(
+    db: StoreLike,
+    revision: str = "head",
+    *,
+    downgrade: bool = False,
+    script_location: str | os.PathLike | None = None,
+) -> Engine:
+    """Upgrade (or downgrade) the schema to ``revision`` in one transaction.
+
+    On SQLite, foreign-key enforcement is switched off while the migration runs (a later
+    revision may rebuild a table other tables refer to, as SQLite's ALTER TABLE requires) and
+    ``PRAGMA foreign_key_check`` must come back clean before the transaction commits.
+    ``script_location`` points at another migrations folder (for tests of future revisions).
+    """
+    from alembic import command
+
     engine = get_engine(db)
     cfg = alembic_config(engine)
+    if script_location is not None:
+        cfg.set_main_option("script_location", str(script_location))
+    action = command.downgrade if downgrade else command.upgrade
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.execution_options(qi_write=True).begin() as conn:
-            cfg.attributes["connection"] = conn
-            action(cfg, revision)
+        with engine.execution_options(qi_write=True).connect() as conn:
+            if sqlite:  # must happen outside a transaction to take effect
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    action(cfg, revision)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise StoreError(
+                                f"The migration to {revision} would break links between "
+                                f"records ({len(broken)} rows); nothing was changed."
+                            )
+            finally:
+                if sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
     except DBAPIError as exc:
         raise translate_error(exc, engine) from exc
     return engine
@@ -233,16 +266,12 @@ def init_db(db: StoreLike = None) -> Engine:
 
     Safe to run again: an up-to-date database is left as it is. Returns the engine.
     """
-    from alembic import command
-
-    return _run_alembic(db, command.upgrade, "head")
+    return migrate(db, "head")
 
 
 def downgrade_db(db: StoreLike, revision: str) -> Engine:
     """Take the schema back to ``revision`` (``"base"`` removes every table). For maintainers."""
-    from alembic import command
-
-    return _run_alembic(db, command.downgrade, revision)
+    return migrate(db, revision, downgrade=True)
 
 
 def current_revision(db: StoreLike = None) -> str | None:
@@ -402,6 +431,7 @@ __all__ = [
     "get_engine",
     "head_revision",
     "init_db",
+    "migrate",
     "resolve_url",
     "run_in_transaction",
     "session_scope",
