@@ -217,7 +217,15 @@ def _fmt(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: Types accepted without further checks (checking abstract base classes is slow for the
+#: thousands of per-facet targets and rebase dates a programme passes).
+_PLAIN_NUMBERS = frozenset({int, float, np.float64, np.int64, np.float32, np.int32})
+_PLAIN_DATES = frozenset({str, date, datetime, pd.Timestamp, np.datetime64})
+
+
 def _is_number(value: Any) -> bool:
+    if type(value) in _PLAIN_NUMBERS:
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
@@ -229,6 +237,8 @@ def _is_date_like(value: Any) -> bool:
 
 def _as_list(name: str, value: Any) -> list:
     """A rebase value as a list of dates (a single date becomes a list of one)."""
+    if type(value) in (list, tuple) and all(type(v) in _PLAIN_DATES for v in value):
+        return list(value)  # the common case, checked cheaply
     if _is_date_like(value):
         return [value]
     if isinstance(value, (list, tuple, np.ndarray, pd.Index, pd.Series)):
@@ -310,7 +320,7 @@ def _check_options(
             )
         checked_target = {}
         for k, v in target.items():
-            if v is not None and not (_is_number(v) and math.isfinite(float(v))):
+            if v is not None and not (_is_number(v) and math.isfinite(v)):
                 raise SPCOptionError(
                     f"`target` for facet {k!r} must be a finite number or None, got {_fmt(v)}."
                 )
