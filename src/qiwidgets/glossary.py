@@ -1,0 +1,298 @@
+"""Shared language: one plain-language line for every improvement term, defined once.
+
+The workbook shows the line beside the control that uses the term; reports and dashboards show
+the same words, so that a new team member and a programme lead read a chart the same way
+(*shared language* is one of the seven components of a learning system, ``docs/domain.md``).
+
+>>> label("balancing")
+'Balancing measure'
+>>> explain("balancing").startswith("Watches for something")
+True
+
+Importing this module is cheap: it imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HEALTH_COMPONENTS",
+    "LEARNING_LEVELS",
+    "PROGRESS_SCALE",
+    "RULE_SETS",
+    "TERMS",
+    "explain",
+    "label",
+    "progress_description",
+]
+
+#: term key -> (label, one-line explanation). Keys follow the store's vocabulary where one exists.
+TERMS: dict[str, tuple[str, str]] = {
+    # --- purpose ---------------------------------------------------------------------------------
+    "aim": (
+        "Aim statement",
+        "Says what will improve, for whom, by how much and by when.",
+    ),
+    "programme_aim": (
+        "Programme aim",
+        "The shared aim every team in the programme works towards.",
+    ),
+    "specific": (
+        "Specific",
+        "Names what will improve and for whom, so everyone pictures the same thing.",
+    ),
+    "measurable": (
+        "Measurable",
+        "Has a number to reach (from how much to how much), so you can tell when you get there.",
+    ),
+    "time_bound": (
+        "Time-bound",
+        "Has a date, so the team knows when to look back and judge.",
+    ),
+    "driver_diagram": (
+        "Driver diagram",
+        "Links the aim to what drives it and to the changes the team will test.",
+    ),
+    "primary": (
+        "Primary driver",
+        "A main thing that has to change for the aim to be reached.",
+    ),
+    "secondary": (
+        "Secondary driver",
+        "A part of a primary driver that the team can act on.",
+    ),
+    "change_idea": (
+        "Change idea",
+        "A concrete change the team will test with PDSA cycles.",
+    ),
+    # --- measures ---------------------------------------------------------------------------------
+    "family_of_measures": (
+        "Family of measures",
+        "The 4 to 10 measures a team watches: outcome, process and balancing.",
+    ),
+    "outcome": (
+        "Outcome measure",
+        "Shows whether the aim is being reached; the same for every team so teams can compare.",
+    ),
+    "process": (
+        "Process measure",
+        "Shows whether the change is being done as planned.",
+    ),
+    "balancing": (
+        "Balancing measure",
+        "Watches for something getting worse elsewhere because of the change.",
+    ),
+    "operational_definition": (
+        "Operational definition",
+        "Says exactly what is counted, how and by whom, so everyone collects it the same way.",
+    ),
+    "improvement_direction": (
+        "Improvement direction",
+        "Whether higher or lower values are better (or neither).",
+    ),
+    "target": ("Target", "The value the team is aiming for, by the target date."),
+    # --- variation --------------------------------------------------------------------------------
+    "run": ("Run chart", "Data over time around the median, read with run rules."),
+    "i": ("I chart", "A control chart for single measurements (individual values)."),
+    "xmr": (
+        "XmR chart",
+        "A control chart for single values with limits from the moving ranges (Making Data Count).",
+    ),
+    "p": ("P chart", "A control chart for proportions (how many out of how many)."),
+    "pp": ("P′ chart", "A P chart adjusted for very large denominators (Laney)."),
+    "u": ("U chart", "A control chart for rates (events per bed day, per 1,000 contacts ...)."),
+    "up": ("U′ chart", "A U chart adjusted for very large denominators (Laney)."),
+    "c": ("C chart", "A control chart for counts of events in equal periods."),
+    "g": ("G chart", "A control chart for rare events: the number of cases between events."),
+    "t": ("T chart", "A control chart for rare events: the time (days) between events."),
+    "mr": ("MR chart", "The moving ranges between consecutive values."),
+    "xbar": ("Xbar chart", "A control chart for the means of subgroups."),
+    "s": ("S chart", "A control chart for the spread of subgroups."),
+    "signal": (
+        "Signal",
+        "A pattern unlikely by chance (special cause): something has changed.",
+    ),
+    "common_cause": (
+        "Common cause variation",
+        "The ups and downs every process has; chasing single points here is tampering.",
+    ),
+    "special_cause": (
+        "Special cause variation",
+        "Variation from something that changed; worth understanding (good or bad).",
+    ),
+    "centre_line": ("Centre line", "The median (run chart) or mean (control chart) of the data."),
+    "control_limits": (
+        "Control limits",
+        "How far values usually wander by chance; a point beyond them is a signal.",
+    ),
+    "baseline": (
+        "Baseline",
+        "The first points, whose limits are kept (frozen) to judge what comes after.",
+    ),
+    "phase": (
+        "New phase",
+        "Limits recalculated from here, after a change that has held.",
+    ),
+    "exclude": (
+        "Excluded point",
+        "Left out of the centre line and limits (still shown), for a known, recorded reason.",
+    ),
+    "event": ("Note", "Something that happened, shown on the chart."),
+    "annotation": ("Annotation", "A note on the chart: a PDSA start, an event, a change of limits."),
+    "pdsa_start": ("PDSA start", "When a test of change began."),
+    "rebase": ("Rebase", "Limits recalculated from here (with the reason)."),
+    "rule_set": (
+        "Rule set",
+        "The rules used to find signals; always say which one a chart uses.",
+    ),
+    "anhoej": (
+        "Anhøj rules",
+        "Run rules from qicharts2: an unusually long run, or unusually few crossings of the "
+        "centre line.",
+    ),
+    "ihi": (
+        "IHI rules",
+        "Run-chart rules: a shift of 6 points on one side of the median, a trend of 5 points.",
+    ),
+    "mdc": (
+        "Making Data Count",
+        "NHS rules on an XmR chart: a point outside the limits, 7 in a row on one side or going "
+        "one way, 2 of 3 near a limit.",
+    ),
+    # --- PDSA -----------------------------------------------------------------------------------
+    "pdsa": (
+        "PDSA cycle",
+        "A small test of change: Plan (with a prediction), Do, Study, Act.",
+    ),
+    "plan": ("Plan", "What you will test, the question it answers and what you predict."),
+    "prediction": ("Prediction", "What you expect to happen, written before you start."),
+    "do": ("Do", "Run the test and note what happened."),
+    "study": ("Study", "Compare what happened with your prediction."),
+    "act": ("Act", "Decide: adopt, adapt or abandon the change."),
+    "adopt": ("Adopt", "It worked: make it part of how we work."),
+    "adapt": ("Adapt", "Promising: change it and test again."),
+    "abandon": ("Abandon", "It did not help: stop, and record what was learned."),
+    # --- reflection -----------------------------------------------------------------------------
+    "reflection": ("Reflection", "What happened, what worked, what did not, what to change."),
+    "single_loop": (
+        "Single-loop learning",
+        "We corrected how we do the work (fixed the action).",
+    ),
+    "double_loop": (
+        "Double-loop learning",
+        "We questioned an assumption and changed our theory (e.g. the driver diagram).",
+    ),
+    "deutero": (
+        "Deutero-learning",
+        "We learned about how we learn, and shared it across teams.",
+    ),
+    "bright_spot": (
+        "Bright spot",
+        "Something going well that others could learn from.",
+    ),
+    "story": ("Story", "A short account of what happened for a patient or the team."),
+    "generalisable": (
+        "May generalise",
+        "This learning may help other teams; the programme lead will see it.",
+    ),
+    # --- progress and the learning system ---------------------------------------------------------
+    "progress_score": (
+        "Progress score",
+        "The IHI 0.5 to 5.0 scale of how far a team has come; scored monthly by the team and "
+        "its lead.",
+    ),
+    "learning_system_check": (
+        "Learning-system check",
+        "How healthy the way we learn together is, on seven components rated 1 to 5.",
+    ),
+    "shared_purpose": (
+        "Shared purpose",
+        "Everyone knows and owns the aim.",
+    ),
+    "shared_language": (
+        "Shared language",
+        "Everyone uses and understands improvement terms the same way.",
+    ),
+    "autonomy": (
+        "Autonomy",
+        "Teams can decide and test changes themselves.",
+    ),
+    "collective_leadership": (
+        "Collective leadership",
+        "Leadership is shared across roles, not held by one person.",
+    ),
+    "connections_and_relationships": (
+        "Connections and relationships",
+        "People know each other and share what they learn, within and across teams.",
+    ),
+    "data_and_measures": (
+        "Data and measures to understand variation",
+        "Teams have timely data and read it over time with SPC.",
+    ),
+    "infrastructure": (
+        "Infrastructure to support the learning system",
+        "Time, tools, support and meetings that keep learning going.",
+    ),
+}
+
+#: Learning levels a reflection can be tagged with, in order.
+LEARNING_LEVELS = ("single_loop", "double_loop", "deutero")
+
+#: The seven learning-system components, in the order of ``docs/domain.md``.
+HEALTH_COMPONENTS = (
+    "shared_purpose",
+    "shared_language",
+    "autonomy",
+    "collective_leadership",
+    "connections_and_relationships",
+    "data_and_measures",
+    "infrastructure",
+)
+
+#: The rule sets a team can switch between in the variation explorer.
+RULE_SETS = ("anhoej", "ihi", "mdc")
+
+#: The IHI progress scale, 0.5 to 5.0 (the wording of ``docs/domain.md``).
+PROGRESS_SCALE: dict[float, str] = {
+    0.5: "intent to participate",
+    1.0: "charter and team formed",
+    1.5: "planning begun",
+    2.0: "activity, no changes yet",
+    2.5: "changes tested, no improvement",
+    3.0: "modest improvement",
+    3.5: "improvement",
+    4.0: "significant improvement",
+    4.5: "sustainable improvement",
+    5.0: "outstanding sustainable results",
+}
+
+
+def label(key: str) -> str:
+    """The display name of a term (``"single_loop"`` -> ``"Single-loop learning"``).
+
+    An unknown key comes back with underscores as spaces and a capital letter.
+    """
+    entry = TERMS.get(key)
+    if entry is None:
+        text = str(key).replace("_", " ")
+        return text[:1].upper() + text[1:]
+    return entry[0]
+
+
+def explain(key: str) -> str:
+    """The one-line explanation of a term, or ``""`` for an unknown term."""
+    entry = TERMS.get(key)
+    return entry[1] if entry else ""
+
+
+def progress_description(score: float | None) -> str:
+    """``"3.0 modest improvement"`` for a score on the IHI scale; ``"not scored"`` for None."""
+    if score is None:
+        return "not scored"
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        return "not scored"
+    if value != value:  # NaN
+        return "not scored"
+    text = PROGRESS_SCALE.get(value)
+    return f"{value:.1f} {text}" if text else f"{value:g}"
