@@ -1362,7 +1362,7 @@ def _edit_text(value) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        return repr(value)  # as qiwidgets.store.repo writes it, so the history reads alike
     return str(value)[:100]
 
 
