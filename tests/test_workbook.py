@@ -186,8 +186,13 @@ def test_chart_options_from_annotations():
     o = wb.chart_options(MONTHS, anns)
     assert o.freeze == 12 and o.exclude == (5,) and o.part == ()
     assert any("2030-01-01" in n for n in o.notes)
-    o = wb.chart_options(MONTHS, [{"kind": "phase", "date": MONTHS[12], "reason": "r"},
-                                  {"kind": "baseline", "date": MONTHS[5], "reason": "r"}])
+    o = wb.chart_options(
+        MONTHS,
+        [
+            {"kind": "phase", "date": MONTHS[12], "reason": "r"},
+            {"kind": "baseline", "date": MONTHS[5], "reason": "r"},
+        ],
+    )
     assert o.part == (12,) and o.freeze is None
     assert any("phases" in n for n in o.notes)
     o = wb.chart_options(MONTHS, [{"kind": "phase", "date": dt.date(2024, 12, 15), "reason": "r"}],
@@ -203,8 +208,10 @@ def test_chart_options_from_annotations():
 
 
 def test_compute_chart_applies_baseline_and_exclusion():
-    anns = [{"kind": "baseline", "date": MONTHS[11], "reason": "r"},
-            {"kind": "exclude", "date": MONTHS[4], "reason": "r"}]
+    anns = [
+        {"kind": "baseline", "date": MONTHS[11], "reason": "r"},
+        {"kind": "exclude", "date": MONTHS[4], "reason": "r"},
+    ]
     view = wb.compute_chart(obs_frame(), FALLS_MEASURE, "anhoej", anns)
     assert view.chart == "u" and view.result.rule_set == "Anhøj"
     assert view.result.options["freeze"] == 12
@@ -223,7 +230,9 @@ def test_signal_events_find_where_the_shift_began():
     d = pd.DataFrame({"x": pd.to_datetime(MONTHS), "y": FALLS})
     anhoej = wb.signal_events(spc.control_chart(d, x="x", y="y", chart="run"))
     assert [(e.kind, e.start, e.direction) for e in anhoej] == [
-        ("shift", MONTHS[0], "up"), ("shift", MONTHS[12], "down")]
+        ("shift", MONTHS[0], "up"),
+        ("shift", MONTHS[12], "down"),
+    ]
     ihi = wb.signal_events(spc.control_chart(d, x="x", y="y", chart="run", rule_set="ihi"))
     assert MONTHS[12] in {e.start for e in ihi}
     mdc = wb.signal_events(spc.mdc_chart(d, x="x", y="y", improvement="decrease"))
@@ -234,8 +243,10 @@ def test_signal_events_find_where_the_shift_began():
 
 def test_compare_signals_says_what_changed():
     a = [wb.SignalEvent("shift", MONTHS[12], MONTHS[23], "down")]
-    b = [wb.SignalEvent("shift", MONTHS[12], MONTHS[23], "down"),
-         wb.SignalEvent("outside", MONTHS[3], MONTHS[3], "up")]
+    b = [
+        wb.SignalEvent("shift", MONTHS[12], MONTHS[23], "down"),
+        wb.SignalEvent("outside", MONTHS[3], MONTHS[3], "up"),
+    ]
     text = wb.compare_signals(a, b, "Anhøj rules", "Making Data Count")
     assert "With Making Data Count: 2 signals" in text and "New under Making Data Count" in text
     assert "same points" in wb.compare_signals(a, a, "x", "y")

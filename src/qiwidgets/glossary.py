@@ -14,6 +14,8 @@ Importing this module is cheap: it imports nothing beyond the standard library.
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "HEALTH_COMPONENTS",
     "LEARNING_LEVELS",
@@ -137,7 +139,10 @@ TERMS: dict[str, tuple[str, str]] = {
         "Left out of the centre line and limits (still shown), for a known, recorded reason.",
     ),
     "event": ("Note", "Something that happened, shown on the chart."),
-    "annotation": ("Annotation", "A note on the chart: a PDSA start, an event, a change of limits."),
+    "annotation": (
+        "Annotation",
+        "A note on the chart: a PDSA start, an event, a change of limits.",
+    ),
     "pdsa_start": ("PDSA start", "When a test of change began."),
     "rebase": ("Rebase", "Limits recalculated from here (with the reason)."),
     "rule_set": (
@@ -146,8 +151,10 @@ TERMS: dict[str, tuple[str, str]] = {
     ),
     "anhoej": (
         "Anhøj rules",
-        "Run rules from qicharts2: an unusually long run, or unusually few crossings of the "
-        "centre line.",
+        (
+            "Run rules from qicharts2: an unusually long run, or unusually few crossings of the "
+            "centre line."
+        ),
     ),
     "ihi": (
         "IHI rules",
@@ -155,8 +162,10 @@ TERMS: dict[str, tuple[str, str]] = {
     ),
     "mdc": (
         "Making Data Count",
-        "NHS rules on an XmR chart: a point outside the limits, 7 in a row on one side or going "
-        "one way, 2 of 3 near a limit.",
+        (
+            "NHS rules on an XmR chart: a point outside the limits, 7 in a row on one side or going "
+            "one way, 2 of 3 near a limit."
+        ),
     ),
     # --- PDSA -----------------------------------------------------------------------------------
     "pdsa": (
@@ -197,8 +206,10 @@ TERMS: dict[str, tuple[str, str]] = {
     # --- progress and the learning system ---------------------------------------------------------
     "progress_score": (
         "Progress score",
-        "The IHI 0.5 to 5.0 scale of how far a team has come; scored monthly by the team and "
-        "its lead.",
+        (
+            "The IHI 0.5 to 5.0 scale of how far a team has come; scored monthly by the team and "
+            "its lead."
+        ),
     ),
     "learning_system_check": (
         "Learning-system check",
@@ -292,7 +303,7 @@ def progress_description(score: float | None) -> str:
         value = float(score)
     except (TypeError, ValueError):
         return "not scored"
-    if value != value:  # NaN
+    if math.isnan(value):
         return "not scored"
     text = PROGRESS_SCALE.get(value)
     return f"{value:.1f} {text}" if text else f"{value:g}"

@@ -25,7 +25,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from qiwidgets import glossary
@@ -357,7 +357,7 @@ def driver_diagram_html(aim: str | None, nodes: Iterable[Any]) -> str:
             if c == col:
                 cells.append(
                     f'<td style="padding:4px 8px"><span style="display:inline-block;'
-                    f"border-left:4px solid {colour};padding:2px 6px;background:#f4f6f8\">"
+                    f'border-left:4px solid {colour};padding:2px 6px;background:#f4f6f8">'
                     f"{'→ ' if c > 1 else ''}{html.escape(str(_get(node, 'text') or ''))}</span></td>"
                 )
             else:
@@ -402,7 +402,8 @@ def suggest_chart(data_kind: str) -> str:
     """
     if data_kind not in DATA_KINDS:
         raise WorkbookInputError(
-            "`data_kind` must be one of " + ", ".join(repr(k) for k in DATA_KINDS)
+            "`data_kind` must be one of "
+            + ", ".join(repr(k) for k in DATA_KINDS)
             + f", got {data_kind!r:.40}."
         )
     return DATA_KINDS[data_kind]
@@ -804,9 +805,13 @@ def signal_events(result: Any) -> list[SignalEvent]:
         for s, e in _segments([bool(f) for f in flags]):
             start = s
             for i in range(s + 1, e + 2):  # a run that changes side is two signals
-                if i <= e and (not by_side or _direction(y[i], cl[i]) == _direction(y[start], cl[start])):
+                if i <= e and (
+                    not by_side or _direction(y[i], cl[i]) == _direction(y[start], cl[start])
+                ):
                     continue
-                events.append(SignalEvent(kind, xs[start], xs[i - 1], _direction(y[start], cl[start])))
+                events.append(
+                    SignalEvent(kind, xs[start], xs[i - 1], _direction(y[start], cl[start]))
+                )
                 start = i
 
     if "special_cause_flag" in pts:  # Making Data Count
@@ -835,7 +840,9 @@ def signal_events(result: Any) -> list[SignalEvent]:
                     continue
                 if len(run) > limit:
                     events.append(
-                        SignalEvent("shift", xs[run[0]], xs[run[-1]], _direction(y[run[0]], cl[run[0]]))
+                        SignalEvent(
+                            "shift", xs[run[0]], xs[run[-1]], _direction(y[run[0]], cl[run[0]])
+                        )
                     )
                 run = [i] if i is not None else []
     return sorted(events, key=lambda ev: (ev.start, ev.kind))
@@ -863,11 +870,13 @@ def compare_signals(
     if not new_starts and not gone:
         return text + " The signals begin at the same points."
     if new_starts:
-        text += f" New under {after_name}: from " + ", ".join(
-            f"{d:%b %Y}" for d in sorted(new_starts)
-        ) + "."
+        text += (
+            f" New under {after_name}: from "
+            + ", ".join(f"{d:%b %Y}" for d in sorted(new_starts))
+            + "."
+        )
     if gone:
-        text += f" No longer flagged: from " + ", ".join(f"{d:%b %Y}" for d in sorted(gone)) + "."
+        text += " No longer flagged: from " + ", ".join(f"{d:%b %Y}" for d in sorted(gone)) + "."
     return text
 
 
@@ -909,9 +918,7 @@ def pdsa_signal_prompts(
     """
     ps = _periods(periods)
     unit = _UNITS.get(frequency or "", "period")
-    starts = [
-        (_as_date(_get(c, "do_start")), c) for c in cycles if _get(c, "do_start") is not None
-    ]
+    starts = [(_as_date(_get(c, "do_start")), c) for c in cycles if _get(c, "do_start") is not None]
     prompts = []
     for ev in events:
         best = None
@@ -926,11 +933,7 @@ def pdsa_signal_prompts(
         start, cycle, k = best
         title = _get(cycle, "title") or "untitled"
         verb = "appeared" if ev.kind == "outside" else "began"
-        when = (
-            f"in the same {unit} as"
-            if k == 0
-            else f"{k} {unit}{'s' if k != 1 else ''} after"
-        )
+        when = f"in the same {unit} as" if k == 0 else f"{k} {unit}{'s' if k != 1 else ''} after"
         what = ev.label[0].upper() + ev.label[1:]
         text = f"{what} {verb} {when} PDSA '{title}' started — record what you learned?"
         prompts.append(PDSAPrompt(_get(cycle, "id"), title, start, ev, k, text))

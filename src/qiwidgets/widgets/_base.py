@@ -1,0 +1,147 @@
+"""What every workbook widget shares: the status line, safe callbacks, escaped HTML helpers.
+
+A dashboard visitor can set any widget trait through the websocket, so every callback is an
+entry point: it runs inside :meth:`Panel._guard`, which turns a refused edit
+(:class:`~qiwidgets.errors.StaleEditError`) or bad input (:class:`~qiwidgets.errors.QIError`)
+into a plain message on the status line and logs anything unexpected under the ``qiwidgets``
+logger — a visitor never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import ipywidgets as widgets
+
+from qiwidgets import glossary
+from qiwidgets.errors import QIError, StaleEditError
+
+log = logging.getLogger("qiwidgets.widgets")
+
+#: Status kinds and how they look (a symbol as well as a colour).
+_STATUS_STYLE = {
+    "ok": ("✓", "#00703c"),
+    "info": ("ℹ", "#425563"),
+    "warning": ("!", "#8a4b00"),
+    "conflict": ("⚠", "#8a4b00"),
+    "problem": ("✗", "#b00020"),
+}
+
+#: What a visitor sees when something unexpected went wrong (details go to the log).
+UNEXPECTED = (
+    "Something unexpected went wrong while {what}. Nothing more was changed; the details were "
+    "written to the log. Please try again, or reload the page."
+)
+
+
+def esc(value: Any) -> str:
+    """``value`` as text safe inside HTML (None becomes an empty string)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+def multiline(value: Any) -> str:
+    """Escaped text with line breaks kept."""
+    return esc(value).replace("\n", "<br>")
+
+
+def term_html(key: str, *, show_label: bool = True) -> str:
+    """A term with its one-line explanation beside it (shared language)."""
+    label = f"<strong>{esc(glossary.label(key))}</strong>" if show_label else ""
+    sep = ": " if show_label else ""
+    return (
+        f'<span class="qi-term">{label}{sep}<span style="color:#425563">'
+        f"{esc(glossary.explain(key))}</span></span>"
+    )
+
+
+def help_line(key: str) -> widgets.HTML:
+    """A small widget that shows a term's explanation under a control."""
+    return widgets.HTML(
+        f'<div style="font-size:90%;color:#425563;margin:0 0 6px 0">'
+        f"{esc(glossary.explain(key))}</div>"
+    )
+
+
+def status_html(text: str, kind: str = "info") -> str:
+    """The status line: a symbol, a colour and the escaped message."""
+    if not text:
+        return ""
+    symbol, colour = _STATUS_STYLE.get(kind, _STATUS_STYLE["info"])
+    return (
+        f'<div role="status" class="qi-status qi-status-{esc(kind)}" '
+        f'style="color:{colour};margin:4px 0">{symbol} {multiline(text)}</div>'
+    )
+
+
+def table_html(columns: Iterable[str], rows: Iterable[Iterable[Any]], *, empty: str = "") -> str:
+    """A small table with every cell escaped."""
+    cols = list(columns)
+    body = [
+        "<tr>" + "".join(f'<td style="padding:2px 8px;vertical-align:top">{multiline(c)}</td>'
+                         for c in row) + "</tr>"
+        for row in rows
+    ]  # fmt: skip
+    if not body:
+        return f"<p><em>{esc(empty)}</em></p>" if empty else ""
+    head = "".join(f'<th style="text-align:left;padding:2px 8px">{esc(c)}</th>' for c in cols)
+    return (
+        '<table style="border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def safe(what: str) -> Callable:
+    """Decorate a callback so errors become a message on the status line (see the module doc)."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(self: Panel, *args: Any, **kwargs: Any) -> Any:
+            return self._guard(what, method, self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+class Panel(widgets.VBox):
+    """Base of the workbook widgets: a ``VBox`` with a status line and safe callbacks.
+
+    Attributes
+    ----------
+    db:
+        The store (a URL, a SQLite path or an Engine).
+    status:
+        A ``widgets.HTML`` status line in plain words.
+    message, message_kind:
+        The last message shown and its kind (``ok``, ``info``, ``warning``, ``conflict``,
+        ``problem``), for tests and for composing widgets.
+    """
+
+    def __init__(self, db: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.db = db
+        self.status = widgets.HTML()
+        self.message = ""
+        self.message_kind = ""
+
+    def say(self, text: str, kind: str = "info") -> None:
+        """Show ``text`` on the status line."""
+        self.message = text
+        self.message_kind = kind if text else ""
+        self.status.value = status_html(text, kind)
+
+    def _guard(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StaleEditError as exc:
+            self.say(str(exc), "conflict")
+        except QIError as exc:
+            self.say(str(exc), "problem")
+        except Exception:  # a visitor never sees a traceback; the log keeps the details
+            log.exception("Unexpected error while %s", what)
+            self.say(UNEXPECTED.format(what=what), "problem")
+        return None
