@@ -644,3 +644,42 @@ def test_team_workbook_switches_team_and_records_learning(db):
     book.team_select.value = w9.id
     assert all(s.team.id == w9.id for s in book.sections)
     assert book.variation.result is None and "Ward 9" in book.message
+
+
+# --- the sample programme -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _sample_template(tmp_path_factory):
+    from qiwidgets.store.sample import load_sample
+
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    init_db(f"sqlite:///{path}")
+    load_sample(f"sqlite:///{path}")
+    dispose_engines()
+    return path
+
+
+def test_team_workbook_on_the_sample_programme(_sample_template, tmp_path):
+    path = tmp_path / "sample.db"
+    shutil.copyfile(_sample_template, path)
+    db = f"sqlite:///{path}"
+    try:
+        book = TeamWorkbook(db, "W07", today=dt.date(2026, 11, 15))
+        for section in book.sections:
+            assert section.message_kind in ("", "info", "ok"), (section, section.message)
+        v = book.variation
+        assert v.result is not None and v.svg.startswith("<svg")
+        assert v.result.options["part"]  # the sample's rebase (with its reason) is applied
+        assert book.aim.aim is not None and "Ward" in book.aim.header.value
+        assert "No drivers yet" not in book.drivers.diagram.value
+        assert book.pdsa.cycles and book.journal.reflections and book.progress.history
+        for rule_set in ("ihi", "mdc", "anhoej"):
+            v.rule_set.value = rule_set
+            assert v.message_kind in ("", "info"), v.message
+            assert v.result is not None
+        for measure_id in [value for _, value in v.measure_select.options]:
+            v.measure_select.value = measure_id
+            assert v.message_kind in ("", "info"), v.message
+    finally:
+        dispose_engines()

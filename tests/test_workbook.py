@@ -309,3 +309,16 @@ def test_health_history_is_one_row_per_period():
     assert list(h.columns) == ["period", *glossary.HEALTH_COMPONENTS]
     assert h["autonomy"].tolist() == [2, 4]
     assert wb.health_history(frame.iloc[:0]).empty
+
+
+def test_only_annotations_with_a_reason_change_the_limits():
+    anns = [
+        {"kind": "baseline", "date": MONTHS[0], "text": "Baseline period: the first 12 months"},
+        {"kind": "exclude", "date": MONTHS[3], "reason": ""},
+        {"kind": "phase", "date": MONTHS[12], "reason": None},
+    ]
+    o = wb.chart_options(MONTHS, anns, baseline_end=MONTHS[11])
+    assert o.freeze == 12 and o.exclude == () and o.part == ()
+    assert any("exclude" in n.lower() and "no recorded reason" in n for n in o.notes)
+    assert any("new phase" in n.lower() and "no recorded reason" in n for n in o.notes)
+    assert any("Limits frozen on the first 12 points" in n for n in o.notes)

@@ -572,6 +572,9 @@ def chart_options(
     * ``baseline`` — the annotation's date is the last period of the baseline: the limits are
       frozen on the points up to it (the newest baseline annotation wins). Without one, the
       measure's ``baseline_end`` is used when given.
+
+    Only annotations with a recorded ``reason`` change the limits; others are listed in
+    ``notes`` as not applied (a ``baseline`` note without a reason is just a label).
     * ``phase`` or ``rebase`` — a new phase starts at the annotation's date: limits are
       recalculated from the first period on or after it.
     * ``exclude`` — the point of that period is left out of the centre line and limits.
@@ -593,11 +596,19 @@ def chart_options(
     parts: set[int] = set()
     exclude: set[int] = set()
     baseline_date = None
+    frozen = ""
     for a in annotations:
         kind = _get(a, "kind")
         if kind not in LIMIT_CHANGING_KINDS:
             continue
         when = _as_date(_get(a, "date"))
+        if not (_get(a, "reason") or "").strip():
+            if kind != "baseline":  # a baseline note without a reason is only a label
+                notes.append(
+                    f"The {glossary.label(kind).lower()} of {when.isoformat()} has no recorded "
+                    "reason, so it was not applied."
+                )
+            continue
         if kind == "baseline":
             baseline_date = when
         elif kind in ("phase", "rebase"):
@@ -629,12 +640,16 @@ def chart_options(
             )
         elif k < n:
             freeze = k
+            frozen = (
+                f"Limits frozen on the first {k} points ({source}, to {baseline_date.isoformat()})."
+            )
     if rule_set == "mdc":
         rebase = tuple(ps[pos] for pos in sorted(parts))
         fix = None
         if freeze is not None:
             if freeze >= MDC_MIN_BASELINE:
                 fix = freeze
+                notes.append(frozen)
             else:
                 notes.append(
                     f"The baseline has {freeze} points; Making Data Count fixes limits on at "
@@ -651,6 +666,8 @@ def chart_options(
             "The chart has phases, so the baseline is not frozen: each phase has its own limits."
         )
         freeze = None
+    elif freeze is not None:
+        notes.append(frozen)
     return ChartOptions(
         freeze=freeze, part=tuple(sorted(parts)), exclude=tuple(sorted(exclude)), notes=tuple(notes)
     )
