@@ -39,8 +39,11 @@ system-deps:
 
 demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
-	$(VENV)/bin/qiwidgets spc data/samples/spc_example.csv --chart u --x month --y falls_with_harm \
-	  --n bed_days --multiply 1000 --facets team --out $(DEMO_DIR)/falls_u_chart.csv
+	$(VENV)/bin/qiwidgets load-sample --db $(DEMO_DIR)/qiwidgets.db
+	$(VENV)/bin/qiwidgets spc data/samples/observations.csv --where measure=FALLS_HARM \
+	  --chart u --x period --y numerator --n denominator --multiply 1000 --facets team \
+	  --label "Falls with harm per 1,000 bed days" --improvement decrease \
+	  --out $(DEMO_DIR)/falls_with_harm_u_chart.csv
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest

@@ -620,6 +620,8 @@ def _runs(pts: dict, chart: str, method: str, rule_set: str) -> None:
     if chart == "mr":  # qicharts2 computes the statistics but never signals on an MR chart
         signal = np.zeros(k, dtype=bool)
     stats["runs_signal"] = signal
+    for name in ("n_obs", "n_useful", "longest_run", "n_crossings"):  # counts, never missing
+        stats[name] = stats[name].astype(np.int64)
     for name, arr in stats.items():
         pts[name] = arr[g]
     if rule_set == "ihi":

@@ -45,7 +45,7 @@ def format_number(value: float) -> str:
 
 
 def _direction_word(side: float, improvement: str | None) -> str:
-    if improvement in ("increase", "decrease"):
+    if side and improvement in ("increase", "decrease"):
         good = (side > 0) == (improvement == "increase")
         return "special cause improvement" if good else "special cause concern"
     return "special cause variation"
@@ -76,7 +76,7 @@ def _series_sentence(pts: pd.DataFrame, summ: pd.DataFrame, options: dict) -> st
             side = float(sides[useful[end]])
             found.append(
                 f"a shift: {end - start + 1} points in a row {'above' if side > 0 else 'below'} "
-                f"the median since {format_x(xs[useful[start]])}"
+                f"the median {_span(xs, useful, start, end)}"
             )
         if last_part["trend"].any():
             found.append(f"a trend of {IHI_TREND} or more points going the same way")
@@ -87,7 +87,7 @@ def _series_sentence(pts: pd.DataFrame, summ: pd.DataFrame, options: dict) -> st
             side = float(sides[useful[end]])
             found.append(
                 f"{end - start + 1} points in a row {'above' if side > 0 else 'below'} the "
-                f"{centre} since {format_x(xs[useful[start]])}"
+                f"{centre} {_span(xs, useful, start, end)}"
             )
         else:
             found.append(
@@ -117,6 +117,14 @@ def _series_sentence(pts: pd.DataFrame, summ: pd.DataFrame, options: dict) -> st
         latest = y[np.isfinite(y)][-1] if np.isfinite(y).any() else np.nan
         sentence += f"; latest value {format_number(latest)} against a target of {format_number(target)}"
     return sentence + "."
+
+
+def _span(xs, useful: np.ndarray, start: int, end: int) -> str:
+    """'since Aug 2026' for a run still going on at the latest point, else 'from .. to ..'."""
+    first = format_x(xs[useful[start]])
+    if end == len(useful) - 1:
+        return f"since {first}"
+    return f"from {first} to {format_x(xs[useful[end]])}"
 
 
 def _latest_long_run(sides: np.ndarray, limit: float) -> tuple[int, int] | None:
