@@ -64,7 +64,7 @@ from qiwidgets.spc.constants import (
     MDC_TWO_IN_THREE_NEEDED,
     MDC_TWO_IN_THREE_WINDOW,
 )
-from qiwidgets.spc.result import SPCResult
+from qiwidgets.spc.result import SPCResult, frame
 
 __all__ = [
     "IMPROVEMENTS",
@@ -1035,7 +1035,7 @@ def _compute(
         variation_type=_categorical(last_pt[g], POINT_TYPES),
         assurance_type=_categorical(assurance[g], ASSURANCE_TYPES),
     )
-    points_df = pd.DataFrame(points, copy=False)
+    points_df = frame(points)
 
     counts = lambda mask: np.bincount(g[mask], minlength=n_groups).astype(np.int64)
     summary: dict[str, Any] = {}
@@ -1061,7 +1061,7 @@ def _compute(
         assurance_icon=_categorical(assurance, ASSURANCE_ICONS),
         short_group_warning=short_g,
     )
-    summary_df = pd.DataFrame(summary, copy=False)
+    summary_df = frame(summary)
 
     # ---- warnings --------------------------------------------------------------------------
     messages: list[str] = []

@@ -23,7 +23,7 @@ from qiwidgets.spc import _segments as seg
 from qiwidgets.spc import runs as runs_mod
 from qiwidgets.spc import validate as v
 from qiwidgets.spc.constants import D2_MR, D4_MR, SIGMA_INNER, SIGMA_LIMIT, T_CHART_EXPONENT
-from qiwidgets.spc.result import SPCResult
+from qiwidgets.spc.result import SPCResult, frame
 
 #: Chart types and what they plot (qicharts2 0.8.1 `qic(chart = ...)`).
 CHARTS = ("run", "i", "mr", "xbar", "s", "p", "pp", "c", "u", "up", "g", "t")
@@ -197,7 +197,7 @@ def control_chart(
 
     extra = [c for c in ("shift", "trend") if c in pts]
     columns = ["x", *facet_cols, *POINT_COLUMNS[1:], *extra, "signal"]
-    points = pd.DataFrame({c: pts[c] for c in columns})
+    points = frame({c: pts[c] for c in columns})
     summary = _summary(pts, facet_cols)
     options = {
         "x": x, "y": y, "n": n, "chart": chart, "facets": facet_cols, "freeze": freeze,
@@ -649,4 +649,4 @@ def _summary(pts: dict, facet_cols: tuple[str, ...]) -> pd.DataFrame:
     if "shift" in pts:
         out["shift"] = np.bincount(g, weights=pts["shift"], minlength=k) > 0
         out["trend"] = np.bincount(g, weights=pts["trend"], minlength=k) > 0
-    return pd.DataFrame(out)
+    return frame(out)
