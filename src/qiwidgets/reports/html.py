@@ -1,0 +1,108 @@
+"""HTML building blocks for reports: escaping, small tables, the page, the offline check.
+
+Every piece of text that came from a user (team names, reflections, PDSA notes, annotations) goes
+through :func:`esc`. Reports carry their own CSS inline and never a script, a stylesheet link or
+any network address, so they open the same on a laptop with no network.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from qiwidgets.errors import ReportError
+
+__all__ = ["PAGE_CSS", "assert_offline", "esc", "network_references", "page", "table"]
+
+
+def esc(value: Any) -> str:
+    """``value`` as HTML text: escaped, ``None`` as an empty string, line breaks kept."""
+    if value is None:
+        return ""
+    return html.escape(str(value)).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], css_class: str = "qiw") -> str:
+    """A plain table; cells are escaped unless given as :class:`Raw`."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{c.html if isinstance(c, Raw) else esc(c)}</td>" for c in row)
+        + "</tr>"
+        for row in rows
+    )
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+class Raw:
+    """HTML that is already safe (built by us), for :func:`table` cells."""
+
+    __slots__ = ("html",)
+
+    def __init__(self, html_text: str):
+        self.html = html_text
+
+
+PAGE_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+ color:#1d2733;max-width:1100px;margin:0 auto;padding:1.2em 1.5em;line-height:1.45;background:#fff}
+h1{font-size:1.6em;margin:.2em 0 .1em} h2{font-size:1.25em;border-bottom:2px solid #d6dde5;
+ padding-bottom:.2em;margin-top:1.6em} h3{font-size:1.05em;margin:1.2em 0 .3em}
+table.qiw{border-collapse:collapse;margin:.4em 0 1em;font-size:.92em}
+table.qiw th,table.qiw td{border:1px solid #d6dde5;padding:.25em .6em;text-align:left;
+ vertical-align:top}
+table.qiw th{background:#f2f5f8}
+.qiw-meta{color:#4a5968;font-size:.95em}
+.qiw-note{background:#f6f8fa;border-left:4px solid #8aa1b8;padding:.4em .8em;margin:.6em 0}
+.qiw-explain{color:#4a5968;font-size:.88em;font-style:italic}
+.qiw-measure{border:1px solid #e1e6eb;border-radius:6px;padding:.6em 1em;margin:1em 0;
+ page-break-inside:avoid;break-inside:avoid}
+.qiw-icons svg{margin-right:.3em}
+.qiw-reflection{border-left:4px solid #5b8c5a;padding:.2em .8em;margin:.6em 0}
+.qiw-chart svg{max-width:100%;height:auto}
+.jp-OutputArea-output,.output_html{overflow-x:auto}
+@media print{body{max-width:none;padding:0} h2{page-break-after:avoid}}
+"""
+
+
+def page(title: str, body: str, *, lang: str = "en") -> str:
+    """A whole HTML page around ``body`` (already safe HTML), with the report CSS inline."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="{esc(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{PAGE_CSS}</style>\n</head>\n<body>\n{body}\n"
+        "</body>\n</html>\n"
+    )
+
+
+# Anything a browser would fetch from another host: src/href/action/poster/data attributes and
+# CSS url()/@import with an absolute or protocol-relative address, and every <script src>,
+# <link> stylesheet, <iframe>, <object> and <embed>.
+_ATTR_URL = re.compile(
+    r"""\b(src|href|action|poster|data|srcset|xlink:href)\s*=\s*["']?\s*(https?:|//|ftp:)""",
+    re.IGNORECASE,
+)
+_CSS_URL = re.compile(r"""(url\(\s*["']?\s*(https?:|//)|@import\s+["']?\s*(https?:|//))""", re.IGNORECASE)
+_TAGS = re.compile(r"<\s*(script|iframe|object|embed)\b[^>]*>|<\s*link\b[^>]*\bhref\b", re.IGNORECASE)
+
+
+def network_references(text: str) -> list[str]:
+    """Every place in an HTML page that would make a browser ask the network (or run code)."""
+    found = []
+    for rx in (_ATTR_URL, _CSS_URL, _TAGS):
+        for m in rx.finditer(text):
+            start = max(0, m.start() - 20)
+            found.append(text[start : m.end() + 40].replace("\n", " "))
+    return found
+
+
+def assert_offline(text: str, what: str = "report") -> str:
+    """Raise ReportError if the page would fetch anything from the network or run a script."""
+    refs = network_references(text)
+    if refs:
+        raise ReportError(
+            f"The {what} would fetch from the network or run a script and was not written: "
+            f"{refs[0]!r}" + (f" (and {len(refs) - 1} more)" if len(refs) > 1 else "")
+        )
+    return text

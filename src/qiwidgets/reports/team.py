@@ -1,0 +1,507 @@
+"""The monthly team learning report: sections as HTML fragments, and the JSON summary.
+
+What a report contains follows "The monthly team learning report" in ``docs/domain.md``:
+header (data cut-off, completeness), aim, progress scores with history, every measure of the
+family (chart with its rule set, latest value against target, icons, signals new this month,
+annotations and PDSA markers, the reading), PDSA activity (predictions against results),
+reflections and learning levels, help needed and next steps, and data-quality notes.
+
+The report notebook (``pipelines/team_report.ipynb``) calls :func:`build` once and displays one
+section per cell; :meth:`TeamReport.write_summary` writes the JSON the programme report is built
+from. Every user text is escaped.
+
+>>> report = build("qiwidgets.db", "T01", "2026-10")   # doctest: +SKIP
+>>> html = report.section("measures")                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from qiwidgets import __version__
+from qiwidgets.errors import ParameterError, QIError
+from qiwidgets.reports.data import TeamData, gather_team
+from qiwidgets.reports.html import esc, table
+from qiwidgets.reports.measures import MeasureMonth, analyse_measure
+from qiwidgets.reports.params import Month, parse_month
+from qiwidgets.spc.reading import format_number, format_x
+from qiwidgets.store.models import PROGRESS_SCORES
+
+__all__ = ["SECTIONS", "SUMMARY_SCHEMA", "TeamReport", "build", "write_json_atomic"]
+
+#: Sections in the order a report shows them.
+SECTIONS = ("header", "aim", "progress", "measures", "pdsa", "reflections", "next", "quality")
+#: Version of the JSON summary layout.
+SUMMARY_SCHEMA = 1
+#: File name of a team's summary inside the notebook's output folder.
+SUMMARY_FILE = "summary.json"
+
+LEVELS = {
+    "single_loop": ("Single-loop", "we corrected how we do the work"),
+    "double_loop": ("Double-loop", "we questioned an assumption and changed our theory"),
+    "deutero": ("Deutero-learning", "we learned about how we learn, and shared it"),
+}
+MEASURE_TYPE_LABEL = {"outcome": "Outcome", "process": "Process", "balancing": "Balancing"}
+ANNOTATION_LABEL = {
+    "pdsa_start": "PDSA start", "pdsa_end": "PDSA end", "event": "Event", "rebase": "Rebase",
+    "baseline": "Baseline", "phase": "New phase", "exclude": "Excluded point",
+}  # fmt: skip
+
+
+def _score_text(score: float | None) -> str:
+    if score is None:
+        return "not scored"
+    return f"{score:.1f} {PROGRESS_SCORES.get(float(score), '')}".strip()
+
+
+def _in_month(d: dt.date | None, month: Month) -> bool:
+    return d is not None and month.first_day <= d <= month.last_day
+
+
+@dataclass
+class TeamReport:
+    """A team's month: the data, each measure analysed, and the sections built from them."""
+
+    data: TeamData
+    measures: list[MeasureMonth]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @property
+    def month(self) -> Month:
+        return self.data.month
+
+    def section(self, name: str) -> str:
+        """One section as an HTML fragment (``name`` from :data:`SECTIONS`)."""
+        if name not in SECTIONS:
+            raise ParameterError(f"`name` must be one of {', '.join(SECTIONS)}, got {name!r}.")
+        return getattr(self, f"_section_{name}")()
+
+    def html(self) -> str:
+        """All sections, in order (for use outside a notebook)."""
+        return "\n".join(self.section(s) for s in SECTIONS)
+
+    def completeness(self) -> dict:
+        with_value = [mm.code for mm in self.measures if mm.has_month_value]
+        missing = [mm.code for mm in self.measures if not mm.has_month_value]
+        n = len(self.measures)
+        return {
+            "measures": n,
+            "with_value": len(with_value),
+            "missing": missing,
+            "percent": round(100 * len(with_value) / n) if n else 0,
+        }
+
+    def _month_reflections(self):
+        return [r for r in self.data.reflections if _in_month(r.date, self.month)]
+
+    def _pdsa_started(self):
+        return [c for c in self.data.pdsa if _in_month(c.do_start, self.month)]
+
+    def _pdsa_finished(self):
+        return [
+            c for c in self.data.pdsa
+            if _in_month(c.act_date, self.month)
+            or (c.act_date is None and _in_month(c.study_date, self.month))
+        ]  # fmt: skip
+
+    def _pdsa_next(self):
+        end = self.month.last_day
+        return [
+            c for c in self.data.pdsa
+            if (c.do_start is None or c.do_start > end) and c.act is None
+        ]  # fmt: skip
+
+    # --- sections -----------------------------------------------------------------------------
+
+    def _section_header(self) -> str:
+        d = self.data
+        c = self.completeness()
+        cutoff = f"{d.cutoff:%d %b %Y %H:%M} UTC" if d.cutoff else "no data recorded"
+        missing = (
+            " Missing this month: " + ", ".join(esc(self._name(code)) for code in c["missing"]) + "."
+            if c["missing"]
+            else ""
+        )
+        org = f", {esc(d.team.organisation)}" if d.team.organisation else ""
+        return (
+            '<header class="qiw-header">'
+            f"<h1>{esc(d.team.name)}: monthly learning report, {esc(self.month.label())}</h1>"
+            f'<p class="qiw-meta">Team {esc(d.team.code)}{org} · Programme: '
+            f"{esc(d.programme.name)}</p>"
+            '<table class="qiw"><tbody>'
+            f"<tr><th>Month</th><td>{esc(self.month.label())}</td></tr>"
+            f"<tr><th>Data cut-off</th><td>{esc(cutoff)} (the last change to this team's "
+            f"records up to {esc(f'{self.month.last_day:%d %b %Y}')})</td></tr>"
+            f"<tr><th>Data completeness</th><td>{c['with_value']} of {c['measures']} measures "
+            f"have a value for {esc(self.month.label())} ({c['percent']}%).{missing}</td></tr>"
+            "</tbody></table>"
+            '<p class="qiw-explain">A learning report, not a performance rating: it shows what '
+            "the team tested, what the data say and what the team learned.</p></header>"
+        )
+
+    def _name(self, code: str) -> str:
+        return next((mm.name for mm in self.measures if mm.code == code), code)
+
+    def _section_aim(self) -> str:
+        d = self.data
+        out = ["<h2>Aim</h2>"]
+        if d.aim is None:
+            out.append("<p>No aim statement has been recorded yet.</p>")
+        else:
+            a = d.aim
+            parts = [esc(a.what)]
+            if a.for_whom:
+                parts.append(f"for {esc(a.for_whom)}")
+            if a.how_much:
+                parts.append(esc(a.how_much))
+            if a.by_when:
+                parts.append(f"by {esc(f'{a.by_when:%d %B %Y}')}")
+            out.append(f'<p class="qiw-note"><strong>{" ".join(parts)}</strong></p>')
+            if a.outcome_measures:
+                names = ", ".join(esc(x.name) for x in a.outcome_measures)
+                out.append(f"<p>Outcome measures tied to the aim: {names}.</p>")
+        if d.programme.shared_aim:
+            out.append(f'<p class="qiw-meta">Programme aim: {esc(d.programme.shared_aim)}</p>')
+        return "".join(out)
+
+    def _section_progress(self) -> str:
+        scores = sorted(self.data.scores, key=lambda s: s.month, reverse=True)
+        out = [
+            "<h2>Progress score</h2>",
+            '<p class="qiw-explain">The IHI assessment scale, 0.5 (intent to participate) to 5.0 '
+            "(outstanding sustainable results), scored by the team and by its programme lead.</p>",
+        ]
+        if not scores:
+            out.append("<p>No progress score has been recorded yet.</p>")
+            return "".join(out)
+        latest = scores[0]
+        if latest.month != self.month.first_day:
+            out.append(
+                f"<p>No score for {esc(self.month.label())} yet; the latest is from "
+                f"{esc(f'{latest.month:%B %Y}')}.</p>"
+            )
+        rows = [
+            (f"{s.month:%b %Y}", _score_text(s.team_score), _score_text(s.lead_score),
+             s.justification or "")
+            for s in scores[:12]
+        ]  # fmt: skip
+        out.append(table(["Month", "Team's score", "Lead's score", "Justification"], rows))
+        return "".join(out)
+
+    def _section_measures(self) -> str:
+        from qiwidgets import charts  # altair + vl-convert, only when charts are drawn
+
+        out = [
+            "<h2>Measures</h2>",
+            '<p class="qiw-explain">Each chart names its rule set. A signal (special-cause '
+            "variation) says something changed; without one, the variation is common cause and "
+            "single points should not be chased.</p>",
+        ]
+        for mm in self.measures:
+            out.append('<section class="qiw-measure">')
+            kind = MEASURE_TYPE_LABEL.get(mm.measure_type, mm.measure_type)
+            out.append(f"<h3>{esc(mm.name)} <small>({esc(kind)} measure)</small></h3>")
+            icons = []
+            if mm.variation_icon:
+                icons.append(charts.variation_icon_svg(mm.variation_icon))
+            if mm.assurance_icon:
+                icons.append(charts.assurance_icon_svg(mm.assurance_icon))
+            if icons:
+                out.append(f'<div class="qiw-icons">{"".join(icons)}</div>')
+            facts = []
+            if mm.latest_value is not None:
+                unit = f" {mm.unit}" if mm.unit else ""
+                target = (
+                    f" against a target of {format_number(mm.target)}{unit}"
+                    if mm.target is not None
+                    else " (no target set)"
+                )
+                facts.append(
+                    f"Latest value ({format_x(mm.latest_period)}): "
+                    f"{format_number(mm.latest_value)}{unit}{target}."
+                )
+            if mm.rule_set:
+                facts.append(f"Rule set: {mm.rule_set}.")
+            if facts:
+                out.append(f"<p>{esc(' '.join(facts))}</p>")
+            out.append(f"<p><strong>Reading:</strong> {esc(mm.reading)}</p>")
+            if mm.new_signals:
+                items = "".join(f"<li>{esc(s)}</li>" for s in mm.new_signals)
+                out.append(f"<p>Signals new this month:</p><ul>{items}</ul>")
+            else:
+                out.append(f"<p>No new signal in {esc(self.month.label())}.</p>")
+            if mm.result is not None:
+                ann = [
+                    {"date": str(a["date"]), "text": a["text"], "kind": a["kind"]}
+                    for a in mm.annotations
+                    if a["kind"] != "exclude"
+                ]
+                chart = charts.spc_chart(mm.result, annotations=ann or None, title=mm.name)
+                # the chart module builds valid specs (its tests validate them); validating the
+                # Vega-Lite schema again here cost about half of a report's time
+                out.append(charts.to_html(chart.to_dict(validate=False)))
+            if mm.annotations:
+                rows = [
+                    (f"{a['date']:%d %b %Y}", ANNOTATION_LABEL.get(a["kind"], a["kind"]), a["text"])
+                    for a in mm.annotations
+                ]
+                out.append("<p>Annotations and PDSA markers:</p>")
+                out.append(table(["Date", "Kind", "Note"], rows))
+            if mm.notes:
+                items = "".join(f"<li>{esc(n)}</li>" for n in mm.notes)
+                out.append(f'<div class="qiw-meta">Data notes:<ul>{items}</ul></div>')
+            out.append("</section>")
+        if not self.measures:
+            out.append("<p>No measures are defined for this team yet.</p>")
+        return "".join(out)
+
+    def _section_pdsa(self) -> str:
+        started, finished = self._pdsa_started(), self._pdsa_finished()
+        out = ["<h2>PDSA activity</h2>"]
+        out.append(
+            f"<p>{len(started)} cycle{'s' if len(started) != 1 else ''} started and "
+            f"{len(finished)} finished in {esc(self.month.label())}.</p>"
+        )
+        cycles = {c.id: c for c in started + finished}
+        if cycles:
+            rows = []
+            for c in sorted(cycles.values(), key=lambda c: (self._idea(c), c.id)):
+                status = []
+                if c in started:
+                    status.append(f"started {c.do_start:%d %b}")
+                if c in finished:
+                    status.append("finished")
+                rows.append((
+                    self._idea(c), c.title, "; ".join(status), c.prediction or "—",
+                    c.study_result or "not studied yet", (c.act or "—").capitalize(),
+                ))  # fmt: skip
+            out.append(
+                table(
+                    ["Change idea", "Cycle", "This month", "Prediction", "Result", "Act"], rows
+                )
+            )
+            learned = [c for c in finished if c.study_result]
+            if learned:
+                items = "".join(
+                    f"<li><strong>{esc(c.title)}</strong>: predicted “{esc(c.prediction or '—')}”, "
+                    f"found “{esc(c.study_result)}” → {esc(c.act or 'no decision yet')}</li>"
+                    for c in learned
+                )
+                out.append(f"<p>Predictions against results:</p><ul>{items}</ul>")
+        ongoing = [
+            c for c in self.data.pdsa
+            if c.do_start is not None and c.do_start < self.month.first_day and c.act is None
+        ]  # fmt: skip
+        if ongoing:
+            names = ", ".join(esc(c.title) for c in ongoing)
+            out.append(f"<p>Still running from earlier months: {names}.</p>")
+        return "".join(out)
+
+    def _idea(self, cycle) -> str:
+        return cycle.change_idea.text if cycle.change_idea is not None else "(no change idea)"
+
+    def _section_reflections(self) -> str:
+        refl = self._month_reflections()
+        out = ["<h2>Reflections</h2>"]
+        if not refl:
+            if self.data.reflections:
+                latest = self.data.reflections[-1]
+                out.append(
+                    f"<p>No reflection recorded in {esc(self.month.label())}. The latest, from "
+                    f"{esc(f'{latest.date:%d %b %Y}')}:</p>"
+                )
+                refl = [latest]
+            else:
+                out.append("<p>No reflection has been recorded yet.</p>")
+                return "".join(out)
+        for r in refl:
+            out.append('<div class="qiw-reflection">')
+            head = f"{r.date:%d %b %Y}"
+            if r.authors:
+                head += f" — {r.authors}"
+            out.append(f"<h3>{esc(head)}</h3>")
+            for label, value in (
+                ("What happened", r.what_happened),
+                ("What worked well", r.what_worked),
+                ("What worked less well", r.what_did_not),
+                ("What should be different", r.what_should_change),
+                ("Story", r.story),
+            ):
+                if value:
+                    out.append(f"<p><strong>{label}:</strong> {esc(value)}</p>")
+            tags = []
+            if r.learning_level in LEVELS:
+                name, meaning = LEVELS[r.learning_level]
+                tags.append(f"Level of learning: {name} ({meaning})")
+            if r.bright_spot:
+                tags.append("Bright spot")
+            if r.generalisable:
+                tags.append("May be generalisable to other teams")
+            if tags:
+                out.append(f'<p class="qiw-meta">{esc(" · ".join(tags))}</p>')
+            out.append("</div>")
+        return "".join(out)
+
+    def _section_next(self) -> str:
+        refl = self._month_reflections()
+        out = ["<h2>Help needed, barriers and next steps</h2>"]
+        barriers = [r.what_did_not for r in refl if r.what_did_not]
+        plans = [r.what_should_change for r in refl if r.what_should_change]
+        if barriers:
+            items = "".join(f"<li>{esc(b)}</li>" for b in barriers)
+            out.append(f"<p>Barriers and help needed (from the team's reflections):</p><ul>{items}</ul>")
+        else:
+            out.append("<p>No barriers or requests for help were recorded this month.</p>")
+        nxt = self._pdsa_next()
+        if plans or nxt:
+            items = "".join(f"<li>{esc(p)}</li>" for p in plans)
+            items += "".join(
+                f"<li>PDSA planned: {esc(c.title)}"
+                + (f" (from {c.do_start:%d %b %Y})" if c.do_start else "")
+                + (f" — prediction: {esc(c.prediction)}" if c.prediction else "")
+                + "</li>"
+                for c in nxt
+            )
+            out.append(f"<p>Plans for next month:</p><ul>{items}</ul>")
+        else:
+            out.append("<p>No plans for next month were recorded.</p>")
+        return "".join(out)
+
+    def _section_quality(self) -> str:
+        out = ["<h2>Data quality</h2>"]
+        items = []
+        for mm in self.measures:
+            for n in mm.notes:
+                items.append(f"{mm.name}: {n}")
+        month = self.month
+        d = self.data
+        for meas in d.measures:
+            if meas.version > 1 and meas.updated_at and _in_month(meas.updated_at.date(), month):
+                items.append(f"{meas.name}: the definition was changed this month.")
+        if not d.edits.empty:
+            changed = d.edits[
+                (pd.to_datetime(d.edits["changed_at"]) >= pd.Timestamp(month.first_day))
+                & (pd.to_datetime(d.edits["changed_at"]) < pd.Timestamp(month.next().first_day))
+            ]
+            if len(changed):
+                items.append(f"{len(changed)} earlier values were corrected this month.")
+        for name, why in self.errors.items():
+            items.append(f"{name}: could not be charted ({why}).")
+        if items:
+            out.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
+        else:
+            out.append("<p>No missing periods, flagged values, corrections or rebaselines.</p>")
+        return "".join(out)
+
+    # --- summary ------------------------------------------------------------------------------
+
+    def summary(self) -> dict:
+        """The JSON summary (icons, signals, scores) the programme report is built from."""
+        d = self.data
+        scores = sorted(d.scores, key=lambda s: s.month)
+        latest = scores[-1] if scores else None
+        this_month = latest if latest is not None and latest.month == self.month.first_day else None
+        month_refl = self._month_reflections()
+        return {
+            "schema": SUMMARY_SCHEMA,
+            "kind": "team",
+            "month": str(self.month),
+            "programme": {"code": d.programme.code, "name": d.programme.name},
+            "team": {"code": d.team.code, "name": d.team.name,
+                     "organisation": d.team.organisation},  # fmt: skip
+            "data_cutoff": d.cutoff.isoformat() if d.cutoff else None,
+            "completeness": self.completeness(),
+            "progress": {
+                "team_score": this_month.team_score if this_month else None,
+                "lead_score": this_month.lead_score if this_month else None,
+                "justification": this_month.justification if this_month else None,
+                "history": [
+                    {"month": f"{s.month:%Y-%m}", "team_score": s.team_score,
+                     "lead_score": s.lead_score}
+                    for s in scores
+                ],  # fmt: skip
+            },
+            "measures": [mm.summary() for mm in self.measures],
+            "new_signals": sum(len(mm.new_signals) for mm in self.measures),
+            "improvement": [mm.code for mm in self.measures if mm.improvement_signal],
+            "concern": [mm.code for mm in self.measures if mm.concern_signal],
+            "pdsa": {"started": len(self._pdsa_started()), "finished": len(self._pdsa_finished()),
+                     "planned": len(self._pdsa_next())},  # fmt: skip
+            "reflections": [
+                {
+                    "date": r.date.isoformat(), "what_happened": r.what_happened,
+                    "what_worked": r.what_worked, "story": r.story,
+                    "learning_level": r.learning_level, "bright_spot": bool(r.bright_spot),
+                    "generalisable": bool(r.generalisable),
+                }
+                for r in month_refl
+            ],  # fmt: skip
+            "help_needed": [r.what_did_not for r in month_refl if r.what_did_not],
+            "errors": dict(self.errors),
+            "build": {"qiwidgets": __version__, "python": sys.executable},
+        }
+
+    def write_summary(self, output_dir: str | os.PathLike) -> Path:
+        """Write :meth:`summary` to ``output_dir/summary.json`` (atomically)."""
+        return write_json_atomic(Path(output_dir) / SUMMARY_FILE, self.summary())
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, ensure_ascii=False, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def build(database_url: str, team: str, month: str, programme: str | None = None) -> TeamReport:
+    """Read a team's month from the store and analyse every measure of its family.
+
+    A measure whose data cannot be charted is reported in the data-quality section (its error
+    message), the others are still charted.
+    """
+    m = parse_month(month)
+    data = gather_team(database_url, team, m, programme)
+    measures = []
+    errors: dict[str, str] = {}
+    obs = data.observations
+    for meas in data.measures:
+        own = obs[obs["measure_id"] == meas.id]
+        ann = [
+            {"date": a.date, "text": a.text, "kind": a.kind, "reason": a.reason}
+            for a in data.annotations
+            if a.measure_id in (None, meas.id)
+        ]
+        markers = []
+        for c in data.pdsa:
+            if meas.id in {x.id for x in c.measures}:
+                linked = {a.pdsa_id for a in data.annotations if a.pdsa_id is not None}
+                if c.do_start and c.do_start <= m.last_day and c.id not in linked:
+                    markers.append({"date": c.do_start, "text": f"PDSA: {c.title}",
+                                    "kind": "pdsa_start"})  # fmt: skip
+                if c.act_date and c.act_date <= m.last_day:
+                    markers.append({"date": c.act_date, "text": f"PDSA {c.act}: {c.title}",
+                                    "kind": "pdsa_end"})  # fmt: skip
+        try:
+            measures.append(analyse_measure(meas, own, m, ann, markers))
+        except QIError as exc:
+            errors[meas.name] = str(exc)
+    return TeamReport(data=data, measures=measures, errors=errors)
