@@ -21,6 +21,7 @@ from qiwidgets.errors import QIError
 SUBCOMMANDS = (
     "qiwidgets.spc.cli",
     "qiwidgets.store.cli",
+    "qiwidgets.reports.cli",
 )
 
 

@@ -1,0 +1,238 @@
+"""One report job, as a worker process runs it: papermill, HTML (and PDF), files put in place.
+
+:func:`run_job` is a plain top-level function taking and returning plain dataclasses, so the same
+job runs in a spawned ``ProcessPoolExecutor`` worker or on a Dask worker. It never raises for a
+report that failed: it returns a :class:`JobResult` saying which cell failed and where the
+failed notebook was kept.
+
+A job writes into a private staging folder and moves each finished file into place with
+``os.replace`` (atomic on one file system); the JSON summary, which carries the build
+fingerprint, is moved last, so a report counts as built only when all its files are there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["KERNEL_PRELUDE", "Job", "JobResult", "run_job"]
+
+#: Run in each report kernel before the first cell (IPKernelApp.exec_lines). jsonschema (pulled in
+#: by altair) imports ``rfc3987_syntax`` for its "iri" format check, building a grammar on every
+#: import (~0.9 s per kernel; docs/jupyter-traps.md). Reports never validate IRIs; marking the
+#: module as absent makes jsonschema skip that one format check. Only report kernels started by
+#: the runner are affected, never a user's session.
+KERNEL_PRELUDE = "import sys; sys.modules.setdefault('rfc3987_syntax', None)"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to build one report (plain data, picklable)."""
+
+    kind: str  # "team" or "programme"
+    key: str  # team code, or the programme code
+    slug: str  # file-name-safe name of the report's files
+    title: str  # page title (escaped when written)
+    notebook: str  # the notebook to run
+    parameters: dict  # papermill parameters (plain literals); output_dir is added by the job
+    final_dir: str  # where the report's files go
+    failed_dir: str  # where a failed notebook is kept
+    staging_root: str  # where the job stages its files
+    build: dict  # fingerprint, notebook hash, package version: written into the summary
+    timeout: float = 300.0  # seconds for the whole report (kernel start excluded)
+    start_timeout: float = 60.0
+    retries: int = 1  # extra attempts when the kernel fails to start
+    pdf: bool = False
+    kernel_name: str = "python3"
+    fast_imports: bool = True
+
+
+@dataclass
+class JobResult:
+    """What happened to one job."""
+
+    kind: str
+    key: str
+    slug: str
+    ok: bool
+    seconds: float
+    attempts: int = 1
+    files: dict = field(default_factory=dict)
+    cell: int | None = None  # index of the failing cell in the notebook
+    execution_count: int | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    message: str | None = None
+    failed_notebook: str | None = None
+
+    def describe(self) -> str:
+        """One line for the batch summary."""
+        if self.ok:
+            return f"{self.key}: built in {self.seconds:.1f} s"
+        where = f" at cell {self.cell}" if self.cell is not None else ""
+        if self.cell is not None and self.execution_count is not None:
+            where += f" (In [{self.execution_count}])"
+        what = f"{self.ename}: {self.evalue}" if self.ename else (self.message or "failed")
+        kept = f" (notebook kept: {self.failed_notebook})" if self.failed_notebook else ""
+        return f"{self.key}: failed{where}: {what}{kept}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _statuses(nb) -> list[str]:
+    return [
+        c.get("metadata", {}).get("papermill", {}).get("status", "pending")
+        for c in nb.cells
+        if c.get("cell_type") == "code"
+    ]
+
+
+def _failing_cell(nb) -> tuple[int | None, int | None]:
+    """(index, execution count) of the cell that failed or was running when the run stopped."""
+    for i, c in enumerate(nb.cells):
+        status = c.get("metadata", {}).get("papermill", {}).get("status")
+        if status in ("failed", "running"):
+            return i, c.get("execution_count")
+        if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+            return i, c.get("execution_count")
+    return None, None
+
+
+def _execute(job: Job, out_nb: Path, params: dict, deadline: float) -> None:
+    import papermill as pm
+
+    # the kernel's own log (e.g. its TCP transport warning) would flood the batch's terminal
+    extra = ["--IPKernelApp.log_level=CRITICAL"]
+    if job.fast_imports:
+        extra.append(f"--IPKernelApp.exec_lines={KERNEL_PRELUDE}")
+    pm.execute_notebook(
+        job.notebook,
+        str(out_nb),
+        parameters=params,
+        kernel_name=job.kernel_name,
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+        start_timeout=job.start_timeout,
+        cwd=str(out_nb.parent),
+        # one deadline for the whole report: each cell gets the time left (nbclient timeout_func)
+        timeout_func=lambda cell: max(1.0, deadline - time.monotonic()),
+        extra_arguments=extra,
+    )
+
+
+def run_job(job: Job) -> JobResult:
+    """Build one report; never raises for a failed report (see :class:`JobResult`)."""
+    import nbformat
+
+    t0 = time.monotonic()
+    Path(job.staging_root).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{job.slug}-", dir=job.staging_root))
+    out_nb = staging / "report.ipynb"
+    params = {**job.parameters, "output_dir": str(staging)}
+    result = JobResult(kind=job.kind, key=job.key, slug=job.slug, ok=False, seconds=0.0)
+    try:
+        attempts = 0
+        while True:
+            attempts += 1
+            result.attempts = attempts
+            deadline = time.monotonic() + job.timeout
+            try:
+                _execute(job, out_nb, params, deadline)
+                break
+            except Exception as exc:  # noqa: BLE001 - every failure is reported, none raised
+                nb = nbformat.read(out_nb, as_version=4) if out_nb.exists() else None
+                started = nb is not None and any(s != "pending" for s in _statuses(nb))
+                if not started and attempts <= job.retries:
+                    continue  # the kernel did not start: try again with a fresh kernel
+                return _failed(job, result, exc, nb, out_nb, t0)
+        nb = nbformat.read(out_nb, as_version=4)
+        summary_path = staging / "summary.json"
+        if not summary_path.exists():
+            result.message = "The notebook ran but wrote no summary.json (its last cell)."
+            return _keep_failed(job, result, out_nb, t0)
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary["build"] = {**summary.get("build", {}), **job.build}
+        from qiwidgets.reports.export import html_to_pdf, notebook_to_html
+
+        html_path = staging / "report.html"
+        html_path.write_text(notebook_to_html(nb, job.title), encoding="utf-8")
+        final = Path(job.final_dir)
+        final.mkdir(parents=True, exist_ok=True)
+        files = {
+            "notebook": final / f"{job.slug}.ipynb",
+            "html": final / f"{job.slug}.html",
+        }
+        if job.pdf:
+            pdf_path = staging / "report.pdf"
+            html_to_pdf(html_path, pdf_path)
+            files["pdf"] = final / f"{job.slug}.pdf"
+        summary["files"] = {k: v.name for k, v in files.items()}
+        (staging / "summary.final.json").write_text(
+            json.dumps(summary, indent=1, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+        )
+        # a rebuild first invalidates the old summary, so a crash half-way leaves no stale
+        # "built" marker next to new files
+        json_path = final / f"{job.slug}.json"
+        json_path.unlink(missing_ok=True)
+        os.replace(out_nb, files["notebook"])
+        os.replace(html_path, files["html"])
+        if job.pdf:
+            os.replace(staging / "report.pdf", files["pdf"])
+        os.replace(staging / "summary.final.json", json_path)
+        files["summary"] = json_path
+        (Path(job.failed_dir) / f"{job.slug}.ipynb").unlink(missing_ok=True)
+        result.ok = True
+        result.files = {k: str(v) for k, v in files.items()}
+        result.seconds = time.monotonic() - t0
+        return result
+    except Exception as exc:  # noqa: BLE001 - export or file errors: report them, keep going
+        result.ename = type(exc).__name__
+        result.evalue = str(exc)
+        result.message = "".join(traceback.format_exception_only(exc)).strip()
+        if out_nb.exists():
+            return _keep_failed(job, result, out_nb, t0)
+        return _done(result, t0, job)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _failed(job: Job, result: JobResult, exc: BaseException, nb: Any, out_nb: Path, t0: float):
+    # papermill puts an error banner at the top of the saved notebook, so its cell_index is
+    # one off there: the failing cell is looked up in the notebook that is kept
+    cell, count = (None, None) if nb is None else _failing_cell(nb)
+    result.cell = cell if cell is not None else getattr(exc, "cell_index", None)
+    result.execution_count = count if count is not None else getattr(exc, "exec_count", None)
+    result.ename = getattr(exc, "ename", None) or type(exc).__name__
+    evalue = getattr(exc, "evalue", None)
+    if evalue is None:
+        evalue = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+    result.evalue = evalue
+    if type(exc).__name__ == "CellTimeoutError":
+        result.message = f"The report did not finish within {job.timeout:g} s."
+    return _keep_failed(job, result, out_nb, t0) if out_nb.exists() else _done(result, t0, job)
+
+
+def _keep_failed(job: Job, result: JobResult, out_nb: Path, t0: float) -> JobResult:
+    failed = Path(job.failed_dir)
+    failed.mkdir(parents=True, exist_ok=True)
+    target = failed / f"{job.slug}.ipynb"
+    os.replace(out_nb, target)
+    result.failed_notebook = str(target)
+    return _done(result, t0, job)
+
+
+def _done(result: JobResult, t0: float, job: Job | None = None) -> JobResult:
+    result.ok = False
+    if job is not None:  # an older report of this team must not pass for this run's
+        for ext in ("json", "html", "ipynb", "pdf"):
+            (Path(job.final_dir) / f"{job.slug}.{ext}").unlink(missing_ok=True)
+    result.seconds = time.monotonic() - t0
+    return result
