@@ -24,7 +24,7 @@ from qiwidgets.charts._common import (
     facet_label,
     number,
     period,
-    records,
+    inline_data,
     wrap,
     x_kind,
 )
@@ -124,9 +124,12 @@ def spc_chart(
     keys = _facet_keys(result)
     if facet is None and len(keys) > 1:
         return small_multiples(
-            result, annotations=annotations, title=title, show_inner=show_inner,
+            result,
+            annotations=annotations,
+            title=title,
+            show_inner=show_inner,
             show_icons=show_icons,
-        )  # fmt: skip
+        )
     if facet is not None:
         if not result.facets:
             raise ChartError("`facet` was given but the result has no facets.")
@@ -139,14 +142,14 @@ def spc_chart(
     pts = result.points
     if result.facets:
         pts = pts[_facet_mask(pts, result.facets, key)]
-    reading = result.readings[key] if key in result.readings else result.reading
+    reading = result.readings.get(key, result.reading)
     rows = _rows(result, pts, annotations, show_icons)
     xk = x_kind(result.points["x"])
     layers = _layers(result, rows, xk, show_inner, limit_labels, width, small=False)
     heading = title or _label(result)
     if result.facets and key is not None:
         heading = f"{heading}: {facet_label(key)}"
-    chart = alt.layer(*layers, data=alt.Data(values=records(rows))).properties(
+    chart = alt.layer(*layers, data=inline_data(rows)).properties(
         width=width, height=height, view=alt.ViewBackground(stroke=None)
     )
     return _finish(chart, result, heading, reading, rows)
@@ -200,20 +203,26 @@ def small_multiples(
     # room on the right of each header for the icons, which sit above the panel
     label_room = panel_width - (2 * (SMALL_ICON + 4) + 6 if icons else 0)
     chart = (
-        alt.layer(*layers, data=alt.Data(values=records(rows)))
+        alt.layer(*layers, data=inline_data(rows))
         .properties(width=panel_width, height=panel_height, view=alt.ViewBackground(stroke=None))
         .facet(
             facet=alt.Facet(
                 "_facet:N",
                 sort=order,
-                header=alt.Header(title=None, labelFontSize=11, labelFontWeight="bold",
-                                  labelLimit=max(label_room, 40), labelFont=P.FONT,
-                                  labelAnchor="start", labelAlign="left"),
+                header=alt.Header(
+                    title=None,
+                    labelFontSize=11,
+                    labelFontWeight="bold",
+                    labelLimit=max(label_room, 40),
+                    labelFont=P.FONT,
+                    labelAnchor="start",
+                    labelAlign="left",
+                ),
             ),
             columns=columns,
             spacing={"row": 28 if icons else 18, "column": 14},
         )
-    )  # fmt: skip
+    )
     if independent_y:
         chart = chart.resolve_scale(y="independent")
     return _finish(chart, result, title or _label(result), result.reading, rows)
@@ -366,8 +375,12 @@ def _qic_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
     f["hi_in"] = pts["ucl_95"].astype(float).to_numpy() if "ucl_95" in pts else np.nan
     f["hollow"] = ~pts["include"].astype(bool).to_numpy()
     sigma = pts["sigma_signal"].astype(bool).to_numpy() if "sigma_signal" in pts else False
-    shift = pts["shift"].astype(bool).to_numpy() if ihi and "shift" in pts else np.zeros(len(f), bool)
-    trend = pts["trend"].astype(bool).to_numpy() if ihi and "trend" in pts else np.zeros(len(f), bool)
+    shift = (
+        pts["shift"].astype(bool).to_numpy() if ihi and "shift" in pts else np.zeros(len(f), bool)
+    )
+    trend = (
+        pts["trend"].astype(bool).to_numpy() if ihi and "trend" in pts else np.zeros(len(f), bool)
+    )
     runs = (
         pts["runs_signal"].astype(bool).to_numpy()
         if not ihi and "runs_signal" in pts
@@ -394,8 +407,9 @@ def _qic_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
                 + " limit)"
             )
         if shift[i]:
-            reasons.append(f"part of a shift ({IHI_SHIFT} or more points in a row on one side of "
-                           f"the {centre})")  # fmt: skip
+            reasons.append(
+                f"part of a shift ({IHI_SHIFT} or more points in a row on one side of the {centre})"
+            )
         if trend[i]:
             reasons.append(
                 f"part of a trend ({IHI_TREND} or more points in a row all going "
@@ -514,7 +528,9 @@ def _mdc_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
         why.append(w)
     f["t_signal"] = why
     f["t_runs"] = None
-    short = pts["short_group_warning"].astype(bool).to_numpy() if "short_group_warning" in pts else None
+    short = (
+        pts["short_group_warning"].astype(bool).to_numpy() if "short_group_warning" in pts else None
+    )
     fix = opts.get("fix_after_n_points")
     if fix:
         pos = f.groupby("seg", sort=False).cumcount().to_numpy()
@@ -573,9 +589,15 @@ def _label_rows(f: pd.DataFrame, result: SPCResult) -> pd.DataFrame:
             if v is None or not np.isfinite(v):
                 continue
             rows.append(
-                {"_layer": "lbl", "_facet": r["_facet"], "x": r["x"], "y": v,
-                 "text": f"{name} {number(v)}", "kind": col}
-            )  # fmt: skip
+                {
+                    "_layer": "lbl",
+                    "_facet": r["_facet"],
+                    "x": r["x"],
+                    "y": v,
+                    "text": f"{name} {number(v)}",
+                    "kind": col,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -605,9 +627,15 @@ def _annotation_rows(result: SPCResult, pts: pd.DataFrame, annotations: Any) -> 
             targets = labels
         for t in targets:
             rows.append(
-                {"_layer": "ann", "_facet": t, "x": r["x"], "text": r["text"],
-                 "kind": r["kind"], "kind_label": ANNOTATION_KINDS.get(r["kind"], r["kind"])}
-            )  # fmt: skip
+                {
+                    "_layer": "ann",
+                    "_facet": t,
+                    "x": r["x"],
+                    "text": r["text"],
+                    "kind": r["kind"],
+                    "kind_label": ANNOTATION_KINDS.get(r["kind"], r["kind"]),
+                }
+            )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -636,11 +664,25 @@ def _icon_rows(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
         v, a = r.get("variation_icon"), r.get("assurance_icon")
         if isinstance(v, str):
             # slot counts from the right: the variation icon sits left of the assurance icon
-            rows.append({"_layer": "icon", "_facet": lab, "slot": int(isinstance(a, str)),
-                         "url": icon_data_uri(variation_icon_svg(v)), "text": v})  # fmt: skip
+            rows.append(
+                {
+                    "_layer": "icon",
+                    "_facet": lab,
+                    "slot": int(isinstance(a, str)),
+                    "url": icon_data_uri(variation_icon_svg(v)),
+                    "text": v,
+                }
+            )
         if isinstance(a, str):
-            rows.append({"_layer": "icon", "_facet": lab, "slot": 0,
-                         "url": icon_data_uri(assurance_icon_svg(a)), "text": a})  # fmt: skip
+            rows.append(
+                {
+                    "_layer": "icon",
+                    "_facet": lab,
+                    "slot": 0,
+                    "url": icon_data_uri(assurance_icon_svg(a)),
+                    "text": a,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -655,13 +697,15 @@ def _x(xk: str, title: str | None, *, small: bool) -> alt.X:
         title=None if small else title,
         grid=False,
         labelOverlap="greedy",
+        labelSeparation=P.AXIS_LABEL_SEPARATION,
         labelFlush=True,
         tickCount=4 if small else 8,
         **({"format": "%b %Y"} if xk == "temporal" and not small else {}),
         **({"format": "%b %y"} if xk == "temporal" and small else {}),
         **({"tickMinStep": 1} if xk == "quantitative" else {}),
     )
-    return alt.X(f"x:{code}", axis=axis, scale=alt.Scale(zero=False) if code == "Q" else alt.Undefined)
+    scale = alt.Scale(zero=False, nice=False) if code == "Q" else alt.Undefined
+    return alt.X(f"x:{code}", axis=axis, scale=scale)
 
 
 def _layers(
@@ -687,16 +731,24 @@ def _layers(
     present = [c for c in P.POINT_CATEGORIES if c in set(rows.get("cat", pd.Series()).dropna())]
     labels = P.POINT_LABELS_MDC if mdc else P.POINT_LABELS_QIC
     dom = [labels[c] for c in present]
+    # one legend for colour and shape (same field, same legend): it shows both
+    legend = alt.Legend(
+        title=None,
+        orient="bottom",
+        direction="horizontal",
+        columns=3,
+        symbolStrokeWidth=1.5,
+        labelLimit=260,
+    )
     colour = alt.Color(
         "cat_label:N",
         scale=alt.Scale(domain=dom, range=[P.POINT_CATEGORIES[c][0] for c in present]),
-        legend=alt.Legend(title=None, orient="bottom", direction="horizontal", columns=3,
-                          symbolStrokeWidth=1.5, labelLimit=260),
-    )  # fmt: skip
+        legend=legend,
+    )
     shape = alt.Shape(
         "cat_label:N",
         scale=alt.Scale(domain=dom, range=[P.POINT_CATEGORIES[c][1] for c in present]),
-        legend=None,
+        legend=legend,
     )
     centre_word = "Median" if result.chart in CENTRE_NAME else "Mean"
     tips = [
@@ -719,90 +771,145 @@ def _layers(
 
     if (rows["_layer"] == "base").any():
         layers.append(
-            base("base").mark_rect(color=P.BASELINE_FILL, opacity=0.9).encode(
-                x=alt.X(f"x:{code}"), x2="x2", tooltip=[alt.Tooltip("text:N", title="Shaded")]
-            )
+            base("base")
+            .mark_rect(color=P.BASELINE_FILL, opacity=0.9)
+            .encode(x=alt.X(f"x:{code}"), x2="x2", tooltip=[alt.Tooltip("text:N", title="Shaded")])
         )
         if not small:
             layers.append(
-                base("base").mark_text(align="left", baseline="bottom", dx=3, dy=-3, fontSize=10,
-                                       color="#425563", font=P.FONT)
+                base("base")
+                .mark_text(
+                    align="left",
+                    baseline="bottom",
+                    dx=3,
+                    dy=-3,
+                    fontSize=10,
+                    color="#425563",
+                    font=P.FONT,
+                )
                 .encode(x=alt.X(f"x:{code}"), y=alt.value(BASELINE_LABEL_Y), text="text:N")
-            )  # fmt: skip
+            )
     if show_inner:
         for col in ("lo_in", "hi_in"):
             layers.append(
-                base("pt").mark_line(color=P.INNER_LINE, strokeWidth=1, strokeDash=[2, 2],
-                                     interpolate="step", invalid=brk)
+                base("pt")
+                .mark_line(
+                    color=P.INNER_LINE,
+                    strokeWidth=1,
+                    strokeDash=[2, 2],
+                    interpolate="step",
+                    invalid=brk,
+                )
                 .encode(x=x, y=alt.Y(f"{col}:Q", scale=yscale, axis=y_axis), detail="seg:N")
-            )  # fmt: skip
+            )
     for col in ("lcl", "ucl"):
         layers.append(
-            base("pt").mark_line(color=P.LIMIT_LINE, strokeWidth=P.LIMIT_WIDTH, strokeDash=[5, 3],
-                                 interpolate="step", invalid=brk)
+            base("pt")
+            .mark_line(
+                color=P.LIMIT_LINE,
+                strokeWidth=P.LIMIT_WIDTH,
+                strokeDash=[5, 3],
+                interpolate="step",
+                invalid=brk,
+            )
             .encode(x=x, y=alt.Y(f"{col}:Q", scale=yscale, axis=y_axis), detail="seg:N")
-        )  # fmt: skip
+        )
     layers.append(
-        base("pt").mark_line(strokeWidth=P.LINE_WIDTH, interpolate="step", invalid=brk).encode(
+        base("pt")
+        .mark_line(strokeWidth=P.LINE_WIDTH, interpolate="step", invalid=brk)
+        .encode(
             x=x,
             y=alt.Y("cl:Q", scale=yscale, axis=y_axis),
             detail="seg:N",
-            color=alt.condition(alt.datum.runs, alt.value(P.RUNS_SIGNAL_LINE),
-                                alt.value(P.CENTRE_LINE)),
+            color=alt.condition(
+                alt.datum.runs, alt.value(P.RUNS_SIGNAL_LINE), alt.value(P.CENTRE_LINE)
+            ),
             strokeDash=alt.condition(alt.datum.runs, alt.value([7, 4]), alt.value([1, 0])),
         )
-    )  # fmt: skip
+    )
     if rows.get("target") is not None and rows["target"].notna().any():
         layers.append(
-            base("pt").mark_line(color=P.TARGET, strokeWidth=1.5, strokeDash=[2, 3], invalid=brk)
+            base("pt")
+            .mark_line(color=P.TARGET, strokeWidth=1.5, strokeDash=[2, 3], invalid=brk)
             .encode(x=x, y=alt.Y("target:Q", scale=yscale, axis=y_axis), detail="_facet:N")
-        )  # fmt: skip
-    layers.append(
-        base("pt").mark_line(color=P.DATA_LINE, strokeWidth=1.2, invalid=brk).encode(
-            x=x, y=alt.Y("y:Q", scale=yscale, axis=y_axis), detail="seg:N"
         )
+    layers.append(
+        base("pt")
+        .mark_line(color=P.DATA_LINE, strokeWidth=1.2, invalid=brk)
+        .encode(x=x, y=alt.Y("y:Q", scale=yscale, axis=y_axis), detail="seg:N")
     )
     size = P.POINT_SIZE_SMALL if small else P.POINT_SIZE
+    # special-cause points are drawn larger than common-cause points, so they stand out
+    point_size = alt.condition(
+        alt.datum.cat == "common_cause", alt.value(size), alt.value(size * P.SPECIAL_SIZE_FACTOR)
+    )
     filled = base("pt").transform_filter("isValid(datum.y) && !datum.hollow")
     layers.append(
-        filled.mark_point(filled=True, size=size, opacity=1, stroke=P.POINT_STROKE,
-                          strokeWidth=0.6)
-        .encode(x=x, y=alt.Y("y:Q", scale=yscale, axis=y_axis), color=colour, shape=shape,
-                tooltip=tips)
-    )  # fmt: skip
+        filled.mark_point(filled=True, opacity=1, stroke=P.POINT_STROKE, strokeWidth=0.6).encode(
+            x=x,
+            y=alt.Y("y:Q", scale=yscale, axis=y_axis),
+            color=colour,
+            shape=shape,
+            size=point_size,
+            tooltip=tips,
+        )
+    )
     if rows.get("hollow") is not None and rows["hollow"].fillna(False).astype(bool).any():
         layers.append(
-            base("pt").transform_filter("isValid(datum.y) && datum.hollow")
+            base("pt")
+            .transform_filter("isValid(datum.y) && datum.hollow")
             .mark_point(filled=False, size=size * 1.3, strokeWidth=1.6, opacity=1, fill="white")
-            .encode(x=x, y=alt.Y("y:Q", scale=yscale, axis=y_axis), color=colour, shape=shape,
-                    tooltip=tips)
-        )  # fmt: skip
+            .encode(
+                x=x,
+                y=alt.Y("y:Q", scale=yscale, axis=y_axis),
+                color=colour,
+                shape=shape,
+                tooltip=tips,
+            )
+        )
     if (rows["_layer"] == "ann").any():
-        atips = [alt.Tooltip("t_period:N", title="Date"), alt.Tooltip("kind_label:N", title="Kind"),
-                 alt.Tooltip("text:N", title="Note")]  # fmt: skip
+        atips = [
+            alt.Tooltip("t_period:N", title="Date"),
+            alt.Tooltip("kind_label:N", title="Kind"),
+            alt.Tooltip("text:N", title="Note"),
+        ]
         kinds = list(dict.fromkeys(rows.loc[rows["_layer"] == "ann", "kind"]))
         for kind in kinds:
             ink = P.ANNOTATION_COLOURS.get(kind, P.ANNOTATION_DEFAULT_COLOUR)
             these = base("ann").transform_filter(alt.datum.kind == kind)
             layers.append(
-                these.mark_rule(strokeWidth=1.3, color=ink,
-                                strokeDash=P.ANNOTATION_DASHES.get(kind, P.ANNOTATION_DEFAULT_DASH))
-                .encode(x=alt.X(f"x:{code}"), tooltip=atips)
-            )  # fmt: skip
+                these.mark_rule(
+                    strokeWidth=1.3,
+                    color=ink,
+                    strokeDash=P.ANNOTATION_DASHES.get(kind, P.ANNOTATION_DEFAULT_DASH),
+                ).encode(x=alt.X(f"x:{code}"), tooltip=atips)
+            )
             if not small:
                 # labels sit above the plot, in staggered rows, so they never cover data
                 layers.append(
-                    these.mark_text(align="left", baseline="bottom", dx=-2, fontSize=10,
-                                    limit=P.ANNOTATION_LABEL_LIMIT, color=ink, font=P.FONT)
-                    .encode(x=alt.X(f"x:{code}"), y=alt.Y("row_px:Q", scale=None, axis=None),
-                            text="label:N", tooltip=atips)
-                )  # fmt: skip
+                    these.mark_text(
+                        align="left",
+                        baseline="bottom",
+                        dx=-2,
+                        fontSize=10,
+                        limit=P.ANNOTATION_LABEL_LIMIT,
+                        color=ink,
+                        font=P.FONT,
+                    ).encode(
+                        x=alt.X(f"x:{code}"),
+                        y=alt.Y("row_px:Q", scale=None, axis=None),
+                        text="label:N",
+                        tooltip=atips,
+                    )
+                )
     if limit_labels and (rows["_layer"] == "lbl").any():
         layers.append(
-            base("lbl").mark_text(align="left", baseline="middle", dx=8, fontSize=10, font=P.FONT,
-                                  color="#3d3d3d")
+            base("lbl")
+            .mark_text(
+                align="left", baseline="middle", dx=8, fontSize=10, font=P.FONT, color="#3d3d3d"
+            )
             .encode(x=x, y=alt.Y("y:Q", scale=yscale, axis=y_axis), text="text:N")
-        )  # fmt: skip
+        )
     if (rows["_layer"] == "icon").any():
         icon = SMALL_ICON if small else P.ICON_SIZE * 0.8
         layers.append(

@@ -9,8 +9,6 @@ would give, to learn from, not to grade.
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -21,7 +19,7 @@ from qiwidgets.charts._common import (
     check_positive_int,
     check_text,
     number,
-    records,
+    inline_data,
     wrap,
 )
 from qiwidgets.spc.funnel import FunnelResult
@@ -40,6 +38,8 @@ _LIMIT_SETS = {
 }
 #: How the x axis is named for each data type (FunnelPlotR data types).
 _DENOMINATOR_WORDS = {"SR": "Expected", "PR": "Cases", "RC": "Comparison count"}
+#: At most this many vertices per limit curve are drawn (the engine's grid has 1,000 or more).
+MAX_CURVE_POINTS = 300
 _Y_PAD = 0.08  # share of the data range added above and below so points do not touch the edge
 
 
@@ -74,9 +74,7 @@ def funnel_chart(
         The reading is its ``description`` and ``usermeta["qiwidgets"]["caption"]``.
     """
     if not isinstance(result, FunnelResult):
-        raise ChartError(
-            f"`result` must be what spc.funnel returned, got {type(result).__name__}."
-        )
+        raise ChartError(f"`result` must be what spc.funnel returned, got {type(result).__name__}.")
     title = check_text("title", title)
     if not isinstance(label_outliers, (bool, np.bool_)):
         raise ChartError(f"`label_outliers` must be True or False, got {label_outliers!r}.")
@@ -118,6 +116,13 @@ def funnel_chart(
 
     # the limit curves, long: one row per denominator x set x level x side
     lim = result.limits
+    if len(lim) > MAX_CURVE_POINTS:
+        # draw every k-th vertex of the engine's curve (first and last kept): same line, less JSON
+        step = int(np.ceil(len(lim) / MAX_CURVE_POINTS))
+        keep = np.zeros(len(lim), dtype=bool)
+        keep[::step] = True
+        keep[-1] = True
+        lim = lim.sort_values("denominator", kind="stable")[keep]
     sets = [s for s in ("adjusted", "unadjusted") if bool(summ.get(f"draw_{s}", False))]
     curves = []
     for s in sets:
@@ -134,8 +139,6 @@ def funnel_chart(
                             "value": lim[col].astype(float).to_numpy(),
                             "curve": name,
                             "key": f"{s}|{level}|{side}",
-                            "set": s,
-                            "level": level,
                         }
                     )
                 )
@@ -159,50 +162,54 @@ def funnel_chart(
     xmax = float(np.nanmax(u["den"])) * 1.05 if len(u) else 1.0
 
     den_word = _DENOMINATOR_WORDS.get(str(summ.get("data_type")), "Denominator")
-    x = alt.X("den:Q", title=f"{den_word} ({opts.get('denominator', 'denominator')})",
-              scale=alt.Scale(domain=[0, xmax], nice=False), axis=alt.Axis(grid=False))  # fmt: skip
+    x = alt.X(
+        "den:Q",
+        title=f"{den_word} ({opts.get('denominator', 'denominator')})",
+        scale=alt.Scale(domain=[0, xmax], nice=False),
+        axis=alt.Axis(grid=False),
+    )
     yscale = alt.Scale(domain=ydom, nice=False, zero=False)
-    y = alt.Y("value:Q", title=label, scale=yscale,
-              axis=alt.Axis(grid=True, gridColor="#eeeeee"))  # fmt: skip
+    y = alt.Y("value:Q", title=label, scale=yscale, axis=alt.Axis(grid=True, gridColor="#eeeeee"))
 
     def base(layer: str) -> alt.Chart:
         return alt.Chart().transform_filter(alt.datum._layer == layer)
 
     layers = []
-    if curves:
-        names = list(dict.fromkeys(rows.loc[rows["_layer"] == "lim", "curve"]))
-        sets_of = [n.endswith(")") for n in names]
-        colours = [P.FUNNEL_LIMIT_COLOURS["adjusted" if a else "unadjusted"] for a in sets_of]
-        dashes = [P.FUNNEL_LIMIT_DASHES[95 if n.startswith("95") else 99.8] for n in names]
+    for name in dict.fromkeys(rows.loc[rows["_layer"] == "lim", "curve"]):
+        adjusted_curve = name.endswith(")")
         layers.append(
-            base("lim").mark_line(strokeWidth=P.LIMIT_WIDTH, clip=True).encode(
-                x=x, y=y, detail="key:N",
-                color=alt.Color("curve:N", scale=alt.Scale(domain=names, range=colours),
-                                legend=alt.Legend(title=None, orient="bottom", columns=2,
-                                                  labelLimit=320)),
-                strokeDash=alt.StrokeDash("curve:N", scale=alt.Scale(domain=names, range=dashes),
-                                          legend=None),
+            base("lim")
+            .transform_filter(alt.datum.curve == name)
+            .mark_line(
+                strokeWidth=P.LIMIT_WIDTH,
+                clip=True,
+                color=P.FUNNEL_LIMIT_COLOURS["adjusted" if adjusted_curve else "unadjusted"],
+                strokeDash=P.FUNNEL_LIMIT_DASHES[95 if name.startswith("95") else 99.8],
             )
-        )  # fmt: skip
+            .encode(x=x, y=y, detail="key:N", tooltip=[alt.Tooltip("curve:N", title="Line")])
+        )
     if np.isfinite(target):
         layers.append(
             alt.Chart(alt.Data(values=[{"t": target, "text": f"Target {number(target)}"}]))
             .mark_rule(color=P.TARGET, strokeWidth=1.5)
             .encode(y=alt.Y("t:Q", scale=yscale), tooltip=[alt.Tooltip("text:N", title="Line")])
-        )  # fmt: skip
+        )
         layers.append(
             alt.Chart(alt.Data(values=[{"t": target, "text": f"Target {number(target)}"}]))
-            .mark_text(align="right", baseline="bottom", dy=-3, fontSize=10, color=P.TARGET,
-                       font=P.FONT)
+            .mark_text(
+                align="left", baseline="middle", dx=6, fontSize=10, color=P.TARGET, font=P.FONT
+            )
             .encode(y=alt.Y("t:Q", scale=yscale), x=alt.value(width), text="text:N")
-        )  # fmt: skip
+        )
     present = [c for c in P.FUNNEL_CATEGORIES if c in set(u["cat"])]
     dom = list(dict.fromkeys(u["cat_label"]))
     order = [lab for c in present for lab in dom if u.loc[u["cat"] == c, "cat_label"].eq(lab).any()]
-    cmap = {lab: P.FUNNEL_CATEGORIES[c][0] for c in present
-            for lab in u.loc[u["cat"] == c, "cat_label"]}  # fmt: skip
-    smap = {lab: P.FUNNEL_CATEGORIES[c][1] for c in present
-            for lab in u.loc[u["cat"] == c, "cat_label"]}  # fmt: skip
+    cmap = {
+        lab: P.FUNNEL_CATEGORIES[c][0] for c in present for lab in u.loc[u["cat"] == c, "cat_label"]
+    }
+    smap = {
+        lab: P.FUNNEL_CATEGORIES[c][1] for c in present for lab in u.loc[u["cat"] == c, "cat_label"]
+    }
     tips = [
         alt.Tooltip("unit:N", title=noun.capitalize()),
         alt.Tooltip("t_value:N", title="Value"),
@@ -213,26 +220,39 @@ def funnel_chart(
         alt.Tooltip("t_position:N", title="Position"),
     ]
     layers.append(
-        base("pt").mark_point(filled=True, size=P.POINT_SIZE + 10, opacity=0.95,
-                              stroke=P.POINT_STROKE, strokeWidth=0.6)
+        base("pt")
+        .mark_point(
+            filled=True,
+            size=P.POINT_SIZE + 10,
+            opacity=0.95,
+            stroke=P.POINT_STROKE,
+            strokeWidth=0.6,
+        )
         .encode(
-            x=x, y=y,
-            color=alt.Color("cat_label:N",
-                            scale=alt.Scale(domain=order, range=[cmap[o] for o in order]),
-                            legend=alt.Legend(title=None, orient="bottom")),
-            shape=alt.Shape("cat_label:N",
-                            scale=alt.Scale(domain=order, range=[smap[o] for o in order]),
-                            legend=None),
+            x=x,
+            y=y,
+            color=alt.Color(
+                "cat_label:N",
+                scale=alt.Scale(domain=order, range=[cmap[o] for o in order]),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
+            shape=alt.Shape(
+                "cat_label:N",
+                scale=alt.Scale(domain=order, range=[smap[o] for o in order]),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
             tooltip=tips,
         )
-    )  # fmt: skip
+    )
     if label_outliers and u["outside"].any():
         layers.append(
-            base("pt").transform_filter(alt.datum.outside)
-            .mark_text(align="left", dx=7, dy=-6, fontSize=10, color="#3d3d3d", limit=140,
-                       font=P.FONT)
+            base("pt")
+            .transform_filter(alt.datum.outside)
+            .mark_text(
+                align="left", dx=7, dy=-6, fontSize=10, color="#3d3d3d", limit=140, font=P.FONT
+            )
             .encode(x=x, y=y, text="unit:N")
-        )  # fmt: skip
+        )
 
     adjusted = "adjusted" in sets
     phi = summ.get("phi")
@@ -240,21 +260,38 @@ def funnel_chart(
         f"Funnel plot · Rule set: {result.rule_set}",
         f"{_limit_text(95)} and {_limit_text(99.8)} limits"
         + (f", adjusted for overdispersion (phi = {number(phi)})" if adjusted else "")
-        + f"; {noun}s judged on the {_limit_text(judged_level)} limits.",
+        + f"; {noun}s judged on the {_limit_text(judged_level)} limits"
+        + (
+            " (dashed: 95 %, solid: 99.8 %; darker lines adjusted)."
+            if len(sets) > 1
+            else " (dashed: 95 %, solid: 99.8 %)."
+            if sets
+            else "."
+        ),
     ]
     heading = title or label
     reading = result.reading
-    chart = alt.layer(*layers, data=alt.Data(values=records(rows))).resolve_scale(
-        color="independent", strokeDash="independent"
-    ).properties(
+    chart = alt.layer(*layers, data=inline_data(rows)).properties(
         width=width,
         height=height,
         view=alt.ViewBackground(stroke=None),
-        title=alt.Title(heading, subtitle=sub, anchor="start", fontSize=15, subtitleFontSize=11,
-                        subtitleColor="#425563"),
+        title=alt.Title(
+            heading,
+            subtitle=sub,
+            anchor="start",
+            fontSize=15,
+            subtitleFontSize=11,
+            subtitleColor="#425563",
+        ),
         description=f"{heading}. {' '.join(sub)} {reading}",
-        usermeta={"qiwidgets": {"title": heading, "caption": reading, "chart": "funnel",
-                                "rule_set": result.rule_set,
-                                "caption_lines": wrap(reading, 110)}},
-    )  # fmt: skip
+        usermeta={
+            "qiwidgets": {
+                "title": heading,
+                "caption": reading,
+                "chart": "funnel",
+                "rule_set": result.rule_set,
+                "caption_lines": wrap(reading, 110),
+            }
+        },
+    )
     return chart

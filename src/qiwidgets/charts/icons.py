@@ -35,18 +35,32 @@ __all__ = [
 _VARIATION = {
     "common_cause": (COMMON_CAUSE, "", 0, "Common cause variation: no sign of change"),
     "improvement_high": (
-        IMPROVEMENT, "H", 1, "Special cause variation: improvement (higher values)"
+        IMPROVEMENT,
+        "H",
+        1,
+        "Special cause variation: improvement (higher values)",
     ),
-    "improvement_low": (IMPROVEMENT, "L", -1, "Special cause variation: improvement (lower values)"),
+    "improvement_low": (
+        IMPROVEMENT,
+        "L",
+        -1,
+        "Special cause variation: improvement (lower values)",
+    ),
     "concern_high": (CONCERN, "H", 1, "Special cause variation: concern (higher values)"),
     "concern_low": (CONCERN, "L", -1, "Special cause variation: concern (lower values)"),
     "neutral_high": (
-        NEUTRAL, "H", 1, "Special cause variation: higher values (no improvement direction set)"
+        NEUTRAL,
+        "H",
+        1,
+        "Special cause variation: higher values (no improvement direction set)",
     ),
     "neutral_low": (
-        NEUTRAL, "L", -1, "Special cause variation: lower values (no improvement direction set)"
+        NEUTRAL,
+        "L",
+        -1,
+        "Special cause variation: lower values (no improvement direction set)",
     ),
-}  # fmt: skip
+}
 
 # name -> (colour, letter, where the limits band sits against the target, meaning)
 _ASSURANCE = {
@@ -56,8 +70,10 @@ _ASSURANCE = {
         COMMON_CAUSE,
         "?",
         "straddle",
-        "Assurance: hit and miss, the target lies within the limits and will be met only "
-        "some of the time",
+        (
+            "Assurance: hit and miss, the target lies within the limits and will be met only "
+            "some of the time"
+        ),
     ),
 }
 
@@ -168,10 +184,14 @@ def assurance_icon_svg(name: str, *, size: int = ICON_SIZE, title: str | None = 
     target_y = {"pass": 74, "fail": 60, "straddle": 68}[where]
     body = [
         _letter(letter, colour),
-        f'<rect x="22" y="{band_top}" width="56" height="{band_bottom - band_top}" '
-        f'fill="{colour}" fill-opacity="0.25" stroke="#7f7f7f" stroke-width="1.5"/>',
-        f'<line x1="18" y1="{target_y}" x2="82" y2="{target_y}" stroke="#1a1a1a" '
-        f'stroke-width="3" stroke-dasharray="6 3"/>',
+        (
+            f'<rect x="22" y="{band_top}" width="56" height="{band_bottom - band_top}" '
+            f'fill="{colour}" fill-opacity="0.25" stroke="#7f7f7f" stroke-width="1.5"/>'
+        ),
+        (
+            f'<line x1="18" y1="{target_y}" x2="82" y2="{target_y}" stroke="#1a1a1a" '
+            f'stroke-width="3" stroke-dasharray="6 3"/>'
+        ),
     ]
     return _frame(colour, title or meaning, _check_size(size), "".join(body))
 

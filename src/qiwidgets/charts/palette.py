@@ -84,8 +84,10 @@ FUNNEL_LIMIT_COLOURS = {"adjusted": "#3d3d3d", "unadjusted": "#8c8c8c"}
 FUNNEL_LIMIT_DASHES = {95: [5, 3], 99.8: [1, 0]}
 
 # --- Sizes ---------------------------------------------------------------------------------------
-POINT_SIZE = 50  # Vega symbol area in px^2 (about 8 px across)
+POINT_SIZE = 64  # Vega symbol area in px^2 (about 8 px across)
+AXIS_LABEL_SEPARATION = 10  # px: date labels closer than this are thinned out
 POINT_SIZE_SMALL = 22  # small multiples
+SPECIAL_SIZE_FACTOR = 2.0  # special-cause points: twice the area of common-cause points
 LINE_WIDTH = 1.5
 LIMIT_WIDTH = 1.2
 FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"  # DejaVu ships with Debian: same on every box

@@ -12,10 +12,10 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import altair as alt
 import vl_convert as vlc
-from xml.etree import ElementTree as ET
 
 from qiwidgets.charts._common import ChartError
 
@@ -24,11 +24,11 @@ __all__ = ["RENDERER_NAME", "caption_of", "enable_offline", "to_html", "to_png",
 #: The name :func:`enable_offline` registers its Altair renderer under.
 RENDERER_NAME = "qiwidgets"
 
-_SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.S)
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.DOTALL)
 # elements that must never appear in an SVG we put into a page
 _UNSAFE_TAGS = {"script", "foreignobject", "iframe", "object", "embed", "link", "style", "use"}
-_NETWORK = re.compile(r"^\s*(https?:|//|javascript:|file:)", re.I)
-_CSS_URL = re.compile(r"url\(\s*[\"']?\s*(https?:|//|javascript:)", re.I)
+_NETWORK = re.compile(r"^\s*(https?:|//|javascript:|file:)", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\(\s*[\"']?\s*(https?:|//|javascript:)", re.IGNORECASE)
 
 
 def _spec(chart: Any) -> dict:
@@ -36,7 +36,9 @@ def _spec(chart: Any) -> dict:
         return chart
     if isinstance(chart, alt.TopLevelMixin):
         return chart.to_dict()
-    raise ChartError(f"`chart` must be an Altair chart or a Vega-Lite dict, got {type(chart).__name__}.")
+    raise ChartError(
+        f"`chart` must be an Altair chart or a Vega-Lite dict, got {type(chart).__name__}."
+    )
 
 
 def _vl_version(spec: dict) -> str | None:
@@ -152,7 +154,9 @@ def _check_svg(svg: str) -> str:
     if s.startswith("<?xml"):
         s = s[s.index("?>") + 2 :].lstrip()
     if not s.startswith("<svg"):
-        raise ChartError("`chart_or_svg` must be an Altair chart, a Vega-Lite dict or an SVG string.")
+        raise ChartError(
+            "`chart_or_svg` must be an Altair chart, a Vega-Lite dict or an SVG string."
+        )
     reason = _unsafe_reason(s)
     if reason:
         raise ChartError(f"`chart_or_svg` cannot be put into a page: {reason}.")
@@ -189,8 +193,11 @@ def to_html(
         svg = _check_svg(chart_or_svg)
         cap = caption or ""
         if title is not None or caption:
-            svg = _label_svg(re.sub(r"<title>.*?</title>|<desc>.*?</desc>", "", svg, flags=re.S),
-                             title or "", cap)  # fmt: skip
+            svg = _label_svg(
+                re.sub(r"<title>.*?</title>|<desc>.*?</desc>", "", svg, flags=re.DOTALL),
+                title or "",
+                cap,
+            )
     else:
         t, c = caption_of(chart_or_svg)
         cap = c if caption is None else caption
