@@ -19,9 +19,10 @@ from qiwidgets.errors import QIError
 #: Modules providing ``add_parser(subparsers)``; each parser sets ``func(args) -> int``.
 #: Imported lazily so ``qiwidgets --help`` stays fast.
 SUBCOMMANDS = (
-    "qiwidgets.spc.cli",
+    "qiwidgets.spc_cli",
     "qiwidgets.store.cli",
     "qiwidgets.reports.cli",
+    "qiwidgets.dashboards.cli",
 )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from qiwidgets.errors import SPCDataError, SPCOptionError
 from qiwidgets.spc.constants import (
@@ -428,7 +428,7 @@ def _transform(o_: np.ndarray, e: np.ndarray, data_type: str, sr_method: str, ta
 def _truncate(z: np.ndarray, trim_by: float):
     """SHMI truncation: drop the units whose z ranks in the top or bottom ``trim_by``."""
     k = 1 / trim_by
-    rank = stats.rankdata(z, method="average")
+    rank = pd.Series(z).rank(method="average").to_numpy()  # as scipy.stats.rankdata
     sp = np.floor(rank * k / (len(z) + 1))
     kept = (sp > 0) & (sp < k - 1)
     return np.where(kept, z, np.nan), ~kept, rank, sp
