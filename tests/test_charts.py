@@ -702,3 +702,26 @@ def test_write_png_artifacts(results):
     (ARTIFACTS / "chart.html").write_text(
         "<!doctype html><meta charset=utf-8>" + charts.to_html(made["mdc_rebase"])
     )
+
+
+def test_missing_values_break_the_line_and_other_x_types():
+    m = pd.DataFrame(
+        {"month": _months(15), "v": [5, 6, np.nan, 7, 6, 5, 4, 3, 4, 3, 2, 3, 4, 5, 4.0]}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = spc.mdc_chart(m, x="month", y="v")
+    spec = charts.spc_chart(r).to_dict()
+    (line,) = _find(spec, "line", y="y")
+    assert line["mark"]["invalid"] == "break-paths-show-domains"  # no line across the gap
+    assert sum("y" not in row for row in _rows(spec, "pt")) == 1
+    # quarters as text: an ordinal axis; plain numbers: a quantitative one
+    q = pd.DataFrame({"q": [f"{y}-Q{i}" for y in (2024, 2025, 2026) for i in (1, 2, 3, 4)],
+                      "v": [5, 6, 5, 7, 6, 5, 4, 3, 4, 3, 2, 3.0]})  # fmt: skip
+    chart = charts.spc_chart(
+        spc.control_chart(q, x="q", y="v", chart="i"),
+        annotations=[{"x": "2025-Q2", "text": "PDSA"}],
+    )
+    (qline,) = _find(chart.to_dict(), "line", y="y")
+    assert qline["encoding"]["x"]["type"] == "ordinal"
+    assert "PDSA" in charts.to_svg(chart)

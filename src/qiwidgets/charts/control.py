@@ -22,9 +22,9 @@ from qiwidgets.charts._common import (
     check_positive_int,
     check_text,
     facet_label,
+    inline_data,
     number,
     period,
-    inline_data,
     wrap,
     x_kind,
 )

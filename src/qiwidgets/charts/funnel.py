@@ -18,8 +18,8 @@ from qiwidgets.charts._common import (
     ChartError,
     check_positive_int,
     check_text,
-    number,
     inline_data,
+    number,
     wrap,
 )
 from qiwidgets.spc.funnel import FunnelResult

@@ -20,7 +20,14 @@ import html
 from collections.abc import Sequence
 
 from qiwidgets.charts._common import ChartError
-from qiwidgets.charts.palette import COMMON_CAUSE, CONCERN, ICON_SIZE, IMPROVEMENT, NEUTRAL
+from qiwidgets.charts.palette import (
+    COMMON_CAUSE,
+    CONCERN,
+    ICON_SIZE,
+    IMPROVEMENT,
+    LIMIT_LINE,
+    NEUTRAL,
+)
 
 __all__ = [
     "ASSURANCE_ICON_NAMES",
@@ -101,6 +108,8 @@ def _frame(colour: str, title: str, size: int, body: str) -> str:
 def _letter(letter: str, colour: str) -> str:
     if not letter:
         return ""
+    if colour == COMMON_CAUSE:  # grey letters on white need more contrast than grey rings
+        colour = LIMIT_LINE
     return (
         f'<text x="50" y="44" text-anchor="middle" font-family="DejaVu Sans, Arial, sans-serif" '
         f'font-weight="bold" font-size="30" fill="{colour}">{html.escape(letter)}</text>'
