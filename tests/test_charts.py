@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import warnings
+from itertools import pairwise
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -725,3 +726,16 @@ def test_missing_values_break_the_line_and_other_x_types():
     (qline,) = _find(chart.to_dict(), "line", y="y")
     assert qline["encoding"]["x"]["type"] == "ordinal"
     assert "PDSA" in charts.to_svg(chart)
+
+
+def test_line_labels_do_not_overlap(results):
+    r = results["i"]  # target 16 and the last part's limits: labels at the right end
+    spec = charts.spc_chart(r, height=200).to_dict()
+    labels = sorted(_rows(spec, "lbl"), key=lambda row: row["y"])
+    assert {row["kind"] for row in labels} == {"cl", "lcl", "ucl", "target"}
+    assert any(row["text"].startswith("Target 16") for row in labels)
+    ys = [row["y"] for row in labels]
+    pts = _rows(spec, "pt")
+    vals = [v for row in pts for k in ("y", "cl", "lcl", "ucl", "target") if (v := row.get(k))]
+    gap = (max(vals) - min(vals)) / 200 * 12
+    assert all(b - a >= gap - 1e-9 for a, b in pairwise(ys))

@@ -47,6 +47,7 @@ SMALL_ICON = P.ICON_SIZE * 0.5  # px: icons above each small-multiple panel
 #: A short prefix on annotation labels, so the kind reads without colour.
 KIND_MARKS = {"pdsa_start": "▶ ", "pdsa_end": "■ ", "rebase": "↻ "}
 _REQUIRED_QIC = ("x", "y", "cl", "lcl", "ucl", "part", "include", "baseline", "signal")
+LABEL_GAP_PX = 12  # px: the least distance between two line labels at the right of a chart
 BASELINE_LABEL_Y = 12  # px from the top of the plot: the "Baseline" label
 _REQUIRED_MDC = ("x", "y", "cl", "lcl", "ucl", "rebase_group", "point_type")
 
@@ -143,7 +144,7 @@ def spc_chart(
     if result.facets:
         pts = pts[_facet_mask(pts, result.facets, key)]
     reading = result.readings.get(key, result.reading)
-    rows = _rows(result, pts, annotations, show_icons)
+    rows = _rows(result, pts, annotations, show_icons, height)
     xk = x_kind(result.points["x"])
     layers = _layers(result, rows, xk, show_inner, limit_labels, width, small=False)
     heading = title or _label(result)
@@ -195,7 +196,7 @@ def small_multiples(
     show_inner = _flag("show_inner", show_inner)
     show_icons = _flag("show_icons", show_icons)
     independent_y = _flag("independent_y", independent_y)
-    rows = _rows(result, result.points, annotations, show_icons)
+    rows = _rows(result, result.points, annotations, show_icons, panel_height)
     xk = x_kind(result.points["x"])
     layers = _layers(result, rows, xk, show_inner, False, panel_width, small=True)
     order = [facet_label(k) for k in _facet_keys(result)] or [""]
@@ -327,11 +328,12 @@ def _rows(
     pts: pd.DataFrame,
     annotations: Any,
     show_icons: bool,
+    height: int,
 ) -> pd.DataFrame:
     """Every row every layer needs, tagged with ``_layer``."""
     mdc = _is_mdc(result)
     f = _mdc_points(result, pts) if mdc else _qic_points(result, pts)
-    parts = [f, _baseline_rows(f), _label_rows(f, result)]
+    parts = [f, _baseline_rows(f), _label_rows(f, result, height)]
     parts.append(_annotation_rows(result, pts, annotations))
     if mdc and show_icons:
         parts.append(_icon_rows(result, pts))
@@ -574,30 +576,38 @@ def _baseline_rows(f: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _label_rows(f: pd.DataFrame, result: SPCResult) -> pd.DataFrame:
-    """Labels for the centre line and limits at the right end of each facet's last segment."""
+def _label_rows(f: pd.DataFrame, result: SPCResult, height: int) -> pd.DataFrame:
+    """Labels for the centre line, limits and target at the right end of each facet.
+
+    Labels closer than ``LABEL_GAP_PX`` on the page are moved apart (only the label; the text
+    keeps the true value), so "Mean 4.6" and "Target 4.5" never print over each other.
+    """
     centre = "Median" if result.chart in CENTRE_NAME else "Mean"
+    names = [("cl", centre)]
     if _is_mdc(result) or result.chart != "run":
-        names = (("cl", centre), ("ucl", "Upper limit"), ("lcl", "Lower limit"))
-    else:
-        names = (("cl", centre),)
-    last = f.groupby("_facet", sort=False).tail(1)
+        names += [("ucl", "Upper limit"), ("lcl", "Lower limit")]
+    names.append(("target", "Target"))
+    cols = [c for c in ("y", "cl", "lcl", "ucl", "target") if c in f]
+    span = f[cols].to_numpy(dtype=float)
+    span = span[np.isfinite(span)]
+    unit = (span.max() - span.min()) / max(height, 1) * LABEL_GAP_PX if span.size else 0.0
     rows = []
-    for _, r in last.iterrows():
+    for _, r in f.groupby("_facet", sort=False).tail(1).iterrows():
+        found = []
         for col, name in names:
             v = r[col]
             if v is None or not np.isfinite(v):
                 continue
+            found.append((float(v), col, f"{name} {number(v)}"))
+        found.sort()
+        placed: list[float] = []
+        for v, col, text in found:
+            at = v if not placed or v - placed[-1] >= unit else placed[-1] + unit
+            placed.append(at)
             rows.append(
-                {
-                    "_layer": "lbl",
-                    "_facet": r["_facet"],
-                    "x": r["x"],
-                    "y": v,
-                    "text": f"{name} {number(v)}",
-                    "kind": col,
-                }
-            )
+                {"_layer": "lbl", "_facet": r["_facet"], "x": r["x"], "y": at, "text": text,
+                 "kind": col}
+            )  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -905,10 +915,15 @@ def _layers(
     if limit_labels and (rows["_layer"] == "lbl").any():
         layers.append(
             base("lbl")
-            .mark_text(
-                align="left", baseline="middle", dx=8, fontSize=10, font=P.FONT, color="#3d3d3d"
+            .mark_text(align="left", baseline="middle", dx=8, fontSize=10, font=P.FONT)
+            .encode(
+                x=x,
+                y=alt.Y("y:Q", scale=yscale, axis=y_axis),
+                text="text:N",
+                color=alt.condition(
+                    alt.datum.kind == "target", alt.value(P.TARGET), alt.value(P.LABEL_TEXT)
+                ),
             )
-            .encode(x=x, y=alt.Y("y:Q", scale=yscale, axis=y_axis), text="text:N")
         )
     if (rows["_layer"] == "icon").any():
         icon = SMALL_ICON if small else P.ICON_SIZE * 0.8

@@ -31,6 +31,7 @@ LIMIT_LINE = "#6e6e6e"  # process / control limits: MDC grey, darkened so dashes
 INNER_LINE = "#a6a6a6"  # 2-sigma (qicharts2) or "near" lines (MDC): lighter than the limits
 RUNS_SIGNAL_LINE = NEUTRAL  # qicharts2 marks a runs signal on the centre line, not the points
 BASELINE_FILL = "#e8eef5"  # frozen baseline band: a pale tint that keeps the points readable
+LABEL_TEXT = "#3d3d3d"  # line labels at the right of a chart: dark grey, 10:1 on white
 POINT_STROKE = "#ffffff"  # thin white ring around filled points so overlapping points separate
 
 # Annotation rules by kind (pdsa_start, event, rebase, anything else).
