@@ -43,7 +43,7 @@ def _worker(url, worker, ids, barrier, results) -> None:
                 except StaleEditError:
                     refused += 1
         results.put((worker, "ok", refused))
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - reported to the parent, which fails the test
         results.put((worker, "error", traceback.format_exc()))
     finally:
         dispose_engines()

@@ -1163,18 +1163,25 @@ def record_observation(
                 "the current data."
             )
         source = values.source or WORKBOOK_SOURCE
-        summary = upsert_observations(session, [values.model_dump()], source=source)
-        if summary.updated == 0 and summary.inserted == 0:
+        new = {f: getattr(values, f) for f in OBSERVATION_DATA_FIELDS}
+        if record is None:
+            record = m.Observation(team_id=values.team_id, measure_id=values.measure_id,
+                                   period=values.period, source=source, **new)  # fmt: skip
+            session.add(record)
+            _flush(session, record)
             return record
-        record = session.scalar(
-            select(m.Observation)
-            .where(
-                m.Observation.team_id == values.team_id,
-                m.Observation.measure_id == values.measure_id,
-                m.Observation.period == values.period,
-            )
-            .execution_options(populate_existing=True)
-        )
+        now = m.utcnow()
+        for field, after in new.items():
+            before = getattr(record, field)
+            if before != after:
+                session.add(m.ObservationEdit(
+                    observation_id=record.id, field=field, old_value=_text_value(before),
+                    new_value=_text_value(after), changed_at=now, source=source,
+                ))  # fmt: skip
+                setattr(record, field, after)
+        if session.is_modified(record):
+            record.source = source
+            _flush(session, record)
         return record
 
     return run_in_transaction(work, db)
