@@ -52,6 +52,7 @@ class MeasureMonth:
     variation_icon: str | None = None
     assurance_icon: str | None = None
     new_signals: list[str] = field(default_factory=list)
+    sustained: str | None = None  # a rebased phase better than the first one, in words
     annotations: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -79,6 +80,7 @@ class MeasureMonth:
             "variation_icon": self.variation_icon,
             "assurance_icon": self.assurance_icon,
             "new_signals": list(self.new_signals),
+            "sustained": self.sustained,
             "reading": self.reading,
         }
 
@@ -299,7 +301,27 @@ def analyse_measure(
     else:
         mm.variation_icon, mm.assurance_icon = _qic_icons(result, mm.direction, mm.target)
     mm.new_signals = _new_signals(result, before, month)
+    mm.sustained = _sustained(result, mm.direction)
     return mm
+
+
+def _sustained(result, direction: str | None) -> str | None:
+    """A later phase whose centre line is better than the first phase's (limits rebased after
+    a change that held): improvement that no longer shows as a signal inside the last phase."""
+    s = result.summary
+    group = "part" if "part" in s else "rebase_group" if "rebase_group" in s else None
+    if group is None or direction not in ("increase", "decrease") or s[group].nunique() < 2:
+        return None
+    first, last = float(s["cl"].iloc[0]), float(s["cl"].iloc[-1])
+    better = last > first if direction == "increase" else last < first
+    if not better or not (np.isfinite(first) and np.isfinite(last)):
+        return None
+    pts = result.points
+    since = pts.loc[pts[group] == s[group].iloc[-1], "x"].min()
+    return (
+        f"sustained improvement: new limits since {format_x(since)}, the centre line moved from "
+        f"{format_number(first)} to {format_number(last)}"
+    )
 
 
 def _missing_periods(frame: pd.DataFrame, measure: Any, month: Month, notes: list[str]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,12 @@ def load_summaries(folder: str | os.PathLike, month: Month, programme: str | Non
         if programme is not None and data.get("programme", {}).get("code") != programme:
             continue
         out.append(data)
-    return sorted(out, key=lambda s: (s["team"]["name"].casefold(), s["team"]["code"]))
+    return sorted(out, key=lambda s: (natural_key(s["team"]["name"]), s["team"]["code"]))
+
+
+def natural_key(text: str) -> tuple:
+    """Sort 'Ward 2' before 'Ward 10' (names, never scores, order every list)."""
+    return tuple(int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", text))
 
 
 @dataclass
@@ -206,7 +212,8 @@ class ProgrammeReport:
         return "".join(out)
 
     def bright_spots(self) -> list[dict]:
-        return [s for s in self.summaries if s.get("improvement")]
+        """Teams with special-cause improvement at their latest point, or a sustained one."""
+        return [s for s in self.summaries if s.get("improvement") or s.get("sustained")]
 
     def _section_bright_spots(self) -> str:
         out = [
@@ -219,18 +226,21 @@ class ProgrammeReport:
         rows = []
         spots = self.bright_spots()
         for s in spots:
-            measures = [
-                names.get(code) or next(
-                    (mm["name"] for mm in s["measures"] if mm["code"] == code), code)
-                for code in s["improvement"]
+            own = {mm["code"]: mm["name"] for mm in s["measures"]}
+            measures = [names.get(c) or own.get(c, c) for c in s["improvement"]]
+            measures += [
+                f"{names.get(c) or own.get(c, c)} ({why})"
+                for c, why in s.get("sustained", {}).items() if c not in s["improvement"]
             ]  # fmt: skip
-            learning = [r for r in s["reflections"] if r.get("generalisable")]
+            learning = s.get("generalisable") or [
+                r for r in s["reflections"] if r.get("generalisable")
+            ]
             text = "".join(
-                f"<p>{esc(r.get('what_happened'))}"
+                f"<p>{esc(r.get('date', ''))}: {esc(r.get('what_happened'))}"
                 + (f" <em>What worked:</em> {esc(r['what_worked'])}" if r.get("what_worked") else "")
                 + "</p>"
                 for r in learning
-            ) or "<p>No reflection flagged as generalisable this month.</p>"
+            ) or "<p>No reflection flagged as generalisable yet.</p>"
             rows.append((s["team"]["name"], "; ".join(measures), Raw(text)))
         if rows:
             out.append(table(["Team", "Special-cause improvement on", "Generalisable learning"],
@@ -261,8 +271,9 @@ class ProgrammeReport:
             if c["with_value"] < c["measures"]:
                 reasons.append(f"{c['measures'] - c['with_value']} measures without data this month")
             pdsa = s["pdsa"]
-            if pdsa["started"] == 0 and pdsa["finished"] == 0 and pdsa["planned"] == 0:
-                reasons.append("no PDSA cycle started, finished or planned")
+            improving = s.get("improvement") or s.get("sustained")
+            if not improving and pdsa["started"] == pdsa["finished"] == pdsa["planned"] == 0:
+                reasons.append("no PDSA cycle started, finished or planned, and no improvement yet")
             ts, ls = s["progress"]["team_score"], s["progress"]["lead_score"]
             if ts is not None and ls is not None and abs(ts - ls) >= SCORE_GAP:
                 reasons.append(f"the team ({ts:.1f}) and the lead ({ls:.1f}) see progress differently")
@@ -309,7 +320,7 @@ def build(
     """Read the team summaries and the shared outcome measure for the programme report."""
     m = parse_month(month)
     prog = repo.get_programme(database_url, programme)
-    teams = sorted(repo.list_teams(database_url, prog.id), key=lambda t: (t.name.casefold(), t.code))
+    teams = sorted(repo.list_teams(database_url, prog.id), key=lambda t: (natural_key(t.name), t.code))
     summaries = load_summaries(summaries_dir, m, prog.code)
     shared = repo.list_measures(database_url, None, prog.id)
     report = ProgrammeReport(programme=prog, month=m, teams=teams, summaries=summaries,

@@ -236,6 +236,8 @@ class TeamReport:
             if facts:
                 out.append(f"<p>{esc(' '.join(facts))}</p>")
             out.append(f"<p><strong>Reading:</strong> {esc(mm.reading)}</p>")
+            if mm.sustained:
+                out.append(f"<p>{esc(mm.sustained[:1].upper() + mm.sustained[1:])}.</p>")
             if mm.new_signals:
                 items = "".join(f"<li>{esc(s)}</li>" for s in mm.new_signals)
                 out.append(f"<p>Signals new this month:</p><ul>{items}</ul>")
@@ -435,6 +437,7 @@ class TeamReport:
             "measures": [mm.summary() for mm in self.measures],
             "new_signals": sum(len(mm.new_signals) for mm in self.measures),
             "improvement": [mm.code for mm in self.measures if mm.improvement_signal],
+            "sustained": {mm.code: mm.sustained for mm in self.measures if mm.sustained},
             "concern": [mm.code for mm in self.measures if mm.concern_signal],
             "pdsa": {"started": len(self._pdsa_started()), "finished": len(self._pdsa_finished()),
                      "planned": len(self._pdsa_next())},  # fmt: skip
@@ -447,6 +450,11 @@ class TeamReport:
                 }
                 for r in month_refl
             ],  # fmt: skip
+            "generalisable": [
+                {"date": r.date.isoformat(), "what_happened": r.what_happened,
+                 "what_worked": r.what_worked, "story": r.story}
+                for r in [r for r in d.reflections if r.generalisable][-3:]
+            ],  # the latest up to the month, whenever they were written  # fmt: skip
             "help_needed": [r.what_did_not for r in month_refl if r.what_did_not],
             "errors": dict(self.errors),
             "build": {"qiwidgets": __version__, "python": sys.executable},
