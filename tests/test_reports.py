@@ -1,0 +1,359 @@
+"""Monthly learning reports: validation, the full pipeline on the sample programme, idempotency,
+failure isolation, hostile names, PDF and the Dask executor.
+
+Every report here is executed by papermill in a real Jupyter kernel (the venv's ``python3``),
+in spawned worker processes. The 12-team pipeline runs once per module (``sample_run``).
+Jupyter's state folders point at a temporary folder for the whole module.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from qiwidgets.cli import main as cli_main
+from qiwidgets.errors import ParameterError
+from qiwidgets.reports import runner
+from qiwidgets.reports.html import network_references
+from qiwidgets.reports.params import Month, parse_month, slugify
+
+MONTH = "2026-10"
+BROKEN = "W05"  # its newest reflection gets an impossible date: its notebook's build cell raises
+
+pytestmark = pytest.mark.slow
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jupyter_env(tmp_path_factory):
+    """Jupyter's state in a temp folder; kernels found in the venv (``sys.prefix``)."""
+    base = tmp_path_factory.mktemp("jupyter")
+    mp = pytest.MonkeyPatch()
+    for var, sub in (("JUPYTER_DATA_DIR", "data"), ("JUPYTER_CONFIG_DIR", "config"),
+                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):  # fmt: skip
+        (base / sub).mkdir()
+        mp.setenv(var, str(base / sub))
+    mp.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
+    mp.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    mp.delenv("QI_DATABASE_URL", raising=False)
+    yield base
+    mp.undo()
+
+
+def _sample_db(path: Path) -> str:
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    init_db(str(path))
+    load_sample(str(path))
+    dispose_engines()
+    return str(path)
+
+
+def _break_team(db: str, code: str) -> str:
+    """Corrupt one record (an impossible date) so that the team's notebook raises."""
+    con = sqlite3.connect(db)
+    with con:
+        row = con.execute(
+            "SELECT r.id, r.what_happened FROM reflections r JOIN teams t ON t.id = r.team_id "
+            "WHERE t.code = ? ORDER BY r.date DESC LIMIT 1",
+            (code,),
+        ).fetchone()
+        con.execute("UPDATE reflections SET date = '2026-02-30' WHERE id = ?", (row[0],))
+    con.close()
+    return row[1]
+
+
+def _latest_reflections(db: str) -> dict[str, str]:
+    """Each team's newest reflection up to the month (what its report must show)."""
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT t.code, r.what_happened FROM reflections r JOIN teams t ON t.id = r.team_id "
+        "WHERE r.date <= '2026-10-31' ORDER BY r.date, r.id"
+    ).fetchall()
+    con.close()
+    latest = {}
+    for code, text in rows:
+        latest[code] = text
+    return latest
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, jupyter_env):
+    """The sample programme (12 wards), one team broken, all reports built with 2 workers."""
+    base = tmp_path_factory.mktemp("sample")
+    db = _sample_db(base / "sample.db")
+    latest = _latest_reflections(db)
+    _break_team(db, BROKEN)
+    out = base / "reports"
+    result = runner.run_reports(MONTH, db, out, workers=2, timeout=240)
+    return {"db": db, "out": out, "result": result, "latest": latest}
+
+
+# --- fast checks: parameters --------------------------------------------------------------------
+
+
+def test_month_and_slug_rules():
+    assert parse_month("2026-10") == Month(2026, 10)
+    assert Month(2026, 12).next() == Month(2027, 1) and Month(2027, 1).previous() == Month(2026, 12)
+    for bad in ("2026-13", "26-10", "2026/10", "", "2026-1", "x" * 50, None, 202610):
+        with pytest.raises(ParameterError, match="YYYY-MM"):
+            parse_month(bad)
+    for name in ("../../etc/passwd", "..", "a/b", 'x"; import os', "</script>", "\n", "ÄÖ ü"):
+        slug = slugify(name)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", slug), slug
+    assert slugify("a/b") != slugify("a\\b")  # dropped characters never merge two names
+    assert slugify("W01") == "W01"
+
+
+def test_offline_check_finds_every_network_reference():
+    ok = '<svg xmlns="http://www.w3.org/2000/svg"><image href="data:image/png;base64,AA"/></svg>'
+    assert network_references(ok) == []
+    for bad in (
+        '<script src="https://cdn.example/require.js"></script>',
+        '<link rel="stylesheet" href="https://cdn.example/x.css">',
+        "<img src='//cdn.example/x.png'>",
+        '<div style="background:url(https://x.example/a.png)"></div>',
+        "<style>@import 'https://x.example/a.css';</style>",
+        "<script>alert(1)</script>",
+    ):
+        assert network_references(bad), bad
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    """Two teams built through the store API (reports_data), with hostile names and texts."""
+    from reports_data import build_programme
+
+    from qiwidgets.store.db import dispose_engines
+
+    base = tmp_path_factory.mktemp("small")
+    folder = base / 'we"ird \'db <x> $HOME'  # the database path itself is a parameter
+    folder.mkdir()
+    db = str(folder / "store.db")
+    hostile = {
+        0: 'Ward "7"\n</script><script>alert(1)</script> ../../escape',
+        1: "O'Brien's ward {team} %s \\x00",
+    }
+    texts = {
+        0: '<script>alert("reflection")</script> We learned "a lot" & more',
+        1: "Line one\nline two </textarea> ${x}",
+    }
+    info = build_programme(db, teams=2, names=hostile, reflection_texts=texts)
+    dispose_engines()
+    return {"db": db, "names": hostile, "texts": texts, **info}
+
+
+def test_invalid_parameters_are_refused_before_any_kernel(small_db, tmp_path):
+    db, out = small_db["db"], tmp_path / "out"
+    cases = [
+        ({"month": "2026-13"}, "YYYY-MM"),
+        ({"teams": ['../x"; import os\n</script>']}, "Unknown team"),
+        ({"workers": 0}, "workers"),
+        ({"executor": "spark"}, "executor"),
+        ({"scheduler": "tcp://127.0.0.1:1"}, "scheduler"),
+        ({"month": "2019-01", "teams": ["T01"]}, "No data up to January 2019"),
+        ({"month": "2019-01"}, "has any data"),
+        ({"db": str(tmp_path / "missing.db")}, "does not exist"),
+        ({"timeout": -1}, "timeout"),
+    ]
+    for change, message in cases:
+        kwargs = {"month": MONTH, "db": db, "out": out, **change}
+        with pytest.raises(ParameterError, match=message):
+            runner.plan(**kwargs)
+    assert not out.exists()  # nothing was written
+
+
+def test_cli_errors_are_one_plain_line(small_db, tmp_path, capsys):
+    code = cli_main(["reports", "--month", "2026-10", "--db", small_db["db"], "--out",
+                     str(tmp_path / "o"), "--team", "NOPE"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Unknown team 'NOPE'" in err and "Traceback" not in err
+    code = cli_main(["reports", "--month", "Oct", "--db", small_db["db"]])
+    assert code == 2 and "YYYY-MM" in capsys.readouterr().err
+
+
+def test_the_kernel_is_the_venv_python(jupyter_env):
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    assert Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve())
+
+
+# --- the sample programme ------------------------------------------------------------------------
+
+
+def _team_codes(db: str) -> list[str]:
+    con = sqlite3.connect(db)
+    codes = [r[0] for r in con.execute("SELECT code FROM teams ORDER BY code")]
+    con.close()
+    return codes
+
+
+def test_sample_batch_builds_11_reports_and_records_the_broken_team(sample_run):
+    result, out = sample_run["result"], sample_run["out"]
+    codes = _team_codes(sample_run["db"])
+    assert len(codes) == 12
+    assert sorted(r.key for r in result.built) == [c for c in codes if c != BROKEN]
+    assert [r.key for r in result.failed] == [BROKEN]
+    assert not result.ok
+    failure = result.failed[0]
+    assert failure.ename == "ValueError" and failure.cell is not None
+    kept = Path(failure.failed_notebook)
+    assert kept.is_file() and kept.is_relative_to(out)
+    nb = json.loads(kept.read_text())
+    assert "team_report.build" in "".join(nb["cells"][failure.cell]["source"])
+    record = json.loads((out / MONTH / "failures.json").read_text())
+    assert record[0]["key"] == BROKEN and record[0]["cell"] == failure.cell
+    assert not (out / MONTH / "teams" / f"{BROKEN}.html").exists()
+    assert result.programme is not None and result.programme.ok
+
+
+def _assert_offline_page(text: str) -> None:
+    assert network_references(text) == []
+    for attr in re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)""", text, flags=re.IGNORECASE):
+        assert not re.match(r"\s*(https?:)?//", attr, flags=re.IGNORECASE), attr
+    assert "<script" not in text.lower()
+
+
+def test_every_team_report_is_complete_and_offline(sample_run):
+    out, latest = sample_run["out"], sample_run["latest"]
+    teams_dir = out / MONTH / "teams"
+    from qiwidgets.store import repo
+
+    db = sample_run["db"]
+    for code in _team_codes(db):
+        if code == BROKEN:
+            continue
+        page = (teams_dir / f"{code}.html").read_text(encoding="utf-8")
+        summary = json.loads((teams_dir / f"{code}.json").read_text(encoding="utf-8"))
+        assert (teams_dir / f"{code}.ipynb").is_file()
+        _assert_offline_page(page)
+        assert "team_report.build" not in page and "display(HTML" not in page  # no code
+        family = repo.list_measures(db, code)
+        assert len(summary["measures"]) == len(family)
+        for measure in family:  # each measure's chart: an inline SVG titled with its name
+            assert re.search(r"<svg[^>]*>\s*<title>" + re.escape(html.escape(measure.name)), page), (
+                code, measure.name)  # fmt: skip
+        assert html.escape(latest[code]) in page, code
+        assert "Data cut-off" in page and "Data completeness" in page
+        assert summary["build"]["python"] == sys.executable  # the venv's kernel ran it
+        assert summary["team"]["code"] == code and summary["month"] == MONTH
+        for m in summary["measures"]:
+            assert m["variation_icon"] in (None, "common_cause", "improvement_high",
+                                           "improvement_low", "concern_high", "concern_low",
+                                           "neutral_high", "neutral_low")  # fmt: skip
+
+
+def test_programme_report_has_funnel_bright_spots_and_no_league_table(sample_run):
+    out = sample_run["out"]
+    page = (out / MONTH / "programme.html").read_text(encoding="utf-8")
+    summary = json.loads((out / MONTH / "programme.json").read_text(encoding="utf-8"))
+    _assert_offline_page(page)
+    funnel = re.search(r'class="qiw-funnel">\s*<figure[^>]*>\s*<svg', page)
+    assert funnel, "funnel plot missing"
+    assert 'class="qiw-small-multiples"' in page
+    assert "Bright spots" in page and summary["bright_spots"], summary
+    team_summaries = {
+        p.stem: json.loads(p.read_text()) for p in (out / MONTH / "teams").glob("*.json")
+    }
+    for code in summary["bright_spots"]:
+        assert team_summaries[code]["improvement"]
+        assert html.escape(team_summaries[code]["team"]["name"]) in page
+    assert BROKEN in summary["missing_teams"]
+    lowered = page.lower()
+    for banned in ("league table</th>", "rank</th>", ">red<", ">amber<", ">green<"):
+        assert banned not in lowered
+    index = (out / "index.html").read_text(encoding="utf-8")
+    _assert_offline_page(index)
+    assert f'href="{MONTH}/programme.html"' in index
+    assert index.count(f'href="{MONTH}/teams/') == 11
+
+
+def test_rerun_without_changes_rebuilds_nothing_and_force_rebuilds(sample_run):
+    out, db = sample_run["out"], sample_run["db"]
+    teams_dir = out / MONTH / "teams"
+    before = {p.name: p.stat().st_mtime_ns for p in teams_dir.iterdir()}
+    prog_before = (out / MONTH / "programme.html").stat().st_mtime_ns
+    again = runner.run_reports(MONTH, db, out, workers=2, timeout=240)
+    assert again.built == []
+    assert sorted(again.skipped) == sorted(c for c in _team_codes(db) if c != BROKEN)
+    assert [r.key for r in again.failed] == [BROKEN]  # still broken, tried again
+    assert again.programme is None and again.programme_skipped
+    assert {p.name: p.stat().st_mtime_ns for p in teams_dir.iterdir()} == before
+    assert (out / MONTH / "programme.html").stat().st_mtime_ns == prog_before
+
+    forced = runner.run_reports(MONTH, db, out, ["W01"], workers=1, force=True, timeout=240)
+    assert [r.key for r in forced.built] == ["W01"]
+    assert (teams_dir / "W01.html").stat().st_mtime_ns > before["W01.html"]
+
+
+def test_a_data_change_rebuilds_that_team_and_the_programme(sample_run):
+    from qiwidgets.store import repo
+
+    out, db = sample_run["out"], sample_run["db"]
+    team = repo.get_team(db, "W02")
+    repo.save_reflection(db, {"team_id": team.id, "date": "2026-10-30",
+                              "what_happened": "A late reflection for the test"})  # fmt: skip
+    p = runner.plan(MONTH, db, out)
+    assert sorted(j.key for j in p.jobs) == sorted(["W02", BROKEN])
+    res = runner.run_plan(p, progress=False)
+    assert sorted(r.key for r in res.built) == ["W02"]
+    assert res.programme is not None and res.programme.ok
+    page = (out / MONTH / "teams" / "W02.html").read_text(encoding="utf-8")
+    assert "A late reflection for the test" in page
+    assert not list((out / ".staging").iterdir())  # no half-written files left behind
+
+
+# --- hostile names, PDF ------------------------------------------------------------------------
+
+
+def test_hostile_names_and_texts_stay_data(small_db, tmp_path):
+    outer = tmp_path / "area"
+    out = outer / "reports"
+    res = runner.run_reports(MONTH, small_db["db"], out, workers=2, pdf=True, timeout=240)
+    assert res.ok, [r.describe() for r in res.failed]
+    assert len(res.built) == 2
+    written = [p for p in outer.rglob("*") if p.is_file()]
+    assert written and all(p.resolve().is_relative_to(out.resolve()) for p in written)
+    for p in written:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+", p.name), p
+    pages = list(out.rglob("*.html"))
+    assert len(pages) == 4  # 2 teams, the programme, the index
+    for page_path in pages:
+        text = page_path.read_text(encoding="utf-8")
+        _assert_offline_page(text)
+        assert "alert(" not in text or "&lt;script&gt;alert(" in text
+    team_pages = {p.stem: p.read_text(encoding="utf-8") for p in (out / MONTH / "teams").glob("*.html")}
+    joined = "".join(team_pages.values())
+    assert "<script" not in joined.lower()
+    assert "&lt;script&gt;alert(" in joined  # shown as text, escaped
+    # nbconvert may write quotes as entities or as characters: compare the text a reader sees
+    shown = html.unescape(joined)
+    assert 'Ward "7"' in shown and '<script>alert("reflection")</script>' in shown
+    assert "O'Brien's ward {team} %s \\x00" in shown
+    for pdf in (out / MONTH / "teams").glob("*.pdf"):
+        assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert len(list((out / MONTH / "teams").glob("*.pdf"))) == 2
+
+
+# --- Dask ----------------------------------------------------------------------------------------
+
+
+def test_dask_executor_with_a_local_cluster_of_processes(small_db, tmp_path):
+    out = tmp_path / "dask-out"
+    res = runner.run_reports(MONTH, small_db["db"], out, executor="dask", workers=2, timeout=240)
+    assert res.ok, [r.describe() for r in res.failed]
+    assert sorted(r.key for r in res.built) == small_db["teams"]
+    assert res.programme is not None and res.programme.ok
+    for code in small_db["teams"]:
+        assert (out / MONTH / "teams" / f"{slugify(code)}.html").is_file()
