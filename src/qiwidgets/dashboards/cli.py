@@ -1,0 +1,48 @@
+"""``qiwidgets serve``: the dashboards in a browser (Voilà)."""
+
+from __future__ import annotations
+
+import argparse
+
+from qiwidgets.dashboards import server as _server
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "serve",
+        help="serve the team and programme dashboards (Voilà) on 127.0.0.1",
+        description="Serve the team and programme dashboards with Voilà on 127.0.0.1. Only the "
+        "two dashboards are served, with their code hidden, a token required (generated and "
+        "printed with the address unless --token is given), idle kernels shut down and a time "
+        "limit on every step. Stop it with Ctrl+C.",
+    )
+    p.add_argument("--db", help="the store: a SQLite file or a database URL "
+                   "(default: $QIWIDGETS_DB or qiwidgets.db)")  # fmt: skip
+    p.add_argument("--port", type=int, default=_server.DEFAULT_PORT,
+                   help=f"port (default {_server.DEFAULT_PORT})")  # fmt: skip
+    p.add_argument("--token", help="the token visitors need (default: a new random one, printed)")
+    p.add_argument("--dev", action="store_true",
+                   help="show tracebacks in the pages (for development only)")  # fmt: skip
+    p.add_argument("--programme", help="the programme code, when the store holds several")
+    p.add_argument("--pool", type=int, default=_server.DEFAULT_POOL,
+                   help="warm kernels kept waiting per dashboard (default %(default)s; 0: none)")
+    p.add_argument("--cull-idle", type=int, default=_server.DEFAULT_CULL_IDLE, metavar="SECONDS",
+                   help="shut down a kernel idle this long with no page open "
+                   "(default %(default)s)")  # fmt: skip
+    p.add_argument("--timeout", type=int, default=_server.DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="time limit for opening a page (default %(default)s)")  # fmt: skip
+    p.add_argument("--cache-dir", help="keep drawn chart specs here between runs "
+                   "(default: a temporary folder)")  # fmt: skip
+    p.add_argument("--no-prewarm", dest="prewarm", action="store_false",
+                   help="do not draw every team's charts in the background at start")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    opts = _server.ServeOptions(
+        db=args.db, port=args.port, token=args.token, dev=args.dev, pool=args.pool,
+        cull_idle=args.cull_idle, timeout=args.timeout, programme=args.programme,
+        cache_dir=args.cache_dir, prewarm=args.prewarm,
+    )  # fmt: skip
+    return _server.serve(opts)

@@ -1,0 +1,280 @@
+"""Charts drawn by the browser: the kernel sends a Vega-Lite spec, the page draws it.
+
+Turning a chart into SVG with vl-convert costs 0.7–2.6 s per chart on our 2-core machines, and
+building the Altair chart another 0.3–0.8 s. A dashboard interaction has a budget of 200 ms.
+So in the dashboards:
+
+* the kernel builds the chart with :mod:`qiwidgets.charts` (nothing is drawn differently) and
+  sends only its Vega-Lite spec, inside a ``<div class="qi-vl" data-spec="...">`` in a
+  ``widgets.HTML``;
+* the page's template loads vl-convert's JavaScript bundle once, from the Voilà server itself
+  (no CDN), and draws every such ``div`` as SVG when it appears (``static/qiwidgets.js``);
+* specs are cached by a fingerprint of everything that goes into the chart (the SPC result,
+  the annotations, the width and the code that draws it), in memory and — when
+  ``QIWIDGETS_CHART_CACHE`` names a folder — on disk, shared by every kernel of the server.
+  ``qiwidgets serve`` fills that folder in the background for every team
+  (:mod:`qiwidgets.dashboards.prewarm`). An edit changes the fingerprint, so a stale chart is
+  never shown; it only costs one rebuild.
+
+The spec's text (team names, notes, readings) is data to Vega and drawn as SVG text, never as
+HTML; the attribute holding the spec is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import html
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger("qiwidgets.dashboards")
+
+#: Environment variable naming the on-disk spec cache shared by a server's kernels.
+CACHE_ENV = "QIWIDGETS_CHART_CACHE"
+#: Specs kept in memory per kernel.
+MEMORY_ENTRIES = 256
+
+_memory: collections.OrderedDict[str, dict] = collections.OrderedDict()
+_lock = threading.Lock()
+_code_version: str | None = None
+stats = {"hits": 0, "disk_hits": 0, "misses": 0}
+
+
+def code_version() -> str:
+    """A fingerprint of the code that computes and draws charts (package files and versions).
+
+    Any change to :mod:`qiwidgets` (other than the dashboards), Altair or vl-convert gives new
+    cache keys, so an old spec is never reused after an upgrade.
+    """
+    global _code_version
+    if _code_version is None:
+        import altair
+        import vl_convert
+
+        import qiwidgets
+
+        h = hashlib.sha256()
+        h.update(f"{qiwidgets.__version__}|{altair.__version__}|{vl_convert.__version__}".encode())
+        root = Path(qiwidgets.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            if "dashboards" in path.relative_to(root).parts:
+                continue
+            st = path.stat()
+            h.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}".encode())
+        _code_version = h.hexdigest()[:16]
+    return _code_version
+
+
+def _frame_bytes(frame: pd.DataFrame | None) -> bytes:
+    if frame is None:
+        return b"-"
+    head = repr((list(frame.columns), [str(t) for t in frame.dtypes])).encode()
+    try:
+        body = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+    except (TypeError, ValueError):  # unhashable cells: fall back to a text form
+        body = frame.to_csv().encode()
+    return head + body
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able form of options/annotations for hashing."""
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def fingerprint(kind: str, result: Any, *parts: Any) -> str:
+    """A key for the spec drawn from ``result`` (an SPC or funnel result) and ``parts``."""
+    h = hashlib.sha256()
+    h.update(f"{code_version()}|{kind}".encode())
+    for name in ("points", "summary", "limits"):
+        h.update(_frame_bytes(getattr(result, name, None)))
+    meta = {
+        "chart": getattr(result, "chart", None),
+        "rule_set": getattr(result, "rule_set", None),
+        "facets": list(getattr(result, "facets", ()) or ()),
+        "options": getattr(result, "options", {}),
+        "warnings": list(getattr(result, "warnings", ()) or ()),
+    }
+    h.update(json.dumps(_plain(meta), sort_keys=True).encode())
+    for part in parts:
+        if isinstance(part, pd.DataFrame):
+            h.update(_frame_bytes(part))
+        else:
+            h.update(json.dumps(_plain(part), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _cache_dir() -> Path | None:
+    folder = os.environ.get(CACHE_ENV)
+    if not folder:
+        return None
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+def cached_spec(key: str, build: Any) -> dict:
+    """The spec for ``key``: from memory, from the shared folder, or ``build()`` (then stored)."""
+    with _lock:
+        if key in _memory:
+            _memory.move_to_end(key)
+            stats["hits"] += 1
+            return _memory[key]
+    folder = _cache_dir()
+    spec = None
+    if folder is not None:
+        path = folder / f"{key}.json"
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+            stats["disk_hits"] += 1
+        except (OSError, ValueError):
+            spec = None
+    if spec is None:
+        stats["misses"] += 1
+        spec = build()
+        if folder is not None:
+            _write_atomic(folder / f"{key}.json", json.dumps(spec, separators=(",", ":")))
+    with _lock:
+        _memory[key] = spec
+        while len(_memory) > MEMORY_ENTRIES:
+            _memory.popitem(last=False)
+    return spec
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:  # a full or read-only disk only costs speed
+        log.warning("Could not write the chart cache file %s", path, exc_info=True)
+
+
+def clear_memory() -> None:
+    """Forget the specs held in memory (tests and benchmarks)."""
+    with _lock:
+        _memory.clear()
+
+
+# --- specs ------------------------------------------------------------------------------------
+
+
+def spc_spec(result: Any, annotations: Any = None, width: int = 640, **options: Any) -> dict:
+    """The Vega-Lite spec of :func:`qiwidgets.charts.spc_chart` for ``result`` (cached)."""
+    rows = list(annotations or [])
+    key = fingerprint("spc", result, rows, int(width), options)
+
+    def build() -> dict:
+        from qiwidgets import charts
+
+        chart = charts.spc_chart(result, annotations=rows or None, width=width, **options)
+        return chart.to_dict(validate=False)
+
+    return cached_spec(key, build)
+
+
+def small_multiples_spec(result: Any, columns: int = 4, **options: Any) -> dict:
+    """The spec of :func:`qiwidgets.charts.small_multiples` (cached)."""
+    key = fingerprint("small_multiples", result, int(columns), options)
+
+    def build() -> dict:
+        from qiwidgets import charts
+
+        return charts.small_multiples(result, columns=columns, **options).to_dict(validate=False)
+
+    return cached_spec(key, build)
+
+
+def funnel_spec(result: Any, **options: Any) -> dict:
+    """The spec of :func:`qiwidgets.charts.funnel_chart` (cached)."""
+    key = fingerprint("funnel", result, options)
+
+    def build() -> dict:
+        from qiwidgets import charts
+
+        return charts.funnel_chart(result, **options).to_dict(validate=False)
+
+    return cached_spec(key, build)
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def _caption(spec: dict) -> tuple[str, str]:
+    meta = (spec.get("usermeta") or {}).get("qiwidgets") or {}
+    title = spec.get("title")
+    if isinstance(title, dict):
+        title = title.get("text")
+    if isinstance(title, list):
+        title = " ".join(str(t) for t in title)
+    caption = meta.get("caption") or spec.get("description") or ""
+    return str(title or "Chart"), str(caption)
+
+
+def chart_html(spec: dict, *, css_class: str = "qi-chart") -> str:
+    """A ``div`` the page draws as an SVG chart, with the chart's reading as its label.
+
+    Until the browser has drawn it, the ``div`` says "Drawing the chart…". Everything in the
+    attribute is HTML-escaped, so text in the spec cannot become markup.
+    """
+    title, caption = _caption(spec)
+    data = html.escape(json.dumps(spec, separators=(",", ":"), default=str), quote=True)
+    label = html.escape(f"{title}. {caption}".strip(), quote=True)
+    return (
+        f'<div class="{html.escape(css_class)}"><div class="qi-vl" role="img" '
+        f'aria-label="{label}" data-spec="{data}">'
+        '<span class="qi-vl-wait">Drawing the chart…</span></div></div>'
+    )
+
+
+def browser_chart_svg(view: Any, annotations: list[dict], width: int = 640) -> str:
+    """Drop-in for :func:`qiwidgets.widgets.variation.chart_svg`: the browser draws the chart."""
+    return chart_html(spc_spec(view.result, annotations, width), css_class="qi-vl-box")
+
+
+_installed = False
+
+
+def install_browser_charts() -> None:
+    """Make the workbook widgets in this kernel send specs instead of vl-convert SVG.
+
+    :class:`~qiwidgets.widgets.VariationExplorer` draws through the module-level function
+    ``qiwidgets.widgets.variation.chart_svg``; in a dashboard kernel it is replaced by
+    :func:`browser_chart_svg`. (A ``chart_renderer`` argument on the widget would make this
+    replacement unnecessary; see docs/deployment.md.) Only dashboard kernels call this: the
+    workbook in JupyterLab and the reports keep their static SVG.
+    """
+    global _installed
+    if _installed:
+        return
+    from qiwidgets.widgets import variation
+
+    variation.chart_svg = browser_chart_svg
+    _installed = True
+
+
+__all__ = [
+    "CACHE_ENV",
+    "browser_chart_svg",
+    "cached_spec",
+    "chart_html",
+    "clear_memory",
+    "code_version",
+    "fingerprint",
+    "funnel_spec",
+    "install_browser_charts",
+    "small_multiples_spec",
+    "spc_spec",
+    "stats",
+]

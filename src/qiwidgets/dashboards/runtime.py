@@ -1,0 +1,177 @@
+"""What the dashboard notebooks call: open a page, read the visitor's link, fail kindly.
+
+A dashboard notebook is two cells::
+
+    from qiwidgets.dashboards.runtime import TeamPage
+    page = TeamPage.prepare()      # imports and builds what it can before a visitor arrives
+
+    page.open()                    # waits for the visitor (preheated kernel), shows the page
+
+``prepare`` runs in a preheated kernel before any request, so it must not depend on the
+visitor; ``open`` waits for the request (``voila.utils.wait_for_request``) and only then reads
+the store and the ``?team=`` of the link. Anything that goes wrong becomes a plain message in
+the page; the details go to the server log (``--dev`` shows the traceback in the page).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+import urllib.parse
+from typing import Any
+
+log = logging.getLogger("qiwidgets.dashboards")
+
+#: Environment variables set by ``qiwidgets serve`` for its kernels.
+DB_ENV = "QIWIDGETS_DB"
+DEV_ENV = "QIWIDGETS_DEV"
+PROGRAMME_ENV = "QIWIDGETS_PROGRAMME"
+
+#: What a visitor reads when the page could not be opened.
+FAILED = (
+    "Sorry — this dashboard could not be opened. {reason}Please reload the page in a minute; "
+    "if it keeps happening, tell the person who runs the dashboards (the details are in the "
+    "server's log). Nothing you saved before has been lost."
+)
+
+
+def dev_mode() -> bool:
+    """True when the server runs with ``--dev`` (tracebacks in the page)."""
+    return os.environ.get(DEV_ENV) == "1"
+
+
+def database() -> str:
+    """The store the server was started with (``QIWIDGETS_DB``)."""
+    from qiwidgets.errors import QIError
+
+    db = os.environ.get(DB_ENV)
+    if not db:
+        raise QIError("The server was started without a store (QIWIDGETS_DB is not set).")
+    return db
+
+
+def wait_for_visitor() -> None:
+    """In a preheated kernel, wait until a visitor's request arrives (no-op otherwise)."""
+    if os.environ.get("VOILA_PREHEAT") != "True":
+        return
+    from voila.utils import wait_for_request
+
+    wait_for_request()
+
+
+def query() -> dict[str, str]:
+    """The visitor's query parameters (first value of each), without the token."""
+    raw = os.environ.get("QUERY_STRING", "")
+    params = urllib.parse.parse_qs(raw, keep_blank_values=False)
+    return {k: v[0] for k, v in params.items() if k != "token" and v}
+
+
+def failure(exc: BaseException | None, what: str = "opening the dashboard") -> Any:
+    """A widget with a plain message (and the traceback in ``--dev``); logs the details."""
+    import ipywidgets as widgets
+
+    from qiwidgets.errors import QIError
+    from qiwidgets.widgets._base import esc
+
+    if exc is not None:
+        log.error("Failed while %s", what, exc_info=exc)
+    reason = f"{exc} " if isinstance(exc, QIError) else ""
+    text = FAILED.format(reason=reason)
+    detail = ""
+    if dev_mode() and exc is not None:
+        tb = "".join(traceback.format_exception(exc))
+        detail = f'<pre class="qi-traceback" style="white-space:pre-wrap">{esc(tb)}</pre>'
+    return widgets.HTML(
+        f'<div class="qi-failed" role="alert" style="border-left:4px solid #b00020;'
+        f'padding:8px 12px;max-width:50em">{esc(text)}</div>{detail}'
+    )
+
+
+class _Page:
+    """Shared steps of the two pages."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+        self.widget: Any = None
+
+    @classmethod
+    def prepare(cls) -> _Page:
+        page = cls()
+        try:
+            page._prepare()
+        except Exception as exc:  # shown by open(); the page must never be empty
+            page.error = exc
+        return page
+
+    def _prepare(self) -> None:
+        import ipywidgets  # noqa: F401  (the import cost is paid before the visitor arrives)
+
+        from qiwidgets.dashboards import fastchart
+
+        fastchart.install_browser_charts()
+
+    def open(self) -> Any:
+        wait_for_visitor()
+        if self.error is not None:
+            return failure(self.error)
+        try:
+            self.widget = self._open()
+        except Exception as exc:
+            if dev_mode():
+                log.exception("Failed while opening the dashboard")
+            return failure(exc)
+        return self.widget
+
+    def _open(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TeamPage(_Page):
+    """The team dashboard page: ``?team=CODE`` picks the team."""
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        from qiwidgets.dashboards.team import TeamDashboard
+
+        if os.environ.get("VOILA_PREHEAT") == "True":
+            # build every tab now, for the programme's first team; open() loads the visitor's
+            self.widget = TeamDashboard(database(), programme=os.environ.get(PROGRAMME_ENV),
+                                        prebuild=True)  # fmt: skip
+
+    def _open(self) -> Any:
+        from qiwidgets.dashboards.team import TeamDashboard
+        from qiwidgets.errors import QIError
+
+        db = database()
+        code = query().get("team")
+        if self.widget is None:
+            self.widget = TeamDashboard(db, programme=os.environ.get(PROGRAMME_ENV))
+        dash = self.widget
+        if code:
+            try:
+                dash.show_team(code)
+            except QIError:
+                dash.show_team(dash.team)
+                dash.say(f"There is no team {code!r}: showing {dash.team.name}. "
+                         "Choose your team above.", "warning")  # fmt: skip
+        else:
+            dash.show_team(dash.team)
+            dash.say("Choose your team above.", "info")
+        return dash
+
+
+class ProgrammePage(_Page):
+    """The programme dashboard page."""
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        import qiwidgets.dashboards.programme  # noqa: F401
+
+    def _open(self) -> Any:
+        from qiwidgets.dashboards.programme import ProgrammeDashboard
+
+        return ProgrammeDashboard(database(), os.environ.get(PROGRAMME_ENV))
+
+
+__all__ = ["DB_ENV", "DEV_ENV", "ProgrammePage", "TeamPage", "database", "failure", "query"]

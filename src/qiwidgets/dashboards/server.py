@@ -1,0 +1,387 @@
+"""``qiwidgets serve``: Voilà serving the two dashboards, and nothing else.
+
+What the server is set up to do (each measured in ``../shared/docs/jupyter-traps.md``):
+
+* it serves a fresh folder holding only ``team.ipynb`` and ``programme.ipynb`` (``hide_globs``
+  only hides files from the listing; they would still render by URL);
+* it listens on 127.0.0.1 only and needs a token (generated with :mod:`secrets` unless given);
+  the token is written to a ``voila.json`` readable by this user only, never on a command line;
+* sources are stripped; tracebacks are hidden (``--dev`` shows them);
+* idle kernels are culled (Voilà refuses the shutdown a page sends on leaving, so each page view
+  would otherwise keep its ≈ 200 MB kernel) and every cell has an execution timeout;
+* the page template (``templates/qiwidgets``) links nothing outside the server: no Font Awesome
+  or Mermaid from a CDN; vl-convert's JavaScript bundle is served as a static file, once per
+  page, and draws the charts; a Content-Security-Policy tells the browser the same;
+* a kernel is kept warm per dashboard (``--pool``): it has imported everything and waits for its
+  visitor (the visitor's ``?team=`` reaches it through ``voila.utils.wait_for_request``);
+* a background process fills the shared chart cache for every team (``prewarm``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qiwidgets.errors import QIError
+
+log = logging.getLogger("qiwidgets.dashboards")
+
+PACKAGE_DIR = Path(__file__).parent
+NOTEBOOKS_DIR = PACKAGE_DIR / "notebooks"
+TEMPLATE_DIR = PACKAGE_DIR / "templates" / "qiwidgets"
+TEMPLATE_NAME = "qiwidgets"
+DASHBOARDS = ("team.ipynb", "programme.ipynb")
+
+#: Defaults of ``qiwidgets serve``.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8866
+#: A kernel idle this long with no browser connected is shut down (seconds).
+DEFAULT_CULL_IDLE = 600
+#: How often the culler looks (seconds).
+DEFAULT_CULL_INTERVAL = 60
+#: A cell that runs longer than this is stopped and the page says so (seconds).
+DEFAULT_TIMEOUT = 120
+#: Warm kernels kept waiting per dashboard.
+DEFAULT_POOL = 1
+
+#: What the visitor reads when a cell fails or times out (Voilà adds it to its own message).
+CELL_ERROR = ("Sorry — this part of the dashboard could not be shown. Please reload the page; if "
+              "it keeps happening, tell the person who runs the dashboards.")  # fmt: skip
+CELL_TIMEOUT = ("The dashboard took too long to open. Please reload the page in a minute; if it "
+                "keeps happening, tell the person who runs the dashboards.")  # fmt: skip
+
+#: The browser may load scripts, styles, fonts and images from the server only (inline scripts
+#: and eval are needed by Voilà's page and by Vega's expression compiler).
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+])  # fmt: skip
+
+
+class ServeError(QIError):
+    """The dashboard server could not be started."""
+
+
+@dataclass
+class ServeOptions:
+    """Everything ``qiwidgets serve`` sets; see :func:`serve`."""
+
+    db: str
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    dev: bool = False
+    host: str = DEFAULT_HOST
+    pool: int = DEFAULT_POOL
+    cull_idle: int = DEFAULT_CULL_IDLE
+    cull_interval: int = DEFAULT_CULL_INTERVAL
+    timeout: int = DEFAULT_TIMEOUT
+    programme: str | None = None
+    cache_dir: str | None = None
+    prewarm: bool = True
+    base_url: str = "/"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.port, int) or not 0 < self.port < 65536:
+            raise ServeError(f"`port` must be a number from 1 to 65535, got {self.port!r}.")
+        if self.token is not None and (len(self.token) < 16 or not self.token.isprintable()
+                                       or any(c in self.token for c in " &?#/%")):
+            raise ServeError("`token` must be at least 16 characters without spaces or any of "
+                             "& ? # / %; leave it out to have one generated.")  # fmt: skip
+        for name in ("pool", "cull_idle", "cull_interval", "timeout"):
+            value = getattr(self, name)
+            low = 0 if name == "pool" else 1
+            if not isinstance(value, int) or value < low:
+                raise ServeError(f"`{name}` must be a whole number of at least {low}, "
+                                 f"got {value!r}.")  # fmt: skip
+        if not self.base_url.startswith("/") or not self.base_url.endswith("/"):
+            raise ServeError(f"`base_url` must start and end with '/', got {self.base_url!r}.")
+
+
+def resolve_db(db: str | os.PathLike | None) -> str:
+    """The store as a URL or absolute path the kernels can open from any folder."""
+    from qiwidgets.store.db import resolve_url
+
+    url = resolve_url(db)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = Path(url[len("sqlite:///"):])
+        if str(path) != ":memory:":
+            url = "sqlite:///" + str(path.resolve())
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):].split("?")[0])
+        if not path.exists():
+            raise ServeError(f"The store {path} does not exist: create it with `qiwidgets "
+                             "load-sample --db FILE` or `qiwidgets init --db FILE`.")  # fmt: skip
+    return url
+
+
+def user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qiwidgets"
+
+
+def vega_bundle() -> str:
+    """vl-convert's Vega/Vega-Lite/Vega-Embed bundle wrapped in a function scope (cached on disk,
+    as building it takes several seconds)."""
+    import vl_convert as vlc
+
+    path = user_cache_dir() / f"vega-bundle-{vlc.__version__}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    text = "(function () {\n" + vlc.javascript_bundle() + "\n})();\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        log.warning("Could not cache the Vega bundle in %s", path, exc_info=True)
+    return text
+
+
+@dataclass
+class Site:
+    """The folder Voilà runs in: ``dashboards/`` (served), ``share/jupyter`` (template),
+    ``voila.json`` (configuration, mode 0600), ``charts/`` (chart cache)."""
+
+    root: Path
+    dashboards: Path
+    jupyter_path: Path
+    config: Path
+    cache: Path
+
+
+def voila_config(opts: ServeOptions, site_root: Path) -> dict:
+    """The ``voila.json`` of a server (traitlets configuration)."""
+    return {
+        "Voila": {
+            "ip": opts.host,
+            "port": opts.port,
+            "open_browser": False,
+            "token": opts.token,
+            "base_url": opts.base_url,
+            "tornado_settings": {
+                "headers": {
+                    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                    "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "same-origin",
+                }
+            },
+        },
+        "VoilaConfiguration": {
+            "template": TEMPLATE_NAME,
+            "theme": "light",
+            "strip_sources": True,
+            "show_tracebacks": bool(opts.dev),
+            "file_allowlist": [],
+            "preheat_kernel": opts.pool > 0,
+            "default_pool_size": opts.pool,
+        },
+        "VoilaExecutor": {
+            "timeout": opts.timeout,
+            "cell_error_instruction": CELL_ERROR,
+            "cell_timeout_instruction": CELL_TIMEOUT,
+        },
+        "MappingKernelManager": {
+            "cull_idle_timeout": opts.cull_idle,
+            "cull_interval": opts.cull_interval,
+            "cull_connected": False,
+            "cull_busy": False,
+        },
+        "VoilaKernelManager": {"fill_delay": 0.5},
+    }
+
+
+def prepare_site(opts: ServeOptions, root: Path) -> Site:
+    """Write the folder Voilà runs in (see :class:`Site`)."""
+    root = Path(root)
+    dashboards = root / "dashboards"
+    dashboards.mkdir(parents=True, exist_ok=True)
+    for name in DASHBOARDS:
+        shutil.copyfile(NOTEBOOKS_DIR / name, dashboards / name)
+    jupyter_path = root / "share" / "jupyter"
+    template = jupyter_path / "voila" / "templates" / TEMPLATE_NAME
+    shutil.copytree(TEMPLATE_DIR, template, dirs_exist_ok=True)
+    (template / "static" / "vega-bundle.js").write_text(vega_bundle(), encoding="utf-8")
+    cache = Path(opts.cache_dir) if opts.cache_dir else root / "charts"
+    cache.mkdir(parents=True, exist_ok=True)
+    config = root / "voila.json"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(voila_config(opts, root), fh, indent=1)
+    return Site(root, dashboards, jupyter_path, config, cache)
+
+
+def server_env(opts: ServeOptions, site: Site) -> dict[str, str]:
+    """The environment of the Voilà process (and so of its kernels)."""
+    from qiwidgets.dashboards import fastchart, runtime
+
+    env = dict(os.environ)
+    env.update(opts.extra_env)
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(site.jupyter_path), env.get("JUPYTER_PATH", "")) if p
+    )
+    env[runtime.DB_ENV] = opts.db
+    env[runtime.DEV_ENV] = "1" if opts.dev else "0"
+    env[fastchart.CACHE_ENV] = str(site.cache)
+    if opts.programme:
+        env[runtime.PROGRAMME_ENV] = opts.programme
+    else:
+        env.pop(runtime.PROGRAMME_ENV, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def voila_command(site: Site, opts: ServeOptions) -> list[str]:
+    """The command line: the served folder and nothing secret (the rest is in voila.json)."""
+    cmd = [sys.executable, "-m", "voila", str(site.dashboards), "--no-browser"]
+    if opts.dev:
+        cmd.append("--debug")
+    return cmd
+
+
+def dashboard_url(opts: ServeOptions, page: str = "team.ipynb", **params: str) -> str:
+    """The address of a dashboard, with the token so it opens at once."""
+    import urllib.parse
+
+    query = urllib.parse.urlencode({**params, "token": opts.token})
+    return f"http://{opts.host}:{opts.port}{opts.base_url}voila/render/{page}?{query}"
+
+
+def wait_until_ready(opts: ServeOptions, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until the server answers (a login redirect or a page), or fail with its exit."""
+    deadline = time.monotonic() + timeout
+    url = f"http://{opts.host}:{opts.port}{opts.base_url}voila/static/voila.js"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServeError(f"Voilà stopped while starting (exit status {proc.returncode}); "
+                             "see the messages above.")  # fmt: skip
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (e.g. 403 without the token)
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.25)
+    raise ServeError(f"Voilà did not answer on port {opts.port} within {timeout:.0f} s.")
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_prewarm(opts: ServeOptions, site: Site, env: dict[str, str]) -> subprocess.Popen:
+    """Fill the chart cache for every team in a low-priority background process."""
+    cmd = [sys.executable, "-m", "qiwidgets.dashboards.prewarm"]
+
+    def lower_priority() -> None:  # pragma: no cover - runs in the child
+        os.nice(10)
+
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lower_priority, start_new_session=True)  # fmt: skip
+
+
+def stop(proc: subprocess.Popen | None, grace: float = 10) -> None:
+    """Stop a process started with its own session, and its children (kernels)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(grace)
+    except ProcessLookupError:
+        pass
+
+
+def serve(opts: ServeOptions, *, echo=print) -> int:
+    """Start Voilà with the dashboards and block until it stops (Ctrl+C stops it).
+
+    Prints the address of both dashboards with the token. Returns Voilà's exit status.
+    """
+    generated = opts.token is None
+    if generated:
+        opts.token = secrets.token_urlsafe(24)
+    opts.db = resolve_db(opts.db)
+    if not port_free(opts.host, opts.port):
+        raise ServeError(f"Port {opts.port} on {opts.host} is in use: stop what uses it, or "
+                         "choose another with --port.")  # fmt: skip
+    root = Path(tempfile.mkdtemp(prefix="qiwidgets-serve-"))
+    voila = prewarm = None
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        site = prepare_site(opts, root)
+        env = server_env(opts, site)
+        voila = subprocess.Popen(voila_command(site, opts), cwd=site.root, env=env,
+                                 start_new_session=True)  # fmt: skip
+        wait_until_ready(opts, voila)
+        if opts.prewarm:
+            prewarm = start_prewarm(opts, site, env)
+        echo("")
+        echo("qiwidgets dashboards are ready (Ctrl+C stops the server).")
+        echo(f"  Team dashboard:      {dashboard_url(opts, 'team.ipynb')}")
+        echo(f"  Programme dashboard: {dashboard_url(opts, 'programme.ipynb')}")
+        echo("  A team's own page:   add &team=CODE to the team dashboard's address.")
+        if generated:
+            echo("  The token was generated for this run; give it only to people who may see "
+                 "and change the programme's data.")  # fmt: skip
+        if opts.dev:
+            echo("  --dev: tracebacks are shown in the pages. Do not use this for visitors.")
+        echo("")
+        sys.stdout.flush()
+        return voila.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stop(prewarm)
+        stop(voila)
+        shutil.rmtree(root, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum, frame):  # pragma: no cover - signal handler
+    """SIGTERM stops the server like Ctrl+C: Voilà, its kernels and the temporary folder go."""
+    raise SystemExit(143)
+
+
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "ServeError",
+    "ServeOptions",
+    "dashboard_url",
+    "prepare_site",
+    "serve",
+    "stop",
+    "voila_command",
+    "voila_config",
+]

@@ -1,0 +1,56 @@
+/* Draw every <div class="qi-vl" data-spec="..."> as an SVG chart with Vega-Embed.
+ *
+ * The kernel sends Vega-Lite specs inside ipywidgets HTML (which runs no script); this file,
+ * loaded once by the page from the Voilà server, watches the page and draws each new chart
+ * div with the vl-convert bundle (static/vega-bundle.js, also served by Voilà: no CDN).
+ * A drawn div gets data-drawn="yes" (and data-drawn-at, a performance.now() time stamp).
+ */
+(function () {
+  "use strict";
+  var scheduled = false;
+
+  function fail(el, err) {
+    el.setAttribute("data-drawn", "failed");
+    el.textContent = "This chart could not be drawn here; its reading below still applies.";
+    el.classList.add("qi-vl-failed");
+    if (window.console) { console.error("qiwidgets chart:", err); }
+  }
+
+  function draw(el) {
+    var spec;
+    el.setAttribute("data-drawn", "pending");
+    try {
+      spec = JSON.parse(el.getAttribute("data-spec"));
+    } catch (err) {
+      fail(el, err);
+      return;
+    }
+    el.textContent = "";
+    window.vegaEmbed(el, spec, { renderer: "svg", actions: false, mode: "vega-lite" })
+      .then(function () {
+        el.setAttribute("data-drawn", "yes");
+        el.setAttribute("data-drawn-at", String(performance.now()));
+      })
+      .catch(function (err) { fail(el, err); });
+  }
+
+  function drawAll() {
+    scheduled = false;
+    if (typeof window.vegaEmbed !== "function") {
+      schedule(100);
+      return;
+    }
+    var els = document.querySelectorAll(".qi-vl[data-spec]:not([data-drawn])");
+    for (var i = 0; i < els.length; i++) { draw(els[i]); }
+  }
+
+  function schedule(delay) {
+    if (scheduled) { return; }
+    scheduled = true;
+    setTimeout(drawAll, delay || 0);
+  }
+
+  new MutationObserver(function () { schedule(0); })
+    .observe(document.documentElement, { childList: true, subtree: true });
+  document.addEventListener("DOMContentLoaded", function () { schedule(0); });
+})();

@@ -1,0 +1,394 @@
+"""The dashboards in a real browser: ``qiwidgets serve`` (real Voilà and kernels) on a free
+port with the sample programme in a temporary SQLite store, driven by Debian's Chromium
+through Playwright. Screenshots go to test-artifacts/dashboards/.
+
+Waits are on what the page shows (widget selectors, a drawn chart's ``data-drawn="yes"``,
+a status message), never on fixed sleeps; nothing here asserts a duration.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "dashboards"
+PAGE_TIMEOUT = 180_000  # ms: a kernel start on a loaded 2-core machine can take a while
+ACTION_TIMEOUT = 90_000
+
+if not Path("/usr/bin/chromium").exists():  # the Makefile installs it (`make test`)
+    pytest.fail("Debian's chromium is missing: run `make system-deps` (apt-get install chromium).",
+                pytrace=False)  # fmt: skip
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    path = tmp_path_factory.mktemp("dash") / "sample.db"
+    init_db(f"sqlite:///{path}")
+    load_sample(f"sqlite:///{path}")
+    dispose_engines()
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def server(store, tmp_path_factory):
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    served = ServedDashboards(store, workdir=tmp_path_factory.mktemp("serve"))
+    served.start()
+    yield served
+    served.stop()
+    assert served.wait_port_closed(), "the server still listens after it was stopped"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from qiwidgets.dashboards.harness import launch_chromium
+
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+class Visit:
+    """A browser context that records every request, dialog, console error and page error."""
+
+    def __init__(self, browser):
+        self.context = browser.new_context(viewport={"width": 1200, "height": 1000})
+        self.context.set_default_timeout(ACTION_TIMEOUT)
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.context.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def open(self, url: str, *, charts: int = 1):
+        self.page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT)
+        self.page.wait_for_selector(".qi-team-dashboard, .qi-programme-dashboard, .qi-failed",
+                                    timeout=PAGE_TIMEOUT)  # fmt: skip
+        if charts:
+            self.wait_charts(charts)
+        return self.page
+
+    def wait_charts(self, n: int, scope: str = "") -> None:
+        self.page.wait_for_function(
+            "([sel, n]) => document.querySelectorAll(sel).length >= n",
+            arg=[f"{scope} .qi-vl[data-drawn='yes'] svg".strip(), n], timeout=PAGE_TIMEOUT,
+        )  # fmt: skip
+
+    def hosts(self) -> set[str]:
+        return {urllib.parse.urlsplit(u).netloc for u in self.requests if "://" in u}
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser):
+    visits: list[Visit] = []
+
+    def make() -> Visit:
+        v = Visit(browser)
+        visits.append(v)
+        return v
+
+    yield make
+    for v in visits:
+        v.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page screenshot (the page scrolls inside Voilà's container: size the viewport)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate(
+        "() => { const el = document.querySelector('#rendered_cells');"
+        " return Math.max(document.body.scrollHeight, el ? el.scrollHeight + 80 : 0); }"
+    )
+    page.set_viewport_size({"width": 1200, "height": max(800, min(int(height), 10000))})
+    page.wait_for_function("() => !document.querySelector('.qi-vl:not([data-drawn=\"yes\"])')")
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1200, "height": 1000})
+    return path
+
+
+def dashboard(page):
+    return page.locator(".qi-team-dashboard")
+
+
+def open_tab(page, title: str):
+    page.locator(".lm-TabBar-tab", has_text=title).first.click()
+    panel = page.locator(".widget-tab-contents > .lm-Widget:not(.lm-mod-hidden)")
+    return panel
+
+
+def dropdown(scope, label: str):
+    return scope.locator(f".widget-dropdown:has(label:text-is('{label}')) select").first
+
+
+def status(scope, kind: str):
+    return scope.locator(f".qi-status-{kind}")
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def test_without_the_token_the_dashboards_are_refused(server, visit):
+    for page in ("team.ipynb", "programme.ipynb"):
+        req = urllib.request.Request(server.url(page, token=False))
+        opener = urllib.request.build_opener(_NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(req, timeout=30)
+        assert info.value.code in (302, 401, 403)
+        if info.value.code == 302:
+            assert "/login" in info.value.headers["Location"]
+    # a wrong token is refused too
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.build_opener(_NoRedirect).open(
+            server.url("team.ipynb", token=False) + "?token=wrong-token-000000000", timeout=30)
+    assert info.value.code in (302, 401, 403)
+    # in a browser: the login page, no dashboard, no kernel output
+    v = visit()
+    v.page.goto(server.url("team.ipynb", token=False), timeout=PAGE_TIMEOUT)
+    assert "/login" in v.page.url
+    assert v.page.locator(".qi-team-dashboard").count() == 0
+    assert v.hosts() <= {f"127.0.0.1:{server.port}"}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_only_the_dashboards_are_served(server):
+    opener = urllib.request.build_opener()
+    cookie_url = server.url("team.ipynb")  # token in the URL: allowed
+    for path in ("voila/render/../voila.json", "voila/files/voila.json", "voila/render/x.ipynb",
+                 "voila/files/team.ipynb", "voila/render/charts"):  # fmt: skip
+        url = f"{server.base}/{path}?token={server.token}"
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(url, timeout=60)
+        assert info.value.code in (403, 404), path
+    assert cookie_url.startswith(server.base)
+    # the listing shows the two dashboards and nothing else
+    with opener.open(f"{server.base}/voila/api/contents?token={server.token}", timeout=60) as r:
+        listing = json.loads(r.read().decode())
+    assert {item["name"] for item in listing["content"]} == {"team.ipynb", "programme.ipynb"}
+
+
+# --- the team dashboard -----------------------------------------------------------------------
+
+
+def test_team_dashboard_renders_offline_with_charts(server, visit):
+    v = visit()
+    page = v.open(server.url("team.ipynb", team="W01"), charts=3)
+    board = dashboard(page)
+    assert "Ward 1" in board.locator(".qi-team-name").inner_text()
+    assert "Our aim:" in board.inner_text()
+    assert board.locator(".qi-card").count() >= 3
+    # each measure card: icons (inline SVG), a drawn chart, a reading
+    for card in board.locator(".qi-card").all():
+        assert card.locator(".qi-icons svg").count() >= 1
+        assert card.locator(".qi-vl[data-drawn='yes'] svg .mark-symbol, "
+                            ".qi-vl[data-drawn='yes'] svg path").count() > 3
+        assert "Reading" in card.locator(".qi-reading").inner_text()
+    html = page.content()
+    assert "TeamPage.prepare" not in html and "page.open()" not in html  # sources stripped
+    assert v.hosts() == {f"127.0.0.1:{server.port}"}, v.hosts()
+    assert not v.errors, v.errors
+    screenshot(page, "team.png")
+
+
+def test_edits_are_saved_and_still_there_after_a_reload(server, visit, store):
+    from qiwidgets.store import repo
+
+    v = visit()
+    page = v.open(server.url("team.ipynb"), charts=1)
+    board = dashboard(page)
+    dropdown(board, "Team").select_option(label="Ward 5 (Respiratory)")
+    page.wait_for_function(
+        "() => document.querySelector('.qi-team-name').textContent.includes('Ward 5')")
+    v.wait_charts(3)
+
+    # change the baseline of the first chart, with a reason
+    panel = open_tab(page, "Explore a chart")
+    panel.locator(".qi-vl[data-drawn='yes'] svg").first.wait_for()
+    dropdown(panel, "Record").select_option(label="The baseline ends here")
+    at = dropdown(panel, "At")
+    values = at.locator("option").evaluate_all("os => os.map(o => o.textContent)")
+    at.select_option(label=values[14])
+    panel.locator("textarea[placeholder^='The reason']").fill(
+        "Browser test: the new falls policy started after 15 months.")
+    panel.get_by_role("button", name="Record", exact=True).click()
+    status(panel, "ok").filter(has_text="baseline").wait_for()
+
+    # a PDSA cycle
+    panel = open_tab(page, "PDSA cycles")
+    panel.locator(".widget-text:has(label:text-is('Title')) input").fill("Browser test cycle")
+    panel.locator(".widget-textarea:has(label:text-is('Prediction')) textarea").fill(
+        "Fewer falls at night")
+    panel.get_by_role("button", name="Save cycle").click()
+    status(panel, "ok").filter(has_text="Browser test cycle").wait_for()
+
+    # a reflection
+    panel = open_tab(page, "Reflections")
+    panel.locator("textarea[placeholder='What happened?']").fill("Browser test reflection text")
+    panel.get_by_role("button", name="Save reflection").click()
+    status(panel, "ok").filter(has_text="Reflection saved").wait_for()
+
+    # in the store at once
+    team = repo.get_team(store, "W05")
+    notes = repo.list_annotations(store, team.id)
+    assert any(a.kind == "baseline" and "falls policy" in (a.reason or "") for a in notes)
+    assert any(c.title == "Browser test cycle" for c in repo.list_pdsa_cycles(store, team.id))
+    assert any(r.what_happened == "Browser test reflection text"
+               for r in repo.list_reflections(store, team.id))  # fmt: skip
+
+    # reload (deep link): everything is still there
+    page = v.open(server.url("team.ipynb", team="W05"), charts=3)
+    panel = open_tab(page, "Explore a chart")
+    panel.locator(".qi-vl[data-drawn='yes'] svg").first.wait_for()
+    assert "falls policy started" in panel.inner_text()
+    assert "Baseline" in panel.inner_text()
+    panel = open_tab(page, "PDSA cycles")
+    panel.get_by_text("Browser test cycle").first.wait_for()
+    panel = open_tab(page, "Reflections")
+    panel.locator(".qi-reflections").get_by_text("Browser test reflection text").wait_for()
+    assert not v.errors, v.errors
+    assert v.hosts() == {f"127.0.0.1:{server.port}"}
+
+
+XSS = ('<script>window.__qi_xss = 1; alert("xss")</script>'
+       '<img src="x-qi-xss" onerror="window.__qi_xss = 2; alert(\'xss\')">')  # fmt: skip
+
+
+def test_a_reflection_with_markup_shows_as_text_and_runs_nothing(server, visit, store):
+    from qiwidgets.store import repo
+
+    v = visit()
+    page = v.open(server.url("team.ipynb", team="W08"), charts=1)
+    panel = open_tab(page, "Reflections")
+    panel.locator("textarea[placeholder='What happened?']").fill(XSS)
+    panel.locator(".widget-checkbox:has-text('May generalise') input").check()
+    panel.get_by_role("button", name="Save reflection").click()
+    status(panel, "ok").filter(has_text="Reflection saved").wait_for()
+    history = panel.locator(".qi-reflections")
+    history.get_by_text("<script>", exact=False).first.wait_for()
+    assert "onerror" in history.inner_text()
+    assert page.evaluate("() => window.__qi_xss") is None
+    assert page.locator(".qi-reflections script, .qi-reflections img").count() == 0
+    saved = [r for r in repo.list_reflections(store, "W08") if r.what_happened == XSS]
+    assert saved and saved[0].generalisable
+
+    # the programme dashboard lists it (generalisable) as text too
+    w = visit()
+    prog = w.open(server.url("programme.ipynb"), charts=2)
+    shared = prog.locator(".qi-shared-learning")
+    assert "<script>" in shared.inner_text()
+    assert prog.evaluate("() => window.__qi_xss") is None
+    assert prog.locator(".qi-shared-learning script, .qi-shared-learning img").count() == 0
+    for visit_ in (v, w):
+        assert not visit_.dialogs, visit_.dialogs
+        assert not any("x-qi-xss" in u for u in visit_.requests)
+
+
+def test_two_visitors_editing_the_same_reflection(server, visit, store):
+    from qiwidgets.store import repo
+
+    first, second = visit(), visit()
+    pages = []
+    for v in (first, second):
+        page = v.open(server.url("team.ipynb", team="W07"), charts=1)
+        panel = open_tab(page, "Reflections")
+        pick = dropdown(panel, "Reflection")
+        labels = pick.locator("option").evaluate_all("os => os.map(o => o.textContent)")
+        pick.select_option(label=labels[1])  # the newest existing reflection
+        panel.locator("textarea[placeholder='What worked well?']").wait_for()
+        pages.append(panel)
+    target_label = labels[1]
+    pages[0].locator("textarea[placeholder='What worked well?']").fill("First visitor's words")
+    pages[1].locator("textarea[placeholder='What worked well?']").fill("Second visitor's words")
+    pages[0].get_by_role("button", name="Save reflection").click()
+    status(pages[0], "ok").filter(has_text="Reflection saved").wait_for()
+    pages[1].get_by_role("button", name="Save reflection").click()
+    conflict = status(pages[1], "conflict")
+    conflict.wait_for()
+    assert conflict.inner_text().strip()
+    # nothing lost: the second visitor's words are still in the form, the first's in the store
+    assert pages[1].locator("textarea[placeholder='What worked well?']").input_value() == \
+        "Second visitor's words"
+    date = target_label.split(":")[0]
+    mine = [r for r in repo.list_reflections(store, "W07") if r.date.isoformat() == date]
+    assert any(r.what_worked == "First visitor's words" for r in mine)
+
+
+def test_an_unknown_team_in_the_link_says_so(server, visit):
+    v = visit()
+    page = v.open(server.url("team.ipynb", team="NOPE<b>"), charts=1)
+    warning = status(dashboard(page), "warning")
+    warning.wait_for()
+    assert "There is no team 'NOPE<b>'" in warning.inner_text()
+
+
+# --- the programme dashboard ------------------------------------------------------------------
+
+
+def test_programme_dashboard(server, visit):
+    v = visit()
+    page = v.open(server.url("programme.ipynb"), charts=2)
+    board = page.locator(".qi-programme-dashboard")
+    rows = board.locator(".qi-glance tbody tr")
+    assert rows.count() == 12
+    codes = rows.evaluate_all("rs => rs.map(r => r.dataset.team)")
+    assert codes == sorted(codes)  # listed by team, never ranked
+    assert board.locator(".qi-glance svg").count() >= 12  # icons per shared measure
+    assert board.locator(".qi-funnel .qi-vl[data-drawn='yes'] svg").count() == 1
+    assert board.locator(".qi-small-multiples .qi-vl[data-drawn='yes'] svg").count() == 1
+    assert "Bright spots" in board.inner_text()
+    assert v.hosts() == {f"127.0.0.1:{server.port}"}, v.hosts()
+    assert not v.errors, v.errors
+    screenshot(page, "programme.png")
+    # each team links to its own dashboard
+    board.locator("a.qi-team-link", has_text="Ward 3 (Stroke)").first.click()
+    page.wait_for_selector(".qi-team-dashboard .qi-team-name", timeout=PAGE_TIMEOUT)
+    page.wait_for_function(
+        "() => document.querySelector('.qi-team-name').textContent.includes('Ward 3')",
+        timeout=PAGE_TIMEOUT)
+    assert "team=W03" in page.url
+
+
+def test_artifacts_are_kept(server):
+    """The screenshots exist (LOOK at them: test-artifacts/dashboards/*.png)."""
+    for name in ("team.png", "programme.png"):
+        path = ARTIFACTS / name
+        if not path.exists():
+            pytest.skip(f"{name} was not written (its test failed or was deselected)")
+        assert path.stat().st_size > 10_000
+
+
+def test_server_log_has_no_traceback(server):
+    """No kernel or server error was logged while the pages above were used."""
+    text = "".join(server.output)
+    assert "Traceback (most recent call last)" not in text, text[-4000:]
