@@ -21,7 +21,6 @@ from qiwidgets.errors import QIError
 SUBCOMMANDS = (
     "qiwidgets.spc_cli",
     "qiwidgets.store.cli",
-    "qiwidgets.dashboards.cli",
     "qiwidgets.reports.cli",
     "qiwidgets.dashboards.cli",
 )
