@@ -33,6 +33,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="time limit for opening a page (default %(default)s)")  # fmt: skip
     p.add_argument("--cache-dir", help="keep drawn chart specs here between runs "
                    "(default: a temporary folder)")  # fmt: skip
+    p.add_argument("--base-url", default="/", help="URL prefix behind a proxy, e.g. "
+                   "/services/qi-dashboards/ under JupyterHub (default /)")  # fmt: skip
     p.add_argument("--no-prewarm", dest="prewarm", action="store_false",
                    help="do not draw every team's charts in the background at start")
     p.set_defaults(func=run)
@@ -43,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
     opts = _server.ServeOptions(
         db=args.db, port=args.port, token=args.token, dev=args.dev, pool=args.pool,
         cull_idle=args.cull_idle, timeout=args.timeout, programme=args.programme,
-        cache_dir=args.cache_dir, prewarm=args.prewarm,
+        cache_dir=args.cache_dir, prewarm=args.prewarm, base_url=args.base_url,
     )  # fmt: skip
     return _server.serve(opts)

@@ -1,0 +1,249 @@
+"""The dashboards without a browser: the server's configuration, the site it serves, the
+browser-drawn charts and the two dashboards built in-process on the sample programme.
+(What only a browser can show is in test_dashboards_browser.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+
+import pytest
+
+from qiwidgets.dashboards import fastchart, runtime, server
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory):
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    path = tmp_path_factory.mktemp("dashdb") / "sample.db"
+    init_db(f"sqlite:///{path}")
+    load_sample(f"sqlite:///{path}")
+    yield f"sqlite:///{path}"
+    dispose_engines()
+
+
+# --- the server's configuration ---------------------------------------------------------------
+
+
+def test_voila_config_is_locked_down():
+    opts = server.ServeOptions(db="x.db", port=9000, token="t" * 32)
+    cfg = server.voila_config(opts, server.PACKAGE_DIR)
+    assert cfg["Voila"]["ip"] == "127.0.0.1" and cfg["Voila"]["port"] == 9000
+    assert cfg["Voila"]["token"] == "t" * 32
+    assert cfg["VoilaConfiguration"]["strip_sources"] is True
+    assert cfg["VoilaConfiguration"]["show_tracebacks"] is False
+    assert cfg["VoilaConfiguration"]["template"] == "qiwidgets"
+    assert cfg["VoilaConfiguration"]["file_allowlist"] == []
+    assert cfg["VoilaExecutor"]["timeout"] == server.DEFAULT_TIMEOUT
+    assert cfg["MappingKernelManager"]["cull_idle_timeout"] == server.DEFAULT_CULL_IDLE
+    assert cfg["MappingKernelManager"]["cull_interval"] == server.DEFAULT_CULL_INTERVAL
+    csp = cfg["Voila"]["tornado_settings"]["headers"]["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "connect-src 'self'" in csp
+    dev = server.voila_config(server.ServeOptions(db="x.db", dev=True), server.PACKAGE_DIR)
+    assert dev["VoilaConfiguration"]["show_tracebacks"] is True
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"port": 0}, "`port`"),
+        ({"port": 70000}, "`port`"),
+        ({"token": "short"}, "`token`"),
+        ({"token": "a" * 20 + "&x"}, "`token`"),
+        ({"pool": -1}, "`pool`"),
+        ({"timeout": 0}, "`timeout`"),
+        ({"base_url": "dash"}, "`base_url`"),
+    ],
+)
+def test_serve_options_say_what_is_wrong(kwargs, words):
+    with pytest.raises(server.ServeError, match=re.escape(words)):
+        server.ServeOptions(db="x.db", **kwargs)
+
+
+def test_a_missing_store_is_a_plain_error(tmp_path):
+    with pytest.raises(server.ServeError, match="does not exist"):
+        server.resolve_db(tmp_path / "nothing.db")
+
+
+def test_the_site_holds_only_the_dashboards_and_a_private_config(tmp_path):
+    opts = server.ServeOptions(db="sqlite:////tmp/x.db", token="s" * 24)
+    site = server.prepare_site(opts, tmp_path)
+    assert sorted(p.name for p in site.dashboards.iterdir()) == ["programme.ipynb", "team.ipynb"]
+    mode = stat.S_IMODE(os.stat(site.config).st_mode)
+    assert mode == 0o600
+    assert json.loads(site.config.read_text())["Voila"]["token"] == "s" * 24
+    static = site.jupyter_path / "voila" / "templates" / "qiwidgets" / "static"
+    bundle = (static / "vega-bundle.js").read_text()
+    assert "window.vegaEmbed" in bundle and bundle.startswith("(function () {")
+    cmd = server.voila_command(site, opts)
+    assert "s" * 24 not in " ".join(cmd)  # the token is not on the command line
+    env = server.server_env(opts, site)
+    assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(site.jupyter_path)
+    assert env[runtime.DB_ENV] == opts.db and env[runtime.DEV_ENV] == "0"
+
+
+def test_the_template_links_no_other_host():
+    """No http(s) URL in the template, except XML namespaces (no CDN, no font, no script)."""
+    found = []
+    for path in server.TEMPLATE_DIR.rglob("*"):
+        if path.is_file() and path.name != "vega-bundle.js":
+            for url in re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"')]*", path.read_text()):
+                if "w3.org" not in url:
+                    found.append((path.name, url))
+    assert not found
+    index = (server.TEMPLATE_DIR / "index.html.j2").read_text()
+    assert "html_head_js_mermaidjs" in index and "super.super()" in index
+
+
+def test_the_notebooks_wait_for_the_visitor_before_reading_the_store():
+    for name in server.DASHBOARDS:
+        nb = json.loads((server.NOTEBOOKS_DIR / name).read_text())
+        code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+        assert len(code) == 2
+        assert ".prepare()" in code[0] and "page.open()" in code[1]
+
+
+def test_cli_passes_the_options_on(monkeypatch):
+    from qiwidgets import cli
+
+    seen = {}
+    monkeypatch.setattr(server, "serve", lambda opts: seen.setdefault("opts", opts) and 0)
+    cli.main(["serve", "--db", "a.db", "--port", "9001", "--token", "k" * 20, "--dev",
+              "--pool", "0", "--cull-idle", "30", "--timeout", "45", "--no-prewarm"])  # fmt: skip
+    o = seen["opts"]
+    assert (o.db, o.port, o.token, o.dev, o.pool, o.cull_idle, o.timeout, o.prewarm) == (
+        "a.db", 9001, "k" * 20, True, 0, 30, 45, False)
+
+
+# --- runtime ----------------------------------------------------------------------------------
+
+
+def test_query_drops_the_token(monkeypatch):
+    monkeypatch.setenv("QUERY_STRING", "team=W03&token=secret&x=")
+    assert runtime.query() == {"team": "W03"}
+
+
+def test_failure_is_plain_and_escaped(monkeypatch):
+    from qiwidgets.errors import QIError
+
+    monkeypatch.setenv(runtime.DEV_ENV, "0")
+    w = runtime.failure(QIError("no store <b>here</b>"))
+    assert "Sorry" in w.value and "&lt;b&gt;" in w.value and "Traceback" not in w.value
+    w = runtime.failure(RuntimeError("internal detail"))
+    assert "internal detail" not in w.value
+    monkeypatch.setenv(runtime.DEV_ENV, "1")
+    assert "Traceback" in runtime.failure(RuntimeError("x")).value or "RuntimeError" in \
+        runtime.failure(RuntimeError("x")).value
+
+
+# --- browser-drawn charts ---------------------------------------------------------------------
+
+
+def test_chart_html_escapes_the_spec():
+    spec = {"title": "<script>alert(1)</script>", "description": '"><img src=x onerror=1>',
+            "mark": "point", "data": {"values": [{"t": "</div><script>x</script>"}]}}  # fmt: skip
+    out = fastchart.chart_html(spec)
+    assert "<script" not in out and "<img" not in out
+    assert out.count("<div") == out.count("</div>") == 2
+    attr = re.search(r'data-spec="([^"]*)"', out).group(1)
+    import html
+
+    assert json.loads(html.unescape(attr)) == spec
+
+
+def test_specs_are_cached_by_what_goes_into_the_chart(sample_db, tmp_path, monkeypatch):
+    from qiwidgets import workbook as wb
+    from qiwidgets.store import repo
+
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    fastchart.clear_memory()
+    team = repo.get_team(sample_db, "W04")
+    measure = repo.list_measures(sample_db, team.id)[0]
+    obs = repo.observations(sample_db, team.id, measure.id)
+    view = wb.compute_chart(obs, measure, "anhoej", [])
+    before = dict(fastchart.stats)
+    spec = fastchart.spc_spec(view.result, [], 400)
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    fastchart.clear_memory()
+    assert fastchart.spc_spec(view.result, [], 400) == spec  # read back from the folder
+    assert fastchart.stats["disk_hits"] == before["disk_hits"] + 1
+    note = [{"date": obs["period"].iloc[5], "text": "a note", "kind": "event"}]
+    assert fastchart.fingerprint("spc", view.result, note, 400) != fastchart.fingerprint(
+        "spc", view.result, [], 400)
+    other = wb.compute_chart(obs.iloc[:-1], measure, "anhoej", [])
+    assert fastchart.fingerprint("spc", other.result, [], 400) != fastchart.fingerprint(
+        "spc", view.result, [], 400)
+
+
+# --- the dashboards in-process ----------------------------------------------------------------
+
+
+def test_team_dashboard_in_process(sample_db, monkeypatch, tmp_path):
+    from qiwidgets.dashboards.team import TABS, TeamDashboard
+
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    dash = TeamDashboard(sample_db, "W02")
+    assert dash.team.code == "W02" and "Ward 2" in dash.header.value
+    assert [c.code for c in dash.cards] == ["FALLS_HARM", "RISK_24H", "MOBILITY_LOSS"]
+    assert all('class="qi-vl"' in c.html and "qi-icons" in c.html for c in dash.cards)
+    assert dash.sections == {}  # the other tabs are built when opened
+    dash.tabs.selected_index = TABS.index("Reflections")
+    assert "Reflections" in dash.sections and not dash.message_kind == "problem"
+    dash.team_select.value = dash.team_select.options[2][1]
+    assert dash.team.code == "W03" and "Ward 3" in dash.header.value
+    journal = dash.sections["Reflections"]
+    assert journal.team.code == "W03"
+    dash.tabs.selected_index = TABS.index("Explore a chart")
+    explorer = dash.sections["Explore a chart"]
+    assert 'class="qi-vl"' in explorer.chart_html.value  # drawn by the browser, not vl-convert
+    dash._on_team({"new": 999_999})  # whatever reaches the callback is checked: plain words
+    assert dash.message_kind == "problem" and dash.team.code == "W03"
+
+
+def test_programme_dashboard_in_process(sample_db, monkeypatch, tmp_path):
+    from qiwidgets.dashboards.programme import ProgrammeDashboard, team_link
+
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    dash = ProgrammeDashboard(sample_db)
+    codes = [r.code for r in dash.rows]
+    assert codes == sorted(codes) and len(codes) == 12
+    assert dash.outcome is not None and dash.outcome.code == "FALLS_HARM"
+    html = "".join(getattr(w, "value", "") for w in dash.children)
+    assert html.count('class="qi-vl"') == 2  # funnel plot and small multiples
+    assert 'href="team.ipynb?team=W01"' in html
+    assert team_link('W"1', "<b>") == ('<a class="qi-team-link" href="team.ipynb?team=W%221">'
+                                       "&lt;b&gt;</a>")  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_both_dashboards_on_postgresql(pg_server, monkeypatch, tmp_path):
+    """The store of a multi-user deployment (docs/deployment.md): a real PostgreSQL server."""
+    from qiwidgets.dashboards.programme import ProgrammeDashboard
+    from qiwidgets.dashboards.team import TABS, TeamDashboard
+    from qiwidgets.store import repo
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    url = pg_server.create_database()
+    try:
+        init_db(url)
+        load_sample(url)
+        monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+        dash = TeamDashboard(url, "W06")
+        assert len(dash.cards) == 3
+        dash.tabs.selected_index = TABS.index("Reflections")
+        journal = dash.sections["Reflections"]
+        journal.prompts["what_happened"].value = "Saved from the dashboard on PostgreSQL"
+        journal.save_button.click()
+        assert journal.message_kind == "ok", journal.message
+        assert any(r.what_happened == "Saved from the dashboard on PostgreSQL"
+                   for r in repo.list_reflections(url, "W06"))  # fmt: skip
+        assert len(ProgrammeDashboard(url).rows) == 12
+    finally:
+        dispose_engines()
+        pg_server.drop_database(url)
