@@ -99,8 +99,8 @@ def cli_per_team(db: str, tmp: Path, runs: int) -> float:
             check=True, capture_output=True,
         )  # fmt: skip
         subprocess.run(
-            [sys.executable, "-c", "import sys, nbformat; from qiwidgets.reports.export import "
-             "notebook_to_html; notebook_to_html(nbformat.read(sys.argv[1], as_version=4), 't')",
+            [sys.executable, "-c", ("import sys, nbformat; from qiwidgets.reports.export import "
+             "notebook_to_html; notebook_to_html(nbformat.read(sys.argv[1], as_version=4), 't')"),
              str(tmp / f"cli-{team}.ipynb")],
             check=True,
         )  # fmt: skip
@@ -133,8 +133,8 @@ def main() -> int:
             total, built, failed = batch(db, tmp / f"out-{w}", w)
             per = total / max(built, 1)
             rows.append((f"12 team reports + programme, {w} worker(s)", f"{total:.1f} s",
-                         f"{per:.2f} s/report; x floor/workers: {total / (13 * fl / w):.2f}; "
-                         f"built {built}, failed {failed}"))  # fmt: skip
+                         (f"{per:.2f} s/report; x floor/workers: {total / (13 * fl / w):.2f}; "
+                         f"built {built}, failed {failed}")))  # fmt: skip
         if args.cli_runs:
             c = cli_per_team(db, tmp, args.cli_runs)
             rows.append(("papermill CLI once per team (+ HTML)", f"{c:.2f} s/report", ""))

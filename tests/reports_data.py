@@ -57,19 +57,19 @@ def build_programme(
             "denominator_definition": "Occupied bed days", "unit": "per 1,000 bed days",
             "multiplier": 1000, "improvement_direction": "decrease", "target": 2.0,
             "chart_type": "u", "frequency": "monthly",
-        }),  # fmt: skip
+        }),
         "risk_assessed": repo.save_measure(db, {
             "programme_id": prog.id, "code": "risk_assessed",
             "name": "Patients with a falls risk assessment in 24 h", "measure_type": "process",
             "numerator_definition": "Assessed within 24 h", "denominator_definition": "Admissions",
             "unit": "%", "multiplier": 100, "improvement_direction": "increase", "target": 90,
             "chart_type": "p", "frequency": "monthly",
-        }),  # fmt: skip
+        }),
         "restraint": repo.save_measure(db, {
             "programme_id": prog.id, "code": "restraint", "name": "Use of bed rails",
             "measure_type": "balancing", "numerator_definition": "Patients with bed rails",
             "improvement_direction": "neutral", "chart_type": "c", "frequency": "monthly",
-        }),  # fmt: skip
+        }),
     }
     periods = month_list(end, months)
     codes = []

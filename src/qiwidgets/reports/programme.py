@@ -113,8 +113,8 @@ class ProgrammeReport:
     def _section_scores(self) -> str:
         out = [
             "<h2>Teams by progress score</h2>",
-            '<p class="qiw-explain">How many teams are at each level of the IHI assessment scale '
-            "this month, as scored by the teams and by their programme lead.</p>",
+            ('<p class="qiw-explain">How many teams are at each level of the IHI assessment scale '
+            "this month, as scored by the teams and by their programme lead.</p>"),
         ]
         levels = sorted(PROGRESS_SCORES, reverse=True)
         rows = []
@@ -139,9 +139,9 @@ class ProgrammeReport:
 
         out = [
             "<h2>Shared measures: variation and assurance</h2>",
-            '<p class="qiw-explain">Making Data Count icons at each team\'s latest point: '
+            ('<p class="qiw-explain">Making Data Count icons at each team\'s latest point: '
             "variation (common cause, or special cause improvement / concern) and assurance "
-            "(will the target be met?).</p>",
+            "(will the target be met?).</p>"),
         ]
         codes = [m.code for m in self.shared]
         rows = []
@@ -218,9 +218,9 @@ class ProgrammeReport:
     def _section_bright_spots(self) -> str:
         out = [
             "<h2>Bright spots and learning to share</h2>",
-            '<p class="qiw-explain">Bright spots are teams whose charts show special-cause '
+            ('<p class="qiw-explain">Bright spots are teams whose charts show special-cause '
             "improvement; their learning may generalise. Shown next to the reflections teams "
-            "flagged as generalisable.</p>",
+            "flagged as generalisable.</p>"),
         ]
         names = {m.code: m.name for m in self.shared}
         rows = []

@@ -179,8 +179,8 @@ class TeamReport:
         scores = sorted(self.data.scores, key=lambda s: s.month, reverse=True)
         out = [
             "<h2>Progress score</h2>",
-            '<p class="qiw-explain">The IHI assessment scale, 0.5 (intent to participate) to 5.0 '
-            "(outstanding sustainable results), scored by the team and by its programme lead.</p>",
+            ('<p class="qiw-explain">The IHI assessment scale, 0.5 (intent to participate) to 5.0 '
+            "(outstanding sustainable results), scored by the team and by its programme lead.</p>"),
         ]
         if not scores:
             out.append("<p>No progress score has been recorded yet.</p>")
@@ -204,9 +204,9 @@ class TeamReport:
 
         out = [
             "<h2>Measures</h2>",
-            '<p class="qiw-explain">Each chart names its rule set. A signal (special-cause '
+            ('<p class="qiw-explain">Each chart names its rule set. A signal (special-cause '
             "variation) says something changed; without one, the variation is common cause and "
-            "single points should not be chased.</p>",
+            "single points should not be chased.</p>"),
         ]
         for mm in self.measures:
             out.append('<section class="qiw-measure">')
@@ -421,7 +421,7 @@ class TeamReport:
             "month": str(self.month),
             "programme": {"code": d.programme.code, "name": d.programme.name},
             "team": {"code": d.team.code, "name": d.team.name,
-                     "organisation": d.team.organisation},  # fmt: skip
+                     "organisation": d.team.organisation},
             "data_cutoff": d.cutoff.isoformat() if d.cutoff else None,
             "completeness": self.completeness(),
             "progress": {
@@ -432,7 +432,7 @@ class TeamReport:
                     {"month": f"{s.month:%Y-%m}", "team_score": s.team_score,
                      "lead_score": s.lead_score}
                     for s in scores
-                ],  # fmt: skip
+                ],
             },
             "measures": [mm.summary() for mm in self.measures],
             "new_signals": sum(len(mm.new_signals) for mm in self.measures),
@@ -440,7 +440,7 @@ class TeamReport:
             "sustained": {mm.code: mm.sustained for mm in self.measures if mm.sustained},
             "concern": [mm.code for mm in self.measures if mm.concern_signal],
             "pdsa": {"started": len(self._pdsa_started()), "finished": len(self._pdsa_finished()),
-                     "planned": len(self._pdsa_next())},  # fmt: skip
+                     "planned": len(self._pdsa_next())},
             "reflections": [
                 {
                     "date": r.date.isoformat(), "what_happened": r.what_happened,
@@ -449,12 +449,12 @@ class TeamReport:
                     "generalisable": bool(r.generalisable),
                 }
                 for r in month_refl
-            ],  # fmt: skip
+            ],
             "generalisable": [
                 {"date": r.date.isoformat(), "what_happened": r.what_happened,
                  "what_worked": r.what_worked, "story": r.story}
                 for r in [r for r in d.reflections if r.generalisable][-3:]
-            ],  # the latest up to the month, whenever they were written  # fmt: skip
+            ],
             "help_needed": [r.what_did_not for r in month_refl if r.what_did_not],
             "errors": dict(self.errors),
             "build": {"qiwidgets": __version__, "python": sys.executable},
