@@ -9,13 +9,15 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-output
+DEMO_MONTH ?= 2026-10
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps demo test bench clean
+.PHONY: help venv system-deps demo reports test lab bench clean
 
 help:
 	@echo "make demo   - install, load the sample programme into $(DEMO_DIR)/qiwidgets.db and chart it"
 	@echo "make test   - install (venv + Debian packages) and run the whole test suite"
+	@echo "make lab    - open the workbook notebooks in JupyterLab"
 	@echo "make bench  - run the benchmarks (by hand; prints figures against the targets)"
 	@echo "make clean  - remove the venv and demo output"
 
@@ -44,12 +46,24 @@ demo: $(STAMP)
 	  --chart u --x period --y numerator --n denominator --multiply 1000 --facets team \
 	  --label "Falls with harm per 1,000 bed days" --improvement decrease \
 	  --out $(DEMO_DIR)/falls_with_harm_u_chart.csv
+	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --db $(DEMO_DIR)/qiwidgets.db \
+	  --out $(DEMO_DIR)/reports --workers 2 --no-progress
+	@echo "Monthly learning reports: $(DEMO_DIR)/reports/index.html"
+
+reports: $(STAMP)
+	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --db $(DEMO_DIR)/qiwidgets.db \
+	  --out $(DEMO_DIR)/reports --workers 2
 
 test: $(STAMP) system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest tests --nbval-lax notebooks/
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: $(STAMP)
 	$(PY) benchmarks/spc_bench.py
+	$(PY) benchmarks/store_bench.py
+	$(PY) benchmarks/reports_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

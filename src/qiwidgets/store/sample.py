@@ -110,7 +110,7 @@ _MEASURES = (
         "sampling": "None: every fall and every bed day",
         "improvement_direction": "decrease",
         "target": "4.0",
-        "target_date": "2026-10-31",
+        "target_date": "2027-03-31",
         "chart_type": "u",
         "baseline_start": "2023-11-01",
         "baseline_end": "2024-10-01",
@@ -723,7 +723,7 @@ def generate(out: str | os.PathLike = DEFAULT_DIR, seed: int = SEED) -> list[Pat
                 f"Reduce falls with harm on {ward}",
                 f"adult inpatients on {ward}",
                 f"from {rate:.1f} to {target:.1f} per 1,000 occupied bed days (30% fewer)",
-                "2026-10-31",
+                "2027-03-31",
                 f"{rate:.1f} per 1,000 occupied bed days (first 12 months)",
                 "FALLS_HARM",
             ]
