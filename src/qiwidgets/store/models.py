@@ -42,6 +42,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
+from qiwidgets import glossary
+
+
 # --- allowed values (defined once; the CHECK constraints, the validation and the docs use them) --
 
 #: Kinds of measure in a family of measures.
@@ -62,31 +65,11 @@ ANNOTATION_KINDS = ("pdsa_start", "event", "rebase", "baseline", "phase", "exclu
 ANNOTATION_KINDS_NEEDING_REASON = ("rebase",)
 #: The Act of a PDSA cycle.
 PDSA_ACTS = ("adopt", "adapt", "abandon")
-#: Level of learning a reflection can be tagged with.
-LEARNING_LEVELS = ("single_loop", "double_loop", "deutero")
-#: IHI progress scores, 0.5 to 5.0 in steps of 0.5, with their meaning (docs/domain.md).
-PROGRESS_SCORES: dict[float, str] = {
-    0.5: "intent to participate",
-    1.0: "charter and team formed",
-    1.5: "planning begun",
-    2.0: "activity, no changes yet",
-    2.5: "changes tested, no improvement",
-    3.0: "modest improvement",
-    3.5: "improvement",
-    4.0: "significant improvement",
-    4.5: "sustainable improvement",
-    5.0: "outstanding sustainable results",
-}
-#: The seven components of a learning system's health, each rated 1-5 (docs/domain.md).
-HEALTH_COMPONENTS = (
-    "shared_purpose",
-    "shared_language",
-    "autonomy",
-    "collective_leadership",
-    "connections_and_relationships",
-    "data_and_measures",
-    "infrastructure",
-)
+# Learning levels, the IHI progress scale and the seven learning-system components are the
+# shared language of the workbook: defined once in qiwidgets.glossary (docs/domain.md).
+LEARNING_LEVELS = glossary.LEARNING_LEVELS
+PROGRESS_SCORES: dict[float, str] = glossary.PROGRESS_SCALE
+HEALTH_COMPONENTS = glossary.HEALTH_COMPONENTS
 #: Lowest and highest health-check rating.
 HEALTH_RATING_MIN, HEALTH_RATING_MAX = 1, 5
 
@@ -98,6 +81,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+from qiwidgets import glossary
+
 
 
 def utcnow() -> dt.datetime:
