@@ -44,7 +44,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from qiwidgets import glossary
 
-
 # --- allowed values (defined once; the CHECK constraints, the validation and the docs use them) --
 
 #: Kinds of measure in a family of measures.
@@ -83,7 +82,6 @@ NAMING_CONVENTION = {
 }
 
 from qiwidgets import glossary
-
 
 
 def utcnow() -> dt.datetime:
