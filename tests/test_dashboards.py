@@ -116,7 +116,15 @@ def test_cli_passes_the_options_on(monkeypatch):
               "--pool", "0", "--cull-idle", "30", "--timeout", "45", "--no-prewarm"])  # fmt: skip
     o = seen["opts"]
     assert (o.db, o.port, o.token, o.dev, o.pool, o.cull_idle, o.timeout, o.prewarm) == (
-        "a.db", 9001, "k" * 20, True, 0, 30, 45, False)
+        "a.db",
+        9001,
+        "k" * 20,
+        True,
+        0,
+        30,
+        45,
+        False,
+    )
 
 
 # --- runtime ----------------------------------------------------------------------------------
@@ -136,8 +144,10 @@ def test_failure_is_plain_and_escaped(monkeypatch):
     w = runtime.failure(RuntimeError("internal detail"))
     assert "internal detail" not in w.value
     monkeypatch.setenv(runtime.DEV_ENV, "1")
-    assert "Traceback" in runtime.failure(RuntimeError("x")).value or "RuntimeError" in \
-        runtime.failure(RuntimeError("x")).value
+    assert (
+        "Traceback" in runtime.failure(RuntimeError("x")).value
+        or "RuntimeError" in runtime.failure(RuntimeError("x")).value
+    )
 
 
 # --- browser-drawn charts ---------------------------------------------------------------------
@@ -174,10 +184,12 @@ def test_specs_are_cached_by_what_goes_into_the_chart(sample_db, tmp_path, monke
     assert fastchart.stats["disk_hits"] == before["disk_hits"] + 1
     note = [{"date": obs["period"].iloc[5], "text": "a note", "kind": "event"}]
     assert fastchart.fingerprint("spc", view.result, note, 400) != fastchart.fingerprint(
-        "spc", view.result, [], 400)
+        "spc", view.result, [], 400
+    )
     other = wb.compute_chart(obs.iloc[:-1], measure, "anhoej", [])
     assert fastchart.fingerprint("spc", other.result, [], 400) != fastchart.fingerprint(
-        "spc", view.result, [], 400)
+        "spc", view.result, [], 400
+    )
 
 
 # --- the dashboards in-process ----------------------------------------------------------------
@@ -193,7 +205,7 @@ def test_team_dashboard_in_process(sample_db, monkeypatch, tmp_path):
     assert all('class="qi-vl"' in c.html and "qi-icons" in c.html for c in dash.cards)
     assert dash.sections == {}  # the other tabs are built when opened
     dash.tabs.selected_index = TABS.index("Reflections")
-    assert "Reflections" in dash.sections and not dash.message_kind == "problem"
+    assert "Reflections" in dash.sections and dash.message_kind != "problem"
     dash.team_select.value = dash.team_select.options[2][1]
     assert dash.team.code == "W03" and "Ward 3" in dash.header.value
     journal = dash.sections["Reflections"]

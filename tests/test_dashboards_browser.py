@@ -167,7 +167,8 @@ def test_without_the_token_the_dashboards_are_refused(server, visit):
     # a wrong token is refused too
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.build_opener(_NoRedirect).open(
-            server.url("team.ipynb", token=False) + "?token=wrong-token-000000000", timeout=30)
+            server.url("team.ipynb", token=False) + "?token=wrong-token-000000000", timeout=30
+        )
     assert info.value.code in (302, 401, 403)
     # in a browser: the login page, no dashboard, no kernel output
     v = visit()
@@ -211,8 +212,12 @@ def test_team_dashboard_renders_offline_with_charts(server, visit):
     # each measure card: icons (inline SVG), a drawn chart, a reading
     for card in board.locator(".qi-card").all():
         assert card.locator(".qi-icons svg").count() >= 1
-        assert card.locator(".qi-vl[data-drawn='yes'] svg .mark-symbol, "
-                            ".qi-vl[data-drawn='yes'] svg path").count() > 3
+        assert (
+            card.locator(
+                ".qi-vl[data-drawn='yes'] svg .mark-symbol, .qi-vl[data-drawn='yes'] svg path"
+            ).count()
+            > 3
+        )
         assert "Reading" in card.locator(".qi-reading").inner_text()
     html = page.content()
     assert "TeamPage.prepare" not in html and "page.open()" not in html  # sources stripped
@@ -229,7 +234,8 @@ def test_edits_are_saved_and_still_there_after_a_reload(server, visit, store):
     board = dashboard(page)
     dropdown(board, "Team").select_option(label="Ward 5 (Respiratory)")
     page.wait_for_function(
-        "() => document.querySelector('.qi-team-name').textContent.includes('Ward 5')")
+        "() => document.querySelector('.qi-team-name').textContent.includes('Ward 5')"
+    )
     v.wait_charts(3)
 
     # change the baseline of the first chart, with a reason
@@ -240,7 +246,8 @@ def test_edits_are_saved_and_still_there_after_a_reload(server, visit, store):
     values = at.locator("option").evaluate_all("os => os.map(o => o.textContent)")
     at.select_option(label=values[14])
     panel.locator("textarea[placeholder^='The reason']").fill(
-        "Browser test: the new falls policy started after 15 months.")
+        "Browser test: the new falls policy started after 15 months."
+    )
     panel.get_by_role("button", name="Record", exact=True).click()
     status(panel, "ok").filter(has_text="baseline").wait_for()
 
@@ -248,7 +255,8 @@ def test_edits_are_saved_and_still_there_after_a_reload(server, visit, store):
     panel = open_tab(page, "PDSA cycles")
     panel.locator(".widget-text:has(label:text-is('Title')) input").fill("Browser test cycle")
     panel.locator(".widget-textarea:has(label:text-is('Prediction')) textarea").fill(
-        "Fewer falls at night")
+        "Fewer falls at night"
+    )
     panel.get_by_role("button", name="Save cycle").click()
     status(panel, "ok").filter(has_text="Browser test cycle").wait_for()
 
@@ -337,8 +345,10 @@ def test_two_visitors_editing_the_same_reflection(server, visit, store):
     conflict.wait_for()
     assert conflict.inner_text().strip()
     # nothing lost: the second visitor's words are still in the form, the first's in the store
-    assert pages[1].locator("textarea[placeholder='What worked well?']").input_value() == \
-        "Second visitor's words"
+    assert (
+        pages[1].locator("textarea[placeholder='What worked well?']").input_value()
+        == "Second visitor's words"
+    )
     date = target_label.split(":")[0]
     mine = [r for r in repo.list_reflections(store, "W07") if r.date.isoformat() == date]
     assert any(r.what_worked == "First visitor's words" for r in mine)
@@ -375,7 +385,8 @@ def test_programme_dashboard(server, visit):
     page.wait_for_selector(".qi-team-dashboard .qi-team-name", timeout=PAGE_TIMEOUT)
     page.wait_for_function(
         "() => document.querySelector('.qi-team-name').textContent.includes('Ward 3')",
-        timeout=PAGE_TIMEOUT)
+        timeout=PAGE_TIMEOUT,
+    )
     assert "team=W03" in page.url
 
 

@@ -24,8 +24,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dev", action="store_true",
                    help="show tracebacks in the pages (for development only)")  # fmt: skip
     p.add_argument("--programme", help="the programme code, when the store holds several")
-    p.add_argument("--pool", type=int, default=_server.DEFAULT_POOL,
-                   help="warm kernels kept waiting per dashboard (default %(default)s; 0: none)")
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=_server.DEFAULT_POOL,
+        help="warm kernels kept waiting per dashboard (default %(default)s; 0: none)",
+    )
     p.add_argument("--cull-idle", type=int, default=_server.DEFAULT_CULL_IDLE, metavar="SECONDS",
                    help="shut down a kernel idle this long with no page open "
                    "(default %(default)s)")  # fmt: skip
@@ -35,8 +39,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(default: a temporary folder)")  # fmt: skip
     p.add_argument("--base-url", default="/", help="URL prefix behind a proxy, e.g. "
                    "/services/qi-dashboards/ under JupyterHub (default /)")  # fmt: skip
-    p.add_argument("--no-prewarm", dest="prewarm", action="store_false",
-                   help="do not draw every team's charts in the background at start")
+    p.add_argument(
+        "--no-prewarm",
+        dest="prewarm",
+        action="store_false",
+        help="do not draw every team's charts in the background at start",
+    )
     p.set_defaults(func=run)
     return p
 

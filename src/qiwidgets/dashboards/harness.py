@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Self
 
 
 def free_port() -> int:
@@ -113,7 +114,7 @@ class ServedDashboards:
             time.sleep(0.2)
         return False
 
-    def __enter__(self) -> ServedDashboards:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -142,8 +142,14 @@ def outcome_charts(outcome: Any, obs: pd.DataFrame, names: dict[str, str]) -> tu
         elif pooled["denominator"].gt(0).all() and pooled["numerator"].sum() > 0:
             rate = pooled["numerator"].sum() / pooled["denominator"].sum()
             pooled["expected"] = pooled["denominator"] * rate
-            result = funnel(pooled, "numerator", "expected", "team", data_type="SR",
-                            label=f"{outcome.name} (observed / expected at the programme rate)")
+            result = funnel(
+                pooled,
+                "numerator",
+                "expected",
+                "team",
+                data_type="SR",
+                label=f"{outcome.name} (observed / expected at the programme rate)",
+            )
         else:
             result = None
         if result is not None:
@@ -175,8 +181,11 @@ def learning_html(rows: list[TeamGlance], reflections: list, outcome: Any,
     teams flagged as a bright spot or as may-generalise."""
     out = []
     if outcome is not None:
-        bright = [g for g in rows
-                  if str(g.icons.get(outcome.code, (None,))[0] or "").startswith("improvement")]
+        bright = [
+            g
+            for g in rows
+            if str(g.icons.get(outcome.code, (None,))[0] or "").startswith("improvement")
+        ]
         if bright:
             items = "".join(f"<li>{team_link(g.code, g.name)}</li>" for g in bright)
             out.append(
@@ -227,15 +236,18 @@ class ProgrammeDashboard(Panel):
         teams = repo.list_teams(db, self.prog.id)
         shared = repo.list_measures(db, None, self.prog.id)
         self.outcome = next((m for m in shared if m.measure_type == "outcome"), None)
-        obs = pd.concat(
-            [repo.observations(db, measure=m.id, programme=self.prog.id) for m in shared]
-        ) if shared else pd.DataFrame(columns=["team", "team_id", "measure_id", "period"])
+        obs = (
+            pd.concat([repo.observations(db, measure=m.id, programme=self.prog.id) for m in shared])
+            if shared
+            else pd.DataFrame(columns=["team", "team_id", "measure_id", "period"])
+        )
         scores = repo.progress_scores(db, self.prog.id)
         self.rows = glance(db, self.prog, teams, shared, obs, scores)
         code_names = {t.code: t.name for t in teams}
         id_names = {t.id: t.name for t in teams}
         reflections = [
-            r for r in repo.list_reflections(db, programme=self.prog.id)
+            r
+            for r in repo.list_reflections(db, programme=self.prog.id)
             if r.bright_spot or r.generalisable
         ]
         head = widgets.HTML(
@@ -248,8 +260,7 @@ class ProgrammeDashboard(Panel):
             "<h3>Teams at a glance</h3>"
             f'<p style="font-size:90%;color:#425563">{esc(glossary.explain("progress_score"))} '
             "The icons are the Making Data Count variation (and, with a target, assurance) "
-            "icons of each shared measure at its latest point.</p>"
-            + glance_html(self.rows, shared)
+            "icons of each shared measure at its latest point.</p>" + glance_html(self.rows, shared)
         )
         parts = [head, self.status, table]
         if self.outcome is not None:

@@ -100,7 +100,7 @@ class _Page:
         page = cls()
         try:
             page._prepare()
-        except Exception as exc:  # shown by open(); the page must never be empty
+        except Exception as exc:  # noqa: BLE001 - shown by open(); never an empty page
             page.error = exc
         return page
 
@@ -145,18 +145,25 @@ class TeamPage(_Page):
 
         db = database()
         code = query().get("team")
-        if self.widget is None:
-            self.widget = TeamDashboard(db, programme=os.environ.get(PROGRAMME_ENV))
-        dash = self.widget
-        if code:
+        programme = os.environ.get(PROGRAMME_ENV)
+        known = True
+        if self.widget is None:  # no warm kernel: build the page for the visitor's team at once
             try:
-                dash.show_team(code)
+                self.widget = TeamDashboard(db, code or None, programme=programme)
             except QIError:
-                dash.show_team(dash.team)
-                dash.say(f"There is no team {code!r}: showing {dash.team.name}. "
-                         "Choose your team above.", "warning")  # fmt: skip
-        else:
-            dash.show_team(dash.team)
+                known = False
+                self.widget = TeamDashboard(db, programme=programme)
+        else:  # a warm kernel built the page for a first team: show the visitor's
+            try:
+                self.widget.show_team(code or self.widget.team)
+            except QIError:
+                known = False
+                self.widget.show_team(self.widget.team)
+        dash = self.widget
+        if not known:
+            dash.say(f"There is no team {code!r}: showing {dash.team.name}. "
+                     "Choose your team above.", "warning")  # fmt: skip
+        elif not code:
             dash.say("Choose your team above.", "info")
         return dash
 

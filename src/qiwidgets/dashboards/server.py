@@ -65,7 +65,7 @@ CELL_TIMEOUT = ("The dashboard took too long to open. Please reload the page in 
 
 #: The browser may load scripts, styles, fonts and images from the server only (inline scripts
 #: and eval are needed by Voilà's page and by Vega's expression compiler).
-CONTENT_SECURITY_POLICY = "; ".join([
+CONTENT_SECURITY_POLICY = "; ".join([  # noqa: FLY002 - one directive a line
     "default-src 'self'",
     "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
     "style-src 'self' 'unsafe-inline'",
@@ -106,8 +106,11 @@ class ServeOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
             raise ServeError(f"`port` must be a number from 1 to 65535, got {self.port!r}.")
-        if self.token is not None and (len(self.token) < 16 or not self.token.isprintable()
-                                       or any(c in self.token for c in " &?#/%")):
+        if self.token is not None and (
+            len(self.token) < 16
+            or not self.token.isprintable()
+            or any(c in self.token for c in " &?#/%")
+        ):
             raise ServeError("`token` must be at least 16 characters without spaces or any of "
                              "& ? # / %; leave it out to have one generated.")  # fmt: skip
         for name in ("pool", "cull_idle", "cull_interval", "timeout"):
@@ -126,11 +129,11 @@ def resolve_db(db: str | os.PathLike | None) -> str:
 
     url = resolve_url(db)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        path = Path(url[len("sqlite:///"):])
+        path = Path(url[len("sqlite:///") :])
         if str(path) != ":memory:":
             url = "sqlite:///" + str(path.resolve())
     if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):].split("?")[0])
+        path = Path(url[len("sqlite:///") :].split("?")[0])
         if not path.exists():
             raise ServeError(f"The store {path} does not exist: create it with `qiwidgets "
                              "load-sample --db FILE` or `qiwidgets init --db FILE`.")  # fmt: skip
@@ -307,7 +310,8 @@ def start_prewarm(opts: ServeOptions, site: Site, env: dict[str, str]) -> subpro
         os.nice(10)
 
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=lower_priority, start_new_session=True)  # fmt: skip
+                            preexec_fn=lower_priority,  # noqa: PLW1509 - serve has no threads
+                            start_new_session=True)  # fmt: skip
 
 
 def stop(proc: subprocess.Popen | None, grace: float = 10) -> None:

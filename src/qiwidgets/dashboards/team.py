@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,7 @@ def _number(v: Any) -> str:
         f = float(v)
     except (TypeError, ValueError):
         return ""
-    if f != f:  # NaN
+    if math.isnan(f):
         return ""
     return f"{f:,.1f}".rstrip("0").rstrip(".") if abs(f) < 1e6 else f"{f:,.0f}"
 
@@ -113,7 +114,8 @@ def measure_card(db: Any, team: Any, measure: Any, obs: Any, annotations: list, 
     if measure.unit:
         facts.append(esc(measure.unit))
     better = {"increase": "higher is better", "decrease": "lower is better"}.get(
-        measure.improvement_direction or "")
+        measure.improvement_direction or ""
+    )
     if better:
         facts.append(better)
     body = (
@@ -252,13 +254,16 @@ class TeamDashboard(Panel):
 
         db, team, today = self.db, self.team, self.today
         return {
-            "Explore a chart": lambda: VariationExplorer(db, team, show_team_picker=False,
-                                                         width=CARD_CHART_WIDTH),  # fmt: skip
+            "Explore a chart": lambda: VariationExplorer(
+                db, team, show_team_picker=False, width=CARD_CHART_WIDTH
+            ),
             "PDSA cycles": lambda: PDSALog(db, team),
             "Reflections": lambda: ReflectionJournal(db, team, today=today),
             "Progress score": lambda: ProgressScoreWidget(db, team, today=today),
-            "Aim and drivers": lambda: (AimBuilder(db, team, today=today),
-                                        DriverDiagramEditor(db, team)),  # fmt: skip
+            "Aim and drivers": lambda: (
+                AimBuilder(db, team, today=today),
+                DriverDiagramEditor(db, team),
+            ),
         }
 
     def _panels(self, title: str) -> list[Panel]:
