@@ -12,10 +12,12 @@ DEMO_DIR ?= demo-output
 DEMO_MONTH ?= 2026-10
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps demo reports test lab bench clean
+.PHONY: help venv system-deps demo reports serve test lab bench clean
 
 help:
-	@echo "make demo   - install, load the sample programme into $(DEMO_DIR)/qiwidgets.db and chart it"
+	@echo "make demo   - install, load the sample programme into $(DEMO_DIR)/qiwidgets.db, chart it,"
+	@echo "              write the monthly reports and serve the dashboards"
+	@echo "make serve  - serve the dashboards on the demo database"
 	@echo "make test   - install (venv + Debian packages) and run the whole test suite"
 	@echo "make lab    - open the workbook notebooks in JupyterLab"
 	@echo "make bench  - run the benchmarks (by hand; prints figures against the targets)"
@@ -49,6 +51,11 @@ demo: $(STAMP)
 	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --db $(DEMO_DIR)/qiwidgets.db \
 	  --out $(DEMO_DIR)/reports --workers 2 --no-progress
 	@echo "Monthly learning reports: $(DEMO_DIR)/reports/index.html"
+	@echo "Starting the dashboards (Ctrl+C to stop):"
+	$(VENV)/bin/qiwidgets serve --db $(DEMO_DIR)/qiwidgets.db
+
+serve: $(STAMP)
+	$(VENV)/bin/qiwidgets serve --db $(DEMO_DIR)/qiwidgets.db
 
 reports: $(STAMP)
 	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --db $(DEMO_DIR)/qiwidgets.db \
@@ -64,6 +71,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/spc_bench.py
 	$(PY) benchmarks/store_bench.py
 	$(PY) benchmarks/reports_bench.py
+	$(PY) benchmarks/dashboard_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

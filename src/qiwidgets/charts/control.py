@@ -144,7 +144,7 @@ def spc_chart(
     if result.facets:
         pts = pts[_facet_mask(pts, result.facets, key)]
     reading = result.readings.get(key, result.reading)
-    rows = _rows(result, pts, annotations, show_icons, height)
+    rows = _rows(result, pts, annotations, show_icons, height, width)
     xk = x_kind(result.points["x"])
     layers = _layers(result, rows, xk, show_inner, limit_labels, width, small=False)
     heading = title or _label(result)
@@ -196,7 +196,7 @@ def small_multiples(
     show_inner = _flag("show_inner", show_inner)
     show_icons = _flag("show_icons", show_icons)
     independent_y = _flag("independent_y", independent_y)
-    rows = _rows(result, result.points, annotations, show_icons, panel_height)
+    rows = _rows(result, result.points, annotations, show_icons, panel_height, panel_width)
     xk = x_kind(result.points["x"])
     layers = _layers(result, rows, xk, show_inner, False, panel_width, small=True)
     order = [facet_label(k) for k in _facet_keys(result)] or [""]
@@ -329,12 +329,13 @@ def _rows(
     annotations: Any,
     show_icons: bool,
     height: int,
+    width: int = 560,
 ) -> pd.DataFrame:
     """Every row every layer needs, tagged with ``_layer``."""
     mdc = _is_mdc(result)
     f = _mdc_points(result, pts) if mdc else _qic_points(result, pts)
     parts = [f, _baseline_rows(f), _label_rows(f, result, height)]
-    parts.append(_annotation_rows(result, pts, annotations))
+    parts.append(_annotation_rows(result, pts, annotations, width))
     if mdc and show_icons:
         parts.append(_icon_rows(result, pts))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
@@ -611,7 +612,56 @@ def _label_rows(f: pd.DataFrame, result: SPCResult, height: int) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def _annotation_rows(result: SPCResult, pts: pd.DataFrame, annotations: Any) -> pd.DataFrame:
+def _place_labels(ann: pd.DataFrame, xs: pd.Series, width: int) -> tuple[list[int], list[str]]:
+    """Stagger annotation labels into rows so that none overlaps another.
+
+    Each label goes into the first row where it starts after the previous label of that row
+    ends (positions estimated from the x range and an average character width); when no row
+    has room, the label is cut to fit the room left in the emptiest row.
+    """
+    if pd.api.types.is_numeric_dtype(xs) or pd.api.types.is_datetime64_any_dtype(xs):
+        lo, hi = xs.min(), xs.max()
+
+        def frac(v):
+            return float((v - lo) / (hi - lo)) if hi != lo else 0.0
+    else:  # text x: equally spaced categories in their order on the axis
+        order = {v: i for i, v in enumerate(pd.unique(xs))}
+
+        def frac(v):
+            return order.get(v, 0) / max(len(order) - 1, 1)
+
+    def px(v):
+        return frac(v) * width
+
+    rows, labels = [], []
+    ends: dict[Any, list[float]] = {}
+    for facet, x, label in zip(ann["_facet"], ann["x"], ann["label"], strict=True):
+        row_ends = ends.setdefault(facet, [-1e9] * P.ANNOTATION_ROWS)
+        start = px(x)
+        need = min(len(label) * P.ANNOTATION_CHAR_PX, P.ANNOTATION_LABEL_LIMIT)
+        free = [r for r, end in enumerate(row_ends) if end + P.ANNOTATION_GAP_PX <= start]
+        if free:
+            row = free[0]
+        else:  # no room: the emptiest row, and a label cut to the room it has (the rule and
+            # its tooltip still carry the whole text; with no room at all the label is left out)
+            row = int(np.argmin(row_ends))
+            room = start - row_ends[row] - P.ANNOTATION_GAP_PX
+            keep = int(room // P.ANNOTATION_CHAR_PX) - 1
+            if keep < 4:
+                rows.append(row)
+                labels.append("")
+                continue
+            label = label[:keep] + "…" if len(label) > keep else label
+            need = len(label) * P.ANNOTATION_CHAR_PX
+        row_ends[row] = start + need
+        rows.append(row)
+        labels.append(label)
+    return rows, labels
+
+
+def _annotation_rows(
+    result: SPCResult, pts: pd.DataFrame, annotations: Any, width: int = 560
+) -> pd.DataFrame:
     a = annotation_frame(annotations, result.facets)
     if a.empty:
         return pd.DataFrame()
@@ -650,12 +700,12 @@ def _annotation_rows(result: SPCResult, pts: pd.DataFrame, annotations: Any) -> 
     if out.empty:
         return out
     out = out.sort_values(["_facet", "x"], kind="stable").reset_index(drop=True)
-    out["row"] = out.groupby("_facet").cumcount() % P.ANNOTATION_ROWS
-    # label rows above the plot (negative pixels), the first row nearest the plot
-    out["row_px"] = -(3 + out["row"] * P.ANNOTATION_ROW_HEIGHT)
     out["label"] = [
         f"{KIND_MARKS.get(k, '')}{t}" for k, t in zip(out["kind"], out["text"], strict=True)
     ]
+    out["row"], out["label"] = _place_labels(out, pts["x"], width)
+    # label rows above the plot (negative pixels), the first row nearest the plot
+    out["row_px"] = -(3 + out["row"] * P.ANNOTATION_ROW_HEIGHT)
     out["t_period"] = [period(v) for v in out["x"]]
     return out
 
@@ -701,10 +751,17 @@ def _icon_rows(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
 # =============================================================================================
 
 
+def _axis_title(name: str | None) -> str | None:
+    """A column name as an axis title: 'period' -> 'Period'; the generic 'x' -> 'Period'."""
+    if not name or name == "x":
+        return "Period"
+    return name[:1].upper() + name[1:].replace("_", " ")
+
+
 def _x(xk: str, title: str | None, *, small: bool) -> alt.X:
     code = {"temporal": "T", "quantitative": "Q", "ordinal": "O"}[xk]
     axis = alt.Axis(
-        title=None if small else title,
+        title=None if small else _axis_title(title),
         grid=False,
         labelOverlap="greedy",
         labelSeparation=P.AXIS_LABEL_SEPARATION,
