@@ -48,7 +48,7 @@ PROGRAMME_CODE = "FALLS"
 PROGRAMME_NAME = "Reducing harm from inpatient falls"
 SHARED_AIM = (
     "Reduce falls with harm across our 12 wards by 30%, from 5.8 to 4.0 per 1,000 occupied bed "
-    "days, by October 2026, without patients leaving hospital less mobile."
+    "days, by March 2027, without patients leaving hospital less mobile."
 )
 
 #: Where the committed sample files live (the repository's data/samples).
@@ -721,7 +721,7 @@ def generate(out: str | os.PathLike = DEFAULT_DIR, seed: int = SEED) -> list[Pat
             [
                 code,
                 f"Reduce falls with harm on {ward}",
-                f"adult inpatients on {ward}",
+                "adult inpatients",
                 f"from {rate:.1f} to {target:.1f} per 1,000 occupied bed days (30% fewer)",
                 "2027-03-31",
                 f"{rate:.1f} per 1,000 occupied bed days (first 12 months)",
