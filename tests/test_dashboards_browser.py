@@ -278,7 +278,8 @@ def test_edits_are_saved_and_still_there_after_a_reload(server, visit, store):
     page = v.open(server.url("team.ipynb", team="W05"), charts=3)
     panel = open_tab(page, "Explore a chart")
     panel.locator(".qi-vl[data-drawn='yes'] svg").first.wait_for()
-    assert "falls policy started" in panel.inner_text()
+    # the list of notes arrives after the chart: wait for it rather than read it at once
+    panel.get_by_text("falls policy started").first.wait_for()
     assert "Baseline" in panel.inner_text()
     panel = open_tab(page, "PDSA cycles")
     panel.get_by_text("Browser test cycle").first.wait_for()

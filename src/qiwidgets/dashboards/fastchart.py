@@ -239,29 +239,10 @@ def chart_html(spec: dict, *, css_class: str = "qi-chart") -> str:
 
 
 def browser_chart_svg(view: Any, annotations: list[dict], width: int = 640) -> str:
-    """Drop-in for :func:`qiwidgets.widgets.variation.chart_svg`: the browser draws the chart."""
+    """A ``chart_renderer`` for :class:`~qiwidgets.widgets.VariationExplorer` in a dashboard:
+    instead of :func:`qiwidgets.widgets.variation.chart_svg` (static SVG made in the kernel) it
+    sends the chart's spec, and the browser draws it."""
     return chart_html(spc_spec(view.result, annotations, width), css_class="qi-vl-box")
-
-
-_installed = False
-
-
-def install_browser_charts() -> None:
-    """Make the workbook widgets in this kernel send specs instead of vl-convert SVG.
-
-    :class:`~qiwidgets.widgets.VariationExplorer` draws through the module-level function
-    ``qiwidgets.widgets.variation.chart_svg``; in a dashboard kernel it is replaced by
-    :func:`browser_chart_svg`. (A ``chart_renderer`` argument on the widget would make this
-    replacement unnecessary; see docs/deployment.md.) Only dashboard kernels call this: the
-    workbook in JupyterLab and the reports keep their static SVG.
-    """
-    global _installed
-    if _installed:
-        return
-    from qiwidgets.widgets import variation
-
-    variation.chart_svg = browser_chart_svg
-    _installed = True
 
 
 __all__ = [
@@ -273,7 +254,6 @@ __all__ = [
     "code_version",
     "fingerprint",
     "funnel_spec",
-    "install_browser_charts",
     "small_multiples_spec",
     "spc_spec",
     "stats",

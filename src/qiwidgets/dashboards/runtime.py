@@ -107,9 +107,7 @@ class _Page:
     def _prepare(self) -> None:
         import ipywidgets  # noqa: F401  (the import cost is paid before the visitor arrives)
 
-        from qiwidgets.dashboards import fastchart
-
-        fastchart.install_browser_charts()
+        from qiwidgets.dashboards import fastchart  # noqa: F401  (likewise)
 
     def open(self) -> Any:
         wait_for_visitor()

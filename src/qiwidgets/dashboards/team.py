@@ -204,7 +204,6 @@ class TeamDashboard(Panel):
     def __init__(self, db: Any, team: Any = None, *, programme: Any = None,
                  prebuild: bool = False, today: dt.date | None = None):  # fmt: skip
         super().__init__(db)
-        fastchart.install_browser_charts()
         self.programme = programme
         self.today = today
         self.cards: list[MeasureCard] = []
@@ -255,7 +254,8 @@ class TeamDashboard(Panel):
         db, team, today = self.db, self.team, self.today
         return {
             "Explore a chart": lambda: VariationExplorer(
-                db, team, show_team_picker=False, width=CARD_CHART_WIDTH
+                db, team, show_team_picker=False, width=CARD_CHART_WIDTH,
+                chart_renderer=fastchart.browser_chart_svg,
             ),
             "PDSA cycles": lambda: PDSALog(db, team),
             "Reflections": lambda: ReflectionJournal(db, team, today=today),

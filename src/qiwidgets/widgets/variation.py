@@ -87,8 +87,12 @@ class VariationExplorer(Panel):
 
     def __init__(self, db: Any, team: Any = None, measure: Any = None, *, programme: Any = None,
                  rule_set: str = "anhoej", show_team_picker: bool = True,
-                 prompt_within: int = wb.PDSA_PROMPT_WITHIN, width: int = 640):  # fmt: skip
+                 prompt_within: int = wb.PDSA_PROMPT_WITHIN, width: int = 640,
+                 chart_renderer: Callable[[wb.ChartView, list, int], str] | None = None):  # fmt: skip
         super().__init__(db)
+        # how a chart becomes HTML: static SVG by default; the dashboards pass a renderer
+        # that sends the spec for the browser to draw
+        self.chart_renderer = chart_renderer or chart_svg
         self.programme = programme
         self.prompt_within = int(prompt_within)
         self.width = int(width)
@@ -241,7 +245,7 @@ class VariationExplorer(Panel):
             within=self.prompt_within,
         )  # fmt: skip
         rows = wb.chart_annotations(self.annotations, self.cycles, self.measure.id)
-        self.svg = chart_svg(self.view, rows, self.width)
+        self.svg = self.chart_renderer(self.view, rows, self.width)
         self.chart_html.value = f'<div class="qi-chart">{self.svg}</div>'
         self.reading_html.value = (
             f'<p class="qi-reading"><strong>Reading ({esc(self.result.rule_set)}):</strong> '
