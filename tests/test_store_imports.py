@@ -192,7 +192,7 @@ def test_windows_1252_file(store_url, tmp_path):
 
 
 def test_excel_workbook(db, tmp_path):
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl
     book = openpyxl.Workbook()
     other = book.active
     other.title = "notes"
@@ -212,7 +212,7 @@ def test_excel_workbook(db, tmp_path):
 
 
 def test_excel_problems_name_the_sheet_and_row(db, tmp_path):
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["team", "measure", "period", "numerator", "denominator"])
