@@ -918,8 +918,11 @@ def observations(
         if end is not None:
             stmt = stmt.where(m.Observation.period <= end)
         stmt = stmt.order_by(m.Team.code, m.Measure.code, m.Observation.period)
-        rows = session.execute(stmt).all()
-    frame = pd.DataFrame.from_records(rows, columns=OBSERVATION_COLUMNS)
+        # plain rows through the Core connection, turned into columns at once: the ORM's row
+        # objects and pandas' per-row record probing cost more than the query itself
+        rows = session.connection().execute(stmt).fetchall()
+    columns = list(zip(*rows)) if rows else [()] * len(OBSERVATION_COLUMNS)
+    frame = pd.DataFrame({name: list(col) for name, col in zip(OBSERVATION_COLUMNS, columns)})
     frame["period"] = pd.to_datetime(frame["period"])
     for col in ("numerator", "denominator", "value"):
         frame[col] = frame[col].astype("float64")
