@@ -11,6 +11,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from qiwidgets.charts import palette as P
 from qiwidgets.errors import QIError
 from qiwidgets.spc.reading import format_number, format_x
 
@@ -144,3 +145,18 @@ def check_text(name: str, value: Any) -> str | None:
     if not isinstance(value, str):
         raise ChartError(f"`{name}` must be a string or None, got {value!r}.")
     return value
+
+
+def chart_title(heading: str, subtitle: list[str], *, offset: int = 6) -> alt.Title:
+    """The title block every chart shares: heading, then the rule set and notes as subtitle."""
+    return alt.Title(
+        heading,
+        subtitle=subtitle,
+        anchor="start",
+        fontSize=15,
+        subtitleFontSize=11,
+        subtitleColor="#425563",
+        font=P.FONT,
+        subtitleFont=P.FONT,
+        offset=offset,
+    )

@@ -19,6 +19,7 @@ from qiwidgets.charts import palette as P
 from qiwidgets.charts._common import (
     CHART_NAMES,
     ChartError,
+    chart_title,
     check_positive_int,
     check_text,
     facet_label,
@@ -1023,17 +1024,7 @@ def _finish(chart: Any, result: SPCResult, heading: str, reading: str, rows: pd.
     sub = _subtitle(result, rows)
     description = f"{heading}. {' '.join(sub)} {reading}".strip()
     return chart.properties(
-        title=alt.Title(
-            heading,
-            subtitle=sub,
-            anchor="start",
-            fontSize=15,
-            subtitleFontSize=11,
-            subtitleColor="#425563",
-            font=P.FONT,
-            subtitleFont=P.FONT,
-            offset=10 if (rows["_layer"] == "icon").any() else 6,
-        ),
+        title=chart_title(heading, sub, offset=10 if (rows["_layer"] == "icon").any() else 6),
         description=description,
         usermeta={
             "qiwidgets": {

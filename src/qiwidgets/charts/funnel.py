@@ -16,6 +16,7 @@ import pandas as pd
 from qiwidgets.charts import palette as P
 from qiwidgets.charts._common import (
     ChartError,
+    chart_title,
     check_positive_int,
     check_text,
     inline_data,
@@ -275,14 +276,7 @@ def funnel_chart(
         width=width,
         height=height,
         view=alt.ViewBackground(stroke=None),
-        title=alt.Title(
-            heading,
-            subtitle=sub,
-            anchor="start",
-            fontSize=15,
-            subtitleFontSize=11,
-            subtitleColor="#425563",
-        ),
+        title=chart_title(heading, sub),
         description=f"{heading}. {' '.join(sub)} {reading}",
         usermeta={
             "qiwidgets": {

@@ -1750,7 +1750,8 @@ def _apply_measures(session, table, items, problems: _Problems, source):
     return result
 
 
-_PDSA_FIELDS = (
+#: The PDSA fields of an import file beyond team, title, change idea and measures.
+PDSA_FIELDS = (
     "plan_question",
     "prediction",
     "plan_date",
@@ -1819,7 +1820,7 @@ def _apply_pdsa(session, table, items, problems: _Problems, source):
         for cycle in session.scalars(select(PDSACycle).where(PDSACycle.team_id.in_(team_ids))):
             existing_cycles.setdefault((cycle.team_id, cycle.title.casefold()), cycle)
     for row, item, team, idea, measures in plan:
-        values = {name: getattr(item, name) for name in _PDSA_FIELDS}
+        values = {name: getattr(item, name) for name in PDSA_FIELDS}
         values["change_idea_id"] = idea.id if idea is not None else None
         cycle = existing_cycles.get((team.id, item.title.casefold()))
         if cycle is None:

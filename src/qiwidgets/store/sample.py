@@ -39,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from qiwidgets.glossary import HEALTH_COMPONENTS
+from qiwidgets.store.imports import PDSA_FIELDS
+
 #: The seed of the generator: change it and every sample file changes.
 SEED = 20231110
 #: First and last month of the sample data.
@@ -230,15 +233,6 @@ _DRIVERS = (
 )
 _CHANGE_IDEAS = {ref: text for ref, _, kind, text in _DRIVERS if kind == "change_idea"}
 
-_COMPONENTS = (
-    "shared_purpose",
-    "shared_language",
-    "autonomy",
-    "collective_leadership",
-    "connections_and_relationships",
-    "data_and_measures",
-    "infrastructure",
-)
 _HEALTH_MONTHS = (2, 8, 14, 20, 26, 32)  # January and July each year
 
 
@@ -657,14 +651,14 @@ class _Sample:
             5: "Strong and self-sustaining.",
         }
         for k, i in enumerate(_HEALTH_MONTHS):
-            for comp in _COMPONENTS:
+            for comp in HEALTH_COMPONENTS:
                 rating = int(min(5, 2 + k // 2 + (comp == "shared_purpose")))
                 rows.append(["", _fmt_month(_month(i)), comp, rating, comments[rating]])
         for code, _, _, _, _, change, _ in _WARDS:
             for k, i in enumerate(_HEALTH_MONTHS):
                 if i < _LATE_START.get(code, 0):
                     continue
-                for comp in _COMPONENTS:
+                for comp in HEALTH_COMPONENTS:
                     base = 2 + (k // 2 if change is not None else k // 3)
                     rating = int(np.clip(base + rng.integers(-1, 2), 1, 5))
                     rows.append([code, _fmt_month(_month(i)), comp, rating, comments[rating]])
@@ -734,21 +728,7 @@ def generate(out: str | os.PathLike = DEFAULT_DIR, seed: int = SEED) -> list[Pat
         aims,
     )
     cycles, starts = sample.pdsa()
-    pdsa_columns = [
-        "team",
-        "title",
-        "change_idea",
-        "measures",
-        "plan_question",
-        "prediction",
-        "plan_date",
-        "do_start",
-        "do_notes",
-        "study_date",
-        "study_result",
-        "act",
-        "act_date",
-    ]
+    pdsa_columns = ["team", "title", "change_idea", "measures", *PDSA_FIELDS]
     write("pdsa.csv", pdsa_columns, cycles)
     write(
         "observations.csv",
