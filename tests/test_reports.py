@@ -189,6 +189,62 @@ def test_the_kernel_is_the_venv_python(jupyter_env):
     assert Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve())
 
 
+
+def _probe_notebook(path: Path) -> Path:
+    """A report notebook that fails if it sees anything a previous report left behind."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('output_dir = "."\nfail = False')
+    params.metadata["tags"] = ["parameters"]
+    probe = nbformat.v4.new_code_cell(
+        "import json, os\n"
+        "assert 'left_behind' not in globals(), 'the previous report leaked into this one'\n"
+        "left_behind = 1\n"
+        "print('pid', os.getpid(), 'cwd_ok', os.path.samefile(os.getcwd(), output_dir))\n"
+        "json.dump({}, open(os.path.join(output_dir, 'summary.json'), 'w'))\n"
+        "if fail:\n"
+        "    raise ValueError('this report fails on purpose')"
+    )
+    nb.cells = [params, probe]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_worker_keeps_its_kernel_and_starts_each_report_clean(tmp_path):
+    """Reports reuse the worker's kernel (imports paid once) but never see each other's state;
+    a report that fails leaves the kernel usable; ``reuse_kernel=False`` starts a fresh one."""
+    import nbformat
+
+    from qiwidgets.reports.execute import Job, run_job, shutdown_kernels
+
+    nb = _probe_notebook(tmp_path / "probe.ipynb")
+
+    def job(key: str, fail: bool = False, reuse: bool = True) -> Job:
+        return Job(kind="team", key=key, slug=key, title=key, notebook=str(nb),
+                   parameters={"fail": fail}, final_dir=str(tmp_path / "out"),
+                   failed_dir=str(tmp_path / "failed"), staging_root=str(tmp_path / "staging"),
+                   build={}, timeout=120, reuse_kernel=reuse)  # fmt: skip
+
+    def printed(res) -> tuple[int, bool]:
+        out = nbformat.read(res.files.get("notebook") or res.failed_notebook, as_version=4)
+        text = "".join(o.get("text", "") for o in out.cells[-1].outputs)
+        _, pid, _, cwd_ok = text.split()
+        return int(pid), cwd_ok == "True"
+
+    try:
+        results = [run_job(job("a")), run_job(job("b", fail=True)), run_job(job("c"))]
+        fresh = run_job(job("d", reuse=False))
+    finally:
+        shutdown_kernels()
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].ename == "ValueError" and "on purpose" in results[1].evalue
+    seen = [printed(r) for r in results]
+    assert all(cwd_ok for _, cwd_ok in seen)  # each report runs in its own folder
+    assert len({pid for pid, _ in seen}) == 1  # one kernel for the three reports
+    assert fresh.ok and printed(fresh)[0] != seen[0][0]
+
 # --- the sample programme ------------------------------------------------------------------------
 
 

@@ -34,6 +34,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="Dask scheduler address (default: start a local cluster)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=300.0,
                    help="seconds allowed for one report (default 300)")  # fmt: skip
+    p.add_argument("--fresh-kernels", action="store_true",
+                   help="start a new kernel for every report (default: each worker keeps its "
+                   "kernel and clears it between reports)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     p = plan(
         args.month, args.db, args.out, args.team, programme=args.programme,
         workers=args.workers, pdf=args.pdf, force=args.force, executor=args.executor,
-        scheduler=args.scheduler, timeout=args.timeout,
+        scheduler=args.scheduler, timeout=args.timeout, reuse_kernels=not args.fresh_kernels,
     )  # fmt: skip
     if p.not_reported:
         print(f"No data up to {p.month.label()} (left out): {', '.join(p.not_reported)}",

@@ -12,17 +12,19 @@ fingerprint, is moved last, so a report counts as built only when all its files 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KERNEL_PRELUDE", "Job", "JobResult", "run_job"]
+__all__ = ["KERNEL_PRELUDE", "Job", "JobResult", "run_job", "shutdown_kernels"]
 
 #: Run in each report kernel before the first cell (IPKernelApp.exec_lines). jsonschema (pulled in
 #: by altair) imports ``rfc3987_syntax`` for its "iri" format check, building a grammar on every
@@ -52,6 +54,7 @@ class Job:
     pdf: bool = False
     kernel_name: str = "python3"
     fast_imports: bool = True
+    reuse_kernel: bool = True  # run in the worker's kernel kept from its previous report
 
 
 @dataclass
@@ -106,26 +109,198 @@ def _failing_cell(nb) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _execute(job: Job, out_nb: Path, params: dict, deadline: float) -> None:
-    import papermill as pm
-
+def _kernel_arguments(job: Job) -> list[str]:
     # the kernel's own log (e.g. its TCP transport warning) would flood the batch's terminal
     extra = ["--IPKernelApp.log_level=CRITICAL"]
     if job.fast_imports:
         extra.append(f"--IPKernelApp.exec_lines={KERNEL_PRELUDE}")
-    pm.execute_notebook(
-        job.notebook,
-        str(out_nb),
-        parameters=params,
-        kernel_name=job.kernel_name,
-        progress_bar=False,
-        request_save_on_cell_execute=False,
-        start_timeout=job.start_timeout,
-        cwd=str(out_nb.parent),
-        # one deadline for the whole report: each cell gets the time left (nbclient timeout_func)
-        timeout_func=lambda cell: max(1.0, deadline - time.monotonic()),
-        extra_arguments=extra,
-    )
+    return extra
+
+
+def _execute(job: Job, out_nb: Path, params: dict, deadline: float) -> None:
+    import papermill as pm
+
+    extra = _kernel_arguments(job)
+    warm = _warm_kernel(job, extra, cwd=out_nb.parent) if job.reuse_kernel else None
+    try:
+        pm.execute_notebook(
+            job.notebook,
+            str(out_nb),
+            parameters=params,
+            kernel_name=job.kernel_name,
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            start_timeout=job.start_timeout,
+            cwd=str(out_nb.parent),
+            # one deadline for the whole report: each cell gets the time left (nbclient
+            # timeout_func)
+            timeout_func=lambda cell: max(1.0, deadline - time.monotonic()),
+            extra_arguments=extra,
+            **({"km": warm.km} if warm is not None else {}),
+        )
+    except Exception as exc:
+        # a cell that raised leaves a working kernel (the next report starts from a clean
+        # namespace); a timeout, a dead kernel or anything else does not: start afresh
+        if warm is not None and type(exc).__name__ != "PapermillExecutionError":
+            _discard_warm_kernel()
+        raise
+    finally:
+        if warm is not None:
+            warm.release_clients()
+
+
+# ---------------------------------------------------------------------------------------------
+# one kernel per worker, reused from report to report
+
+#: Run in a reused kernel before each report: the notebook then starts as in a fresh kernel
+#: (an empty namespace, no output history, the report's own working folder). Imported modules
+#: stay loaded: that is the point, a report's imports cost ~2.5 s per kernel (benchmarks/).
+#: The folder is changed first: the previous report's folder is gone by now.
+RESET_CODE = """\
+import os as _qiw_os
+_qiw_os.chdir({cwd!r})
+get_ipython().run_line_magic("reset", "-f")
+import gc as _qiw_gc
+_qiw_gc.collect()
+del _qiw_gc
+"""
+
+
+class _WarmKernel:
+    """A kernel kept by a worker between reports (one per thread: Dask workers may have more)."""
+
+    def __init__(self, kernel_name: str, extra: list[str], cwd: Path, start_timeout: float):
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        class _Manager(AsyncKernelManager):
+            """Remembers the clients papermill opens, so their sockets are closed after a run
+            (nbclient leaves them open on a kernel it does not own)."""
+
+            opened: list
+
+            def client(self, **kwargs):
+                kc = super().client(**kwargs)
+                self.opened.append(kc)
+                return kc
+
+        self.key = (kernel_name, tuple(extra))
+        self.km = _Manager(kernel_name=kernel_name)
+        self.km.opened = []
+        self._run_sync = run_sync
+        run_sync(self.km.start_kernel)(extra_arguments=extra, cwd=str(cwd))
+        try:
+            self._call(self._ready(start_timeout))
+        except Exception:
+            self.shutdown()
+            raise
+
+    def _call(self, coro):
+        async def wrapper():
+            return await coro
+
+        return self._run_sync(wrapper)()
+
+    async def _ready(self, timeout: float) -> None:
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=timeout)
+        finally:
+            self.release_clients()
+
+    def alive(self) -> bool:
+        try:
+            return bool(self._call(self.km.is_alive()))
+        except Exception:  # noqa: BLE001 - a broken manager counts as dead
+            return False
+
+    def reset(self, cwd: Path, timeout: float) -> None:
+        async def run():
+            kc = self.km.client()
+            kc.start_channels()
+            try:
+                reply = await kc.execute_interactive(
+                    RESET_CODE.format(cwd=str(cwd)), store_history=False, timeout=timeout,
+                    output_hook=lambda msg: None,
+                )  # fmt: skip
+            finally:
+                self.release_clients()
+            content = reply["content"]
+            if content.get("status") != "ok":
+                raise RuntimeError(
+                    "the reused kernel could not be reset: "
+                    f"{content.get('ename')}: {content.get('evalue')}"
+                )
+
+        self._call(run())
+
+    def release_clients(self) -> None:
+        while self.km.opened:
+            kc = self.km.opened.pop()
+            try:
+                kc.stop_channels()
+            except Exception:  # noqa: BLE001 - closing a socket twice is harmless
+                pass
+
+    def shutdown(self) -> None:
+        self.release_clients()
+        try:
+            self._call(self.km.shutdown_kernel(now=True))
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+_local = threading.local()
+
+
+def _warm_kernel(job: Job, extra: list[str], cwd: Path) -> _WarmKernel:
+    """This thread's kernel, alive and reset for the next report (started when needed)."""
+    warm: _WarmKernel | None = getattr(_local, "kernel", None)
+    if warm is not None and (warm.key != (job.kernel_name, tuple(extra)) or not warm.alive()):
+        _discard_warm_kernel()
+        warm = None
+    if warm is not None:
+        try:
+            warm.reset(cwd, timeout=job.start_timeout)
+            return warm
+        except Exception:  # noqa: BLE001 - a kernel that cannot be reset is replaced
+            _discard_warm_kernel()
+    warm = _WarmKernel(job.kernel_name, extra, cwd, job.start_timeout)
+    _local.kernel = warm
+    with _all_lock:
+        _all_kernels.add(warm)
+    return warm
+
+
+def _discard_warm_kernel() -> None:
+    warm = getattr(_local, "kernel", None)
+    _local.kernel = None
+    if warm is not None:
+        with _all_lock:
+            _all_kernels.discard(warm)
+        warm.shutdown()
+
+
+_all_kernels: set[_WarmKernel] = set()
+_all_lock = threading.Lock()
+
+
+def shutdown_kernels() -> None:
+    """Stop this process's kept kernels (run at exit; kernels also stop when their worker dies,
+    through ipykernel's parent poller)."""
+    with _all_lock:
+        kernels = list(_all_kernels)
+        _all_kernels.clear()
+    for warm in kernels:
+        try:
+            warm.shutdown()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+    _local.kernel = None
+
+
+atexit.register(shutdown_kernels)
 
 
 def run_job(job: Job) -> JobResult:

@@ -130,8 +130,14 @@ def plan(
     team_notebook: str | os.PathLike | None = None,
     programme_notebook: str | os.PathLike | None = None,
     fast_imports: bool = True,
+    reuse_kernels: bool = True,
 ) -> Plan:
-    """Check every parameter and work out the jobs; no kernel is started."""
+    """Check every parameter and work out the jobs; no kernel is started.
+
+    With ``reuse_kernels`` (the default) each worker keeps one kernel from report to report and
+    clears its namespace in between (``%reset -f``), so the report modules are imported once per
+    worker rather than once per team; ``False`` starts a fresh kernel for every report.
+    """
     m = parse_month(month)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 256:
         raise ParameterError(f"`workers` must be a whole number from 1 to 256, got {workers!r}.")
@@ -229,7 +235,7 @@ def plan(
                 parameters={"team": t.code, "month": str(m), "database_url": url},
                 final_dir=str(teams_dir), failed_dir=str(failed_dir), staging_root=str(staging),
                 build=build, timeout=float(timeout), retries=int(retries), pdf=bool(pdf),
-                fast_imports=fast_imports,
+                fast_imports=fast_imports, reuse_kernel=bool(reuse_kernels),
             )
         )  # fmt: skip
     return Plan(
@@ -238,7 +244,7 @@ def plan(
         executor=executor, scheduler=scheduler,
         options={"pdf": bool(pdf), "force": bool(force), "timeout": float(timeout),
                  "retries": int(retries), "programme_notebook": str(nb_prog),
-                 "fast_imports": fast_imports},
+                 "fast_imports": fast_imports, "reuse_kernels": bool(reuse_kernels)},
     )  # fmt: skip
 
 
@@ -417,7 +423,7 @@ def _programme_job(p: Plan) -> Job | None:
         final_dir=str(p.month_dir), failed_dir=str(p.month_dir / "failed"),
         staging_root=str(p.out / ".staging"), build=build, timeout=p.options["timeout"],
         retries=p.options["retries"], pdf=p.options["pdf"],
-        fast_imports=p.options["fast_imports"],
+        fast_imports=p.options["fast_imports"], reuse_kernel=p.options["reuse_kernels"],
     )  # fmt: skip
 
 
