@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["KERNEL_PRELUDE", "Job", "JobResult", "run_job", "shutdown_kernels"]
+
+log = logging.getLogger("qiwidgets.reports")
 
 #: Run in each report kernel before the first cell (IPKernelApp.exec_lines). jsonschema (pulled in
 #: by altair) imports ``rfc3987_syntax`` for its "iri" format check, building a grammar on every
@@ -240,15 +243,15 @@ class _WarmKernel:
             kc = self.km.opened.pop()
             try:
                 kc.stop_channels()
-            except Exception:  # noqa: BLE001 - closing a socket twice is harmless
-                pass
+            except Exception:
+                log.debug("closing a kernel client failed", exc_info=True)
 
     def shutdown(self) -> None:
         self.release_clients()
         try:
             self._call(self.km.shutdown_kernel(now=True))
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        except Exception:
+            log.debug("stopping a kept kernel failed", exc_info=True)
 
 
 _local = threading.local()
@@ -295,8 +298,8 @@ def shutdown_kernels() -> None:
     for warm in kernels:
         try:
             warm.shutdown()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
+        except Exception:
+            log.debug("stopping a kept kernel at exit failed", exc_info=True)
     _local.kernel = None
 
 

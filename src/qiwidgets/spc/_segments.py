@@ -39,6 +39,12 @@ def seg_mean(values: np.ndarray, g: np.ndarray, n_groups: int, mask: np.ndarray)
     refined with one correction pass (as R's ``mean.default`` does) so the figures match R.
     """
     out = np.full(n_groups, np.nan)
+    if n_groups == 1:  # one series (every row is in segment 0): no segment bookkeeping
+        v = values[mask]
+        if v.size:
+            m = np.add.reduce(v) / v.size
+            out[0] = m + np.add.reduce(v - m) / v.size  # the same refinement as below
+        return out
     if not mask.any():
         return out
     gv = g[mask]

@@ -64,7 +64,7 @@ from qiwidgets.spc.constants import (
     MDC_TWO_IN_THREE_NEEDED,
     MDC_TWO_IN_THREE_WINDOW,
 )
-from qiwidgets.spc.result import SPCResult, frame
+from qiwidgets.spc.result import SPCResult, frame, once
 
 __all__ = [
     "IMPROVEMENTS",
@@ -447,7 +447,7 @@ def _numeric_y(data: pd.DataFrame, col: str) -> np.ndarray:
 def _x_values(data: pd.DataFrame, col: str) -> np.ndarray:
     s = data[col]
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "Mif":  # numpy dates or numbers: fast path
-        values = s.to_numpy()
+        values = s.values  # a numpy array for these dtypes, ~6x cheaper than .to_numpy() for dates
         missing = (
             np.isnat(values)
             if s.dtype.kind == "M"
@@ -483,9 +483,9 @@ def _x_values(data: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def _x_key(x: np.ndarray) -> np.ndarray:
-    if np.issubdtype(x.dtype, np.datetime64):
+    if x.dtype.kind == "M":
         return x.view("i8")
-    return x.astype(float) if not np.issubdtype(x.dtype, np.integer) else x.astype(np.int64)
+    return x.astype(float) if x.dtype.kind not in "iu" else x.astype(np.int64)
 
 
 def _prepare(data: pd.DataFrame, opts: _Options) -> _Prepared:
@@ -509,7 +509,9 @@ def _prepare(data: pd.DataFrame, opts: _Options) -> _Prepared:
     n = len(data)
     # x as a dense rank (few distinct dates even for many series), so that (facet, x) sorts as
     # one integer key
-    if n <= _SMALL:
+    if not opts.facets and (n < 2 or (xkey_raw[1:] > xkey_raw[:-1]).all()):
+        x_uniques, xrank = xkey_raw, np.arange(n)  # one series in order: its own rank
+    elif n <= _SMALL:
         x_uniques, xrank = np.unique(xkey_raw, return_inverse=True)
     else:
         xrank, x_uniques = pd.factorize(xkey_raw, sort=True)
@@ -753,7 +755,7 @@ def two_in_three(close: np.ndarray, relative: np.ndarray, g: np.ndarray) -> np.n
     if n < k:
         return out
     ok = seg.window_in_segment(g, k)
-    side = np.nan_to_num(relative, nan=0.0)
+    side = np.where(np.isnan(relative), 0.0, relative)
     m = n - k + 1
     same = side[:m] != 0
     count = close[:m].astype(np.int8)
@@ -1008,60 +1010,65 @@ def _compute(
     icon[last_pt == 4] = 6
     short_g = group_n < MDC_SHORT_GROUP_THRESHOLD
 
-    # ---- output frames --------------------------------------------------------------------
-    sc_types = special_cause_types(opts.run_length)
-    points: dict[str, Any] = {"x": p.x}
-    for f in opts.facets:
-        points[f] = _facet_output(data[f], *p.facet_columns[f])
-    points.update(
-        rebase_group=rebase_group.astype(np.int64),
-        short_group_warning=short_g[g],
-        y=y,
-        fix_y=fix_y,
-        cl=cl,
-        lcl=lpl,
-        ucl=upl,
-        lcl_near=nlpl,
-        ucl_near=nupl,
-        outside_limits=pd.arrays.BooleanArray(outside, no_test),
-        relative_to_mean=pd.arrays.IntegerArray(
-            np.nan_to_num(relative).astype(np.int64), np.isnan(relative)
-        ),
-        close_to_limits=pd.arrays.BooleanArray(close, no_test),
-        special_cause_type=_categorical(code, sc_types),
-        special_cause_flag=flag,
-        point_type=_categorical(pt, POINT_TYPES),
-        target=target_f[p.fcode],
-        variation_type=_categorical(last_pt[g], POINT_TYPES),
-        assurance_type=_categorical(assurance[g], ASSURANCE_TYPES),
-    )
-    points_df = frame(points)
+    # ---- output frames (built when first read) ----------------------------------------------
+    def build_points() -> pd.DataFrame:
+        sc_types = special_cause_types(opts.run_length)
+        points: dict[str, Any] = {"x": p.x}
+        for f in opts.facets:
+            points[f] = _facet_output(data[f], *p.facet_columns[f])
+        points.update(
+            rebase_group=rebase_group.astype(np.int64),
+            short_group_warning=short_g[g],
+            y=y,
+            fix_y=fix_y,
+            cl=cl,
+            lcl=lpl,
+            ucl=upl,
+            lcl_near=nlpl,
+            ucl_near=nupl,
+            outside_limits=pd.arrays.BooleanArray(outside, no_test),
+            relative_to_mean=pd.arrays.IntegerArray(
+                np.nan_to_num(relative).astype(np.int64), np.isnan(relative)
+            ),
+            close_to_limits=pd.arrays.BooleanArray(close, no_test),
+            special_cause_type=_categorical(code, sc_types),
+            special_cause_flag=flag,
+            point_type=_categorical(pt, POINT_TYPES),
+            target=target_f[p.fcode],
+            variation_type=_categorical(last_pt[g], POINT_TYPES),
+            assurance_type=_categorical(assurance[g], ASSURANCE_TYPES),
+        )
+        return frame(points)
 
-    counts = lambda mask: np.bincount(g[mask], minlength=n_groups).astype(np.int64)
-    summary: dict[str, Any] = {}
-    for f in opts.facets:
-        codes, uniques = p.facet_columns[f]
-        summary[f] = _facet_output(data[f], codes[first], uniques)
-    summary.update(
-        rebase_group=rebase_group[first].astype(np.int64),
-        x_start=p.x[first],
-        x_end=p.x[last],
-        cl=mean,
-        lcl=lpl_g,
-        ucl=upl_g,
-        n=group_n.astype(np.int64),
-        common_cause=counts(~flag),
-        special_cause_improvement=counts(pt == 1),
-        special_cause_concern=counts(pt == 2),
-        special_cause_neutral=counts(pt >= 3),
-        variation_type=_categorical(last_pt, POINT_TYPES),
-        variation_icon=_categorical(icon, VARIATION_ICONS),
-        target=target_g,
-        assurance_type=_categorical(assurance, ASSURANCE_TYPES),
-        assurance_icon=_categorical(assurance, ASSURANCE_ICONS),
-        short_group_warning=short_g,
-    )
-    summary_df = frame(summary)
+    def build_summary() -> pd.DataFrame:
+        counts = lambda mask: np.bincount(g[mask], minlength=n_groups).astype(np.int64)
+        summary: dict[str, Any] = {}
+        for f in opts.facets:
+            codes, uniques = p.facet_columns[f]
+            summary[f] = _facet_output(data[f], codes[first], uniques)
+        summary.update(
+            rebase_group=rebase_group[first].astype(np.int64),
+            x_start=p.x[first],
+            x_end=p.x[last],
+            cl=mean,
+            lcl=lpl_g,
+            ucl=upl_g,
+            n=group_n.astype(np.int64),
+            common_cause=counts(~flag),
+            special_cause_improvement=counts(pt == 1),
+            special_cause_concern=counts(pt == 2),
+            special_cause_neutral=counts(pt >= 3),
+            variation_type=_categorical(last_pt, POINT_TYPES),
+            variation_icon=_categorical(icon, VARIATION_ICONS),
+            target=target_g,
+            assurance_type=_categorical(assurance, ASSURANCE_TYPES),
+            assurance_icon=_categorical(assurance, ASSURANCE_ICONS),
+            short_group_warning=short_g,
+        )
+        return frame(summary)
+
+    points_df = once(build_points)
+    summary_df = once(build_summary)
 
     # ---- warnings --------------------------------------------------------------------------
     messages: list[str] = []

@@ -141,35 +141,33 @@ def _latest_long_run(sides: np.ndarray, limit: float) -> tuple[int, int] | None:
 
 
 def control_chart_readings(points, summary, facet_cols, options):
-    """One sentence per facet for a :func:`qiwidgets.spc.control_chart` result, built lazily."""
-    if not facet_cols:
-        from qiwidgets.spc.result import LazyReadings
+    """One sentence per facet for a :func:`qiwidgets.spc.control_chart` result, built lazily.
 
-        return LazyReadings([None], lambda _key: _series_sentence(points, summary, options))
-    return facet_readings(points, summary, facet_cols, lambda p, s: _series_sentence(p, s, options))
-
-
-def facet_readings(points, summary, facet_cols, sentence):
-    """A lazy mapping facet key -> ``sentence(points_of_facet, summary_of_facet)``.
-
-    Keys are the facet value (one facet column) or a tuple of values (two columns), in the
-    order the facets appear in ``points``.
+    ``points`` and ``summary`` are functions returning the result's tables (they are built
+    only when a reading is first asked for).
     """
     from qiwidgets.spc.result import LazyReadings
 
+    if not facet_cols:
+        return LazyReadings([None], lambda _key: _series_sentence(points(), summary(), options))
     cols = list(facet_cols)
-    codes = points.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
-    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    keyframe = points[cols].iloc[first]
-    keys = [k[0] if len(cols) == 1 else tuple(k) for k in keyframe.itertuples(index=False)]
-    bounds = dict(zip(keys, zip(first, np.r_[first[1:], len(points)])))
-    scodes = summary.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
-    sfirst = np.flatnonzero(np.r_[True, scodes[1:] != scodes[:-1]])
-    sbounds = dict(zip(keys, zip(sfirst, np.r_[sfirst[1:], len(summary)])))
+    spans: dict = {}
+
+    def keys() -> list:
+        pts, summ = points(), summary()
+        codes = pts.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
+        first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        keyframe = pts[cols].iloc[first]
+        found = [k[0] if len(cols) == 1 else tuple(k) for k in keyframe.itertuples(index=False)]
+        scodes = summ.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
+        sfirst = np.flatnonzero(np.r_[True, scodes[1:] != scodes[:-1]])
+        for key, a, b, sa, sb in zip(found, first, np.r_[first[1:], len(pts)], sfirst,
+                                     np.r_[sfirst[1:], len(summ)]):  # fmt: skip
+            spans[key] = (a, b, sa, sb)
+        return found
 
     def build(key):
-        a, b = bounds[key]
-        sa, sb = sbounds[key]
-        return sentence(points.iloc[a:b], summary.iloc[sa:sb])
+        a, b, sa, sb = spans[key]
+        return _series_sentence(points().iloc[a:b], summary().iloc[sa:sb], options)
 
     return LazyReadings(keys, build)

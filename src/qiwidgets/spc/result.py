@@ -9,6 +9,42 @@ from typing import Any
 import pandas as pd
 
 
+class _BuiltOnFirstUse:
+    """A field holding a DataFrame, or a function that builds it on first access (then kept).
+
+    The statistics of a single 60-point series cost less than pandas takes to assemble its two
+    result tables (~0.25 ms each), so the chart functions hand over builders and the tables are
+    made when first read. ``result.points`` is always a DataFrame to the caller.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> pd.DataFrame:
+        if obj is None:
+            raise AttributeError(self.slot)  # no class-level default: the field is required
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = value()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+
+
+def once(build: Callable[[], Any]) -> Callable[[], Any]:
+    """``build`` wrapped so that it runs at most once; later calls return the first result."""
+    memo: list[Any] = []
+
+    def get() -> Any:
+        if not memo:
+            memo.append(build())
+        return memo[0]
+
+    return get
+
+
 @dataclass(frozen=True)
 class SPCResult:
     """What a chart function computed: data only, no drawing.
@@ -16,9 +52,11 @@ class SPCResult:
     Attributes
     ----------
     points:
-        One row per plotted point (see the function's docstring for the columns).
+        One row per plotted point (see the function's docstring for the columns). Built on
+        first access (the chart functions pass a builder); always a DataFrame when read.
     summary:
-        One row per facet x part (qicharts2 profile) or facet x rebase group (Making Data Count).
+        One row per facet x part (qicharts2 profile) or facet x rebase group (Making Data
+        Count). Built on first access, like ``points``.
     readings:
         One plain-language sentence per facet (a single entry, keyed ``None``, without facets).
     chart:
@@ -34,8 +72,8 @@ class SPCResult:
         Human-readable warnings raised while computing (e.g. a short baseline).
     """
 
-    points: pd.DataFrame
-    summary: pd.DataFrame
+    points: pd.DataFrame = _BuiltOnFirstUse()  # type: ignore[assignment]
+    summary: pd.DataFrame = _BuiltOnFirstUse()  # type: ignore[assignment]
     readings: Mapping[Any, str]
     chart: str
     rule_set: str
@@ -70,14 +108,25 @@ class LazyReadings(Mapping):
     asks for one facet's reading builds only that one.
     """
 
-    def __init__(self, keys: Iterable[Any], build: Callable[[Any], str]):
-        self._keys = list(keys)
-        self._index = {k: i for i, k in enumerate(self._keys)}
+    def __init__(self, keys: Iterable[Any] | Callable[[], Iterable[Any]],
+                 build: Callable[[Any], str]):  # fmt: skip
+        self._keys_source = keys
+        self._keys_list: list[Any] | None = None
+        self._index: dict[Any, int] = {}
         self._build = build
         self._cache: dict[Any, str] = {}
 
+    @property
+    def _keys(self) -> list[Any]:
+        """The facet keys (worked out on first use when given as a function)."""
+        if self._keys_list is None:
+            source = self._keys_source
+            self._keys_list = list(source() if callable(source) else source)
+            self._index = {k: i for i, k in enumerate(self._keys_list)}
+        return self._keys_list
+
     def __getitem__(self, key: Any) -> str:
-        if key not in self._index:
+        if key not in self._index and (self._keys_list is not None or key not in self._keys):
             raise KeyError(key)
         if key not in self._cache:
             self._cache[key] = self._build(key)

@@ -16,6 +16,9 @@ import numpy as np
 from qiwidgets.spc import _segments as seg
 from qiwidgets.spc.constants import CROSSINGS_QUANTILE, IHI_SHIFT, IHI_TREND, LONGEST_RUN_OFFSET
 
+#: Up to this many series, crossing limits are looked up one by one rather than by unique sizes.
+SMALL_BATCH = 16
+
 
 @cache
 def _crossings_min(n: int) -> int:
@@ -47,7 +50,11 @@ def crossings_limit(n_useful: np.ndarray) -> np.ndarray:
     n = np.asarray(n_useful, dtype=float)
     out = np.full(n.shape, np.nan)
     ok = np.isfinite(n) & (n >= 1)
-    if ok.any():
+    if n.size <= SMALL_BATCH:  # a few series: look each up (cached) without sorting
+        flat, sizes = out.reshape(-1), n.reshape(-1)  # views, also of a single number
+        for i in np.flatnonzero(ok).tolist():
+            flat[i] = _crossings_min(int(sizes[i]))
+    elif ok.any():
         uniq, inv = np.unique(n[ok].astype(np.int64), return_inverse=True)
         out[ok] = np.array([_crossings_min(int(u)) for u in uniq], dtype=float)[inv]
     return out
@@ -81,7 +88,10 @@ def anhoej(y: np.ndarray, cl: np.ndarray, g: np.ndarray, n_groups: int, mask: np
     crossings = np.zeros(n_groups)
     if gu.size:
         _, run_start, run_len = seg.run_lengths(su, gu)
-        np.maximum.at(longest, gu, run_len)
+        if n_groups == 1:
+            longest[0] = run_len.max()
+        else:
+            np.maximum.at(longest, gu, run_len)
         runs_per_group = np.bincount(gu[run_start], minlength=n_groups)
         crossings = np.maximum(runs_per_group - 1, 0).astype(float)
     lr_max = longest_run_limit(n_useful)

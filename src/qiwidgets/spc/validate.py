@@ -117,6 +117,8 @@ def require_columns(data: pd.DataFrame, **columns: str | tuple[str, ...] | None)
 def numeric_column(data: pd.DataFrame, column: str, arg: str) -> np.ndarray:
     """The column as float64; non-numeric entries are an error naming the first few rows."""
     s = data[column]
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":  # plain numpy numbers: as is
+        return s.to_numpy(dtype=float)
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float)
     if pd.api.types.is_numeric_dtype(s):
