@@ -549,3 +549,48 @@ def test_malformed_files_are_refused_and_change_nothing(db, tmp_path, case):
         assert rules[0] in text, (rules, text)
     assert all(str(p).startswith("corpus.csv") for p in problems)
     assert snapshot(db) == before
+
+
+# --- large imports on SQLite: indexes rebuilt and CHECK rules verified once ------------------------
+
+
+def test_a_large_sqlite_import_still_enforces_every_check_rule(monkeypatch, tmp_path):
+    """Above BULK_REBUILD_ROWS rows, SQLite checks the table's CHECK rules in one pass after the
+    rows are written; a row that breaks one still fails the whole import and changes nothing,
+    and the database's own per-row checking is back on afterwards. (SQLite only: PostgreSQL
+    checks every row as it is written, on every path.)"""
+    from sqlalchemy import insert, text
+
+    from qiwidgets.errors import StoreError
+    from qiwidgets.store import imports
+    from qiwidgets.store.db import init_db
+
+    db = f"sqlite:///{tmp_path / 'bulk.db'}"
+    init_db(db)
+    import_file("teams", write(tmp_path, "teams.csv", TEAMS), db)
+    import_file("measures", write(tmp_path, "measures.csv", MEASURES), db)
+
+    monkeypatch.setattr(imports, "BULK_REBUILD_ROWS", 2)
+    result = import_file("observations", write(tmp_path, "obs.csv", GOOD), db)
+    assert result.inserted == 5  # the bulk path writes good rows as before
+    before = snapshot(db)
+    engine = get_engine(db)
+    table = m.Observation.__table__
+    with engine.connect() as conn:
+        team_id, measure_id = conn.execute(text(
+            "SELECT team_id, measure_id FROM observations LIMIT 1")).one()  # fmt: skip
+    now = dt.datetime(2026, 1, 1)
+    bad = {"team_id": team_id, "measure_id": measure_id, "period": dt.date(2025, 1, 1),
+           "numerator": -1.0, "denominator": 10.0, "data_quality": "ok", "version": 1,
+           "created_at": now, "updated_at": now}  # fmt: skip
+    with pytest.raises(StoreError, match="numerator_not_negative"):
+        with engine.begin() as conn, imports._bulk_load(conn, table, 2):
+            conn.execute(insert(table), [bad])
+    assert snapshot(db) == before  # the row, and the dropped index, rolled back
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA ignore_check_constraints").scalar() == 0
+        names = {r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE tbl_name = 'observations'")}  # fmt: skip
+        assert "ix_observations_measure_id_period" in names
+        with pytest.raises(Exception, match="CHECK constraint failed"):
+            conn.execute(insert(table), [bad])  # and the database checks each row again

@@ -1476,7 +1476,8 @@ def _upsert_observations(session, frame: pd.DataFrame, fields, source, now) -> N
 
 
 #: From this many rows on, a SQLite import rebuilds the observations' secondary indexes once
-#: instead of updating them row by row (twice as fast for a million rows).
+#: instead of updating them row by row (twice as fast for a million rows), and checks the table's
+#: CHECK constraints once over the table instead of once per row.
 BULK_REBUILD_ROWS = 100_000
 #: SQLite page cache for a large import, in KiB (the connection's own is restored afterwards).
 BULK_CACHE_KIB = 256 * 1024
@@ -1484,9 +1485,12 @@ BULK_CACHE_KIB = 256 * 1024
 
 @contextlib.contextmanager
 def _bulk_load(conn, table, n_rows: int):
-    """On SQLite, for a large load: a bigger page cache, and the table's non-unique indexes
-    dropped and created again afterwards -- inside the import's transaction, so a failure
-    anywhere leaves them exactly as they were. Other databases: nothing changes."""
+    """On SQLite, for a large load: a bigger page cache; the table's non-unique indexes dropped
+    and created again afterwards; and its CHECK constraints verified in one pass over the table
+    after the rows are written, rather than row by row (SQLite spends ~7 µs per row on them, as
+    long as the rest of the insert). All inside the import's transaction: a failure anywhere, a
+    broken rule included, leaves the table and its indexes exactly as they were. Other
+    databases: nothing changes."""
     if conn.dialect.name != "sqlite" or n_rows < BULK_REBUILD_ROWS:
         yield
         return
@@ -1496,11 +1500,39 @@ def _bulk_load(conn, table, n_rows: int):
     try:
         for index in secondary:
             index.drop(conn)
-        yield
+        conn.exec_driver_sql("PRAGMA ignore_check_constraints = ON")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("PRAGMA ignore_check_constraints = OFF")
+        _verify_checks(conn, table)
         for index in secondary:
             index.create(conn)
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
+
+
+def _verify_checks(conn, table) -> None:
+    """Raise StoreError when a row of ``table`` breaks one of its CHECK constraints: one pass
+    over the table, with the SQL of the model's own constraint definitions (what the database
+    would have run per row)."""
+    from sqlalchemy import Boolean, CheckConstraint, func, literal_column, not_, select
+
+    from qiwidgets.errors import StoreError
+
+    checks = [c for c in table.constraints if isinstance(c, CheckConstraint)]
+    if not checks:
+        return
+    rules = [literal_column(f"({c.sqltext})", Boolean) for c in checks]  # the model's own SQL
+    counts = conn.execute(
+        select(*(func.count().filter(not_(rule)) for rule in rules)).select_from(table)
+    ).one()
+    for check, broken in zip(checks, counts, strict=True):
+        if broken:
+            raise StoreError(
+                f"{broken} row(s) would break the rule {check.name or str(check.sqltext)!r} of "
+                f"the {table.name} table; nothing was imported."
+            )
 
 
 def _executemany(conn, stmt, table, data: dict[str, list]) -> None:
