@@ -210,18 +210,34 @@ class VariationExplorer(Panel):
         self.refresh()
 
     def refresh(self) -> None:
-        """Read the data and annotations again and redraw the chart."""
+        """Read the data and annotations again and redraw the chart.
+
+        Every output widget is set once, when the new values are ready (clearing them first
+        would send each one to the browser twice); if anything fails, they are emptied.
+        """
         self.result = self.view = None
         self.events, self.prompts, self.svg = [], [], ""
-        self.chart_html.value = self.reading_html.value = self.notes_html.value = ""
-        self.prompts_html.value = ""
-        self.learn_button.layout.display = "none"
+        try:
+            shown = self._compute_outputs()
+        except Exception:
+            self._show_outputs({})
+            raise
+        self._show_outputs(shown)
+
+    def _show_outputs(self, shown: dict[str, str]) -> None:
+        self.chart_html.value = shown.get("chart", "")
+        self.reading_html.value = shown.get("reading", "")
+        self.notes_html.value = shown.get("notes", "")
+        self.prompts_html.value = shown.get("prompts", "")
+        self.learn_button.layout.display = None if shown.get("prompts") else "none"
+
+    def _compute_outputs(self) -> dict[str, str]:
         if self.measure is None:
             self.annotations = []
             self.period.options = []
             self._render_annotations()
             self.say("This team has no measures yet: define them under Measures.", "info")
-            return
+            return {}
         self.frame = repo.observations(self.db, self.team.id, self.measure.id)
         self.annotations = repo.list_annotations(self.db, self.team.id, self.measure.id)
         self.cycles = wb.cycles_for_measure(
@@ -234,7 +250,7 @@ class VariationExplorer(Panel):
         self._render_annotations()
         if not len(self.frame):
             self.say(f"There are no data points for {self.measure.name} yet.", "info")
-            return
+            return {}
         self.view = wb.compute_chart(
             self.frame, self.measure, self.rule_set.value, self.annotations
         )
@@ -246,22 +262,24 @@ class VariationExplorer(Panel):
         )  # fmt: skip
         rows = wb.chart_annotations(self.annotations, self.cycles, self.measure.id)
         self.svg = self.chart_renderer(self.view, rows, self.width)
-        self.chart_html.value = f'<div class="qi-chart">{self.svg}</div>'
-        self.reading_html.value = (
-            f'<p class="qi-reading"><strong>Reading ({esc(self.result.rule_set)}):</strong> '
-            f"{multiline(self.result.reading)}</p>"
-        )
+        shown = {
+            "chart": f'<div class="qi-chart">{self.svg}</div>',
+            "reading": (
+                f'<p class="qi-reading"><strong>Reading ({esc(self.result.rule_set)}):</strong> '
+                f"{multiline(self.result.reading)}</p>"
+            ),
+        }
         if self.view.notes:
             items = "".join(f"<li>{esc(n)}</li>" for n in self.view.notes)
-            self.notes_html.value = f'<ul class="qi-notes" style="color:#8a4b00">{items}</ul>'
+            shown["notes"] = f'<ul class="qi-notes" style="color:#8a4b00">{items}</ul>'
         if self.prompts:
             items = "".join(f"<li>{esc(p.text)}</li>" for p in self.prompts)
-            self.prompts_html.value = (
+            shown["prompts"] = (
                 f'<div class="qi-prompts" style="border-left:4px solid #00703c;padding-left:8px">'
                 f"<ul>{items}</ul></div>"
             )
-            self.learn_button.layout.display = None
         self.say("", "info")
+        return shown
 
     def _render_annotations(self) -> None:
         rows = [
