@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from qiwidgets._imports import PRELUDE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,7 +72,7 @@ def floor(tmp: Path, runs: int) -> float:
 
 
 def import_cost(prelude: bool, runs: int = 3) -> float:
-    code = ("import sys; sys.modules.setdefault('rfc3987_syntax', None); " if prelude else "") + (
+    code = (PRELUDE + "; " if prelude else "") + (
         "import qiwidgets.reports.team, qiwidgets.charts"
     )
     times = []

@@ -32,6 +32,10 @@ class SPCDataError(QIError, ValueError):
     """The data do not fit the options (stage 2 of validation)."""
 
 
+class ChartError(QIError, ValueError):
+    """A chart was asked for with an invalid option (the message names the argument)."""
+
+
 class ShortBaselineWarning(QIWarning):
     """Limits rest on too few points and are provisional."""
 

@@ -9,21 +9,49 @@ This package draws what :mod:`qiwidgets.spc` computed and computes no statistic 
 * :func:`to_svg`, :func:`to_png`, :func:`to_html`, :func:`enable_offline` — rendering with no
   network (see ``../shared/docs/jupyter-traps.md``).
 
-Importing it imports altair and vl-convert, never ipywidgets.
+Names are imported from their modules when first used: the icons (plain SVG) need neither
+Altair nor vl-convert, so a dashboard showing cached charts never imports them. Drawing a chart
+imports Altair and vl-convert, never ipywidgets.
 """
 
-from qiwidgets.charts._common import ChartError
-from qiwidgets.charts.control import annotation_frame, small_multiples, spc_chart
-from qiwidgets.charts.funnel import funnel_chart
-from qiwidgets.charts.icons import (
-    ASSURANCE_ICON_NAMES,
-    VARIATION_ICON_NAMES,
-    assurance_icon_svg,
-    icon_data_uri,
-    icons_html,
-    variation_icon_svg,
-)
-from qiwidgets.charts.render import enable_offline, to_html, to_png, to_svg
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from qiwidgets.errors import ChartError
+
+#: Where each public name lives.
+_HOMES = {
+    "annotation_frame": "control",
+    "small_multiples": "control",
+    "spc_chart": "control",
+    "funnel_chart": "funnel",
+    "ASSURANCE_ICON_NAMES": "icons",
+    "VARIATION_ICON_NAMES": "icons",
+    "assurance_icon_svg": "icons",
+    "icon_data_uri": "icons",
+    "icons_html": "icons",
+    "variation_icon_svg": "icons",
+    "enable_offline": "render",
+    "to_html": "render",
+    "to_png": "render",
+    "to_svg": "render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'qiwidgets.charts' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qiwidgets.charts.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ASSURANCE_ICON_NAMES",

@@ -12,12 +12,10 @@ import numpy as np
 import pandas as pd
 
 from qiwidgets.charts import palette as P
-from qiwidgets.errors import QIError
+from qiwidgets.errors import ChartError
 from qiwidgets.spc.reading import format_number, format_x
 
-
-class ChartError(QIError, ValueError):
-    """A chart was asked for with an invalid option (the message names the argument)."""
+__all__ = ["ChartError"]  # re-exported: the chart modules import it from here
 
 
 #: How each chart type is named on the chart (qicharts2 chart codes, plus "xmr" for MDC).

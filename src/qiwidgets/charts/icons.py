@@ -19,7 +19,6 @@ import base64
 import html
 from collections.abc import Sequence
 
-from qiwidgets.charts._common import ChartError
 from qiwidgets.charts.palette import (
     COMMON_CAUSE,
     CONCERN,
@@ -28,6 +27,7 @@ from qiwidgets.charts.palette import (
     LIMIT_LINE,
     NEUTRAL,
 )
+from qiwidgets.errors import ChartError
 
 __all__ = [
     "ASSURANCE_ICON_NAMES",

@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 import altair as alt
 import vl_convert as vlc
 
-from qiwidgets.charts._common import ChartError
+from qiwidgets.errors import ChartError
 
 __all__ = ["RENDERER_NAME", "caption_of", "enable_offline", "to_html", "to_png", "to_svg"]
 

@@ -56,13 +56,13 @@ def code_version() -> str:
     """
     global _code_version
     if _code_version is None:
-        import altair
-        import vl_convert
+        from importlib.metadata import version  # not importing Altair: a cached chart needs none
 
         import qiwidgets
 
         h = hashlib.sha256()
-        h.update(f"{qiwidgets.__version__}|{altair.__version__}|{vl_convert.__version__}".encode())
+        h.update(f"{qiwidgets.__version__}|{version('altair')}|{version('vl-convert-python')}"
+                 .encode())  # fmt: skip
         root = Path(qiwidgets.__file__).parent
         for path in sorted(root.rglob("*.py")):
             if "dashboards" in path.relative_to(root).parts:

@@ -21,7 +21,12 @@ import traceback
 import urllib.parse
 from typing import Any
 
+from qiwidgets._imports import skip_slow_optional_imports
+
 log = logging.getLogger("qiwidgets.dashboards")
+
+# dashboard kernels run only these pages: skip jsonschema's IRI grammar (~1 s per kernel)
+skip_slow_optional_imports()
 
 #: Environment variables set by ``qiwidgets serve`` for its kernels.
 DB_ENV = "QIWIDGETS_DB"

@@ -25,16 +25,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qiwidgets._imports import PRELUDE
+
 __all__ = ["KERNEL_PRELUDE", "Job", "JobResult", "run_job", "shutdown_kernels"]
 
 log = logging.getLogger("qiwidgets.reports")
 
-#: Run in each report kernel before the first cell (IPKernelApp.exec_lines). jsonschema (pulled in
-#: by altair) imports ``rfc3987_syntax`` for its "iri" format check, building a grammar on every
-#: import (~0.9 s per kernel; docs/jupyter-traps.md). Reports never validate IRIs; marking the
-#: module as absent makes jsonschema skip that one format check. Only report kernels started by
-#: the runner are affected, never a user's session.
-KERNEL_PRELUDE = "import sys; sys.modules.setdefault('rfc3987_syntax', None)"
+#: Run in each report kernel before the first cell (IPKernelApp.exec_lines): skips the import
+#: of jsonschema's IRI grammar (:mod:`qiwidgets._imports`). Only report kernels started by the
+#: runner are affected, never a user's session.
+KERNEL_PRELUDE = PRELUDE
 
 
 @dataclass(frozen=True)
