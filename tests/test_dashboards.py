@@ -192,6 +192,32 @@ def test_specs_are_cached_by_what_goes_into_the_chart(sample_db, tmp_path, monke
     )
 
 
+def test_a_page_of_cached_charts_imports_no_chart_library(sample_db, tmp_path):
+    """A visitor's kernel that finds its charts in the shared cache never imports Altair or
+    vl-convert (about a second of a cold page), nor jsonschema's IRI grammar."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import qiwidgets.dashboards.runtime\n"
+        "from qiwidgets.dashboards.team import TeamDashboard\n"
+        f"dash = TeamDashboard({sample_db!r}, 'W06')\n"
+        "assert all('class=\"qi-vl\"' in c.html for c in dash.cards)\n"
+        "print(sorted(m for m in ('altair', 'vl_convert', 'jsonschema') if m in sys.modules))\n"
+    )
+    env = {**os.environ, fastchart.CACHE_ENV: str(tmp_path)}
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=300, check=True)  # fmt: skip
+        return done.stdout.strip().splitlines()[-1]
+
+    assert "altair" in run()  # the first visit draws the charts and fills the cache
+    assert len(list(tmp_path.glob("*.json"))) >= 3
+    assert run() == "[]"  # the next one reads them back and imports none of it
+
+
 # --- the dashboards in-process ----------------------------------------------------------------
 
 
