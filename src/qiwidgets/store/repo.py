@@ -44,7 +44,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import String, bindparam, insert, or_, select, type_coerce, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -884,12 +884,15 @@ def observations(
     ``team`` and ``measure`` columns hold codes; ``period`` is a datetime64 column.
     """
     engine = get_engine(db)
+    sqlite = engine.dialect.name == "sqlite"
     with _reader(engine) as session:
         stmt = (
             select(
                 m.Team.code,
                 m.Measure.code,
-                m.Observation.period,
+                # SQLite keeps dates as ISO text: read it as text and convert the column at
+                # once below, rather than through a date object per row
+                type_coerce(m.Observation.period, String) if sqlite else m.Observation.period,
                 m.Observation.numerator,
                 m.Observation.denominator,
                 m.Observation.value,
@@ -923,7 +926,12 @@ def observations(
         rows = session.connection().execute(stmt).fetchall()
     columns = list(zip(*rows)) if rows else [()] * len(OBSERVATION_COLUMNS)
     frame = pd.DataFrame({name: list(col) for name, col in zip(OBSERVATION_COLUMNS, columns)})
-    frame["period"] = pd.to_datetime(frame["period"])
+    if sqlite:  # ISO text -> the same second-resolution dates pandas makes from date objects
+        frame["period"] = pd.to_datetime(frame["period"], format="%Y-%m-%d").astype(
+            "datetime64[s]"
+        )
+    else:
+        frame["period"] = pd.to_datetime(frame["period"])
     for col in ("numerator", "denominator", "value"):
         frame[col] = frame[col].astype("float64")
     return frame
