@@ -311,3 +311,13 @@ def test_importing_spc_does_not_import_widgets_or_altair():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_dates_with_a_time_zone_are_sorted_by_their_instants():
+    """A time-zone-aware x column (e.g. exported from an EPR) is charted in time order; it used
+    to fail with a TypeError."""
+    months = pd.Series(pd.date_range("2024-01-01", periods=6, freq="MS", tz="Europe/London"))
+    d = pd.DataFrame({"month": months[::-1].reset_index(drop=True), "y": [6.0, 5, 4, 3, 2, 1]})
+    r = spc.control_chart(d, x="month", y="y", chart="i")
+    assert list(r.points["y"]) == [1.0, 2, 3, 4, 5, 6]
+    assert list(r.points["x"]) == list(months)
