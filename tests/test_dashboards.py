@@ -9,6 +9,7 @@ import os
 import re
 import stat
 
+import nbformat
 import pytest
 
 from qiwidgets.dashboards import fastchart, runtime, server
@@ -76,6 +77,15 @@ def test_the_site_holds_only_the_dashboards_and_a_private_config(tmp_path):
     mode = stat.S_IMODE(os.stat(site.config).st_mode)
     assert mode == 0o600
     assert json.loads(site.config.read_text())["Voila"]["token"] == "s" * 24
+    limits = site.root / "config" / "voila.py"  # the cell time limits, on JUPYTER_CONFIG_PATH
+    assert stat.S_IMODE(os.stat(limits).st_mode) == 0o600
+    assert f"CellTimeout({float(opts.timeout)!r})" in limits.read_text()
+    timeout = server.CellTimeout(7.0)
+    assert timeout(nbformat.v4.new_code_cell("x = 1")) == 7.0
+    for name in server.DASHBOARDS:  # only the cell that waits for the visitor is unlimited
+        nb = nbformat.read(site.dashboards / name, as_version=4)
+        unlimited = [c.source for c in nb.cells if c.cell_type == "code" and timeout(c) is None]
+        assert len(unlimited) == 1 and "page.open()" in unlimited[0]
     static = site.jupyter_path / "voila" / "templates" / "qiwidgets" / "static"
     bundle = (static / "vega-bundle.js").read_text()
     assert "window.vegaEmbed" in bundle and bundle.startswith("(function () {")
@@ -84,6 +94,7 @@ def test_the_site_holds_only_the_dashboards_and_a_private_config(tmp_path):
     env = server.server_env(opts, site)
     assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(site.jupyter_path)
     assert env[runtime.DB_ENV] == opts.db and env[runtime.DEV_ENV] == "0"
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(site.root / "config")
 
 
 def test_the_template_links_no_other_host():

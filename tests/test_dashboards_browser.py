@@ -410,3 +410,26 @@ def test_server_log_has_no_traceback(server):
     """No kernel or server error was logged while the pages above were used."""
     text = "".join(server.output)
     assert "Traceback (most recent call last)" not in text, text[-4000:]
+
+
+def test_a_visitor_arriving_after_the_cell_time_limit_still_gets_the_page(store, tmp_path,
+                                                                          visit):  # fmt: skip
+    """A warm kernel waits for its visitor inside a cell; the per-cell time limit (here 30 s,
+    enough for the other cells) must not apply to that cell, or everyone arriving later is
+    told the page took too long."""
+    import time
+
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    with ServedDashboards(store, workdir=tmp_path / "late",
+                          extra_args=["--timeout", "30"]) as served:  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not any("Kernel pool of team.ipynb is filled" in line for line in served.output):
+            assert time.monotonic() < deadline, "the warm kernel never got ready"
+            time.sleep(0.2)
+        time.sleep(40)  # past the limit, with the warm kernel waiting
+        page = visit().open(served.url("team.ipynb", team="W02"), charts=3)
+        assert dashboard(page).count() == 1
+        assert not page.locator(".qi-failed").count()
+        assert "took too long" not in page.inner_text("body")
+    assert not any("timed out" in line for line in served.output)

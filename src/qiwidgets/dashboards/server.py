@@ -8,7 +8,8 @@ What the server is set up to do (each measured in ``../shared/docs/jupyter-traps
   the token is written to a ``voila.json`` readable by this user only, never on a command line;
 * sources are stripped; tracebacks are hidden (``--dev`` shows them);
 * idle kernels are culled (Voilà refuses the shutdown a page sends on leaving, so each page view
-  would otherwise keep its ≈ 200 MB kernel) and every cell has an execution timeout;
+  would otherwise keep its ≈ 200 MB kernel) and every cell has an execution
+  timeout, except the one where a warm kernel waits for its visitor;
 * the page template (``templates/qiwidgets``) links nothing outside the server: no Font Awesome
   or Mermaid from a CDN; vl-convert's JavaScript bundle is served as a static file, once per
   page, and draws the charts; a Content-Security-Policy tells the browser the same;
@@ -56,6 +57,10 @@ DEFAULT_CULL_INTERVAL = 60
 DEFAULT_TIMEOUT = 120
 #: Warm kernels kept waiting per dashboard.
 DEFAULT_POOL = 1
+#: Tag of the notebook cell that waits for the visitor in a warm kernel: the per-cell time limit
+#: does not apply to it (a warm kernel may wait hours for its visitor; with the limit, everyone
+#: arriving later than ``--timeout`` after it got ready was shown "took too long to open").
+WAITING_CELL_TAG = "waits-for-visitor"
 
 #: What the visitor reads when a cell fails or times out (Voilà adds it to its own message).
 CELL_ERROR = ("Sorry — this part of the dashboard could not be shown. Please reload the page; if "
@@ -169,7 +174,8 @@ def vega_bundle() -> str:
 @dataclass
 class Site:
     """The folder Voilà runs in: ``dashboards/`` (served), ``share/jupyter`` (template),
-    ``voila.json`` (configuration, mode 0600), ``charts/`` (chart cache)."""
+    ``voila.json`` (configuration, mode 0600), ``config/voila.py`` (the cell time limits),
+    ``charts/`` (chart cache)."""
 
     root: Path
     dashboards: Path
@@ -219,6 +225,18 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
     }
 
 
+class CellTimeout:
+    """``VoilaExecutor.timeout_func``: ``limit`` seconds for every cell but the one that waits
+    for the visitor (tagged :data:`WAITING_CELL_TAG`), which has no limit."""
+
+    def __init__(self, limit: float):
+        self.limit = limit
+
+    def __call__(self, cell) -> float | None:
+        tags = (getattr(cell, "metadata", None) or {}).get("tags", [])
+        return None if WAITING_CELL_TAG in tags else self.limit
+
+
 def prepare_site(opts: ServeOptions, root: Path) -> Site:
     """Write the folder Voilà runs in (see :class:`Site`)."""
     root = Path(root)
@@ -236,6 +254,17 @@ def prepare_site(opts: ServeOptions, root: Path) -> Site:
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(voila_config(opts, root), fh, indent=1)
+    # a function cannot go into JSON: Voilà also reads a voila.py, here from a folder put on
+    # JUPYTER_CONFIG_PATH (not the folder it starts in, where it would shadow the voila package)
+    (root / "config").mkdir(exist_ok=True)
+    fd = os.open(root / "config" / "voila.py", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(
+            "# written by qiwidgets serve: the per-cell time limit, except for the cell that\n"
+            "# waits for the visitor in a warm kernel\n"
+            "from qiwidgets.dashboards.server import CellTimeout\n\n"
+            f"c.VoilaExecutor.timeout_func = CellTimeout({float(opts.timeout)!r})\n"
+        )
     return Site(root, dashboards, jupyter_path, config, cache)
 
 
@@ -247,6 +276,9 @@ def server_env(opts: ServeOptions, site: Site) -> dict[str, str]:
     env.update(opts.extra_env)
     env["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (str(site.jupyter_path), env.get("JUPYTER_PATH", "")) if p
+    )
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in (str(site.root / "config"), env.get("JUPYTER_CONFIG_PATH", "")) if p
     )
     env[runtime.DB_ENV] = opts.db
     env[runtime.DEV_ENV] = "1" if opts.dev else "0"
