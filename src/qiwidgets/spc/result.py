@@ -126,9 +126,10 @@ class LazyReadings(Mapping):
         return self._keys_list
 
     def __getitem__(self, key: Any) -> str:
-        if key not in self._index and (self._keys_list is not None or key not in self._keys):
-            raise KeyError(key)
         if key not in self._cache:
+            self._keys  # noqa: B018 - works the keys (and their index) out on first use
+            if key not in self._index:
+                raise KeyError(key)
             self._cache[key] = self._build(key)
         return self._cache[key]
 
