@@ -416,7 +416,15 @@ def test_annotations_drawn_as_labelled_rules(results):
     spec = chart.to_dict()
     rules = _find(spec, "rule", data_layer="ann")
     texts = _find(spec, "text", data_layer="ann")
-    assert len(rules) == len(texts) == 3  # one pair per kind
+    assert len(rules) == len(texts) == 1  # one layer of rules and one of labels for all kinds
+    # each kind keeps its own colour and dash
+    colours = {c["test"]: c["value"] for c in rules[0]["encoding"]["color"]["condition"]}
+    dashes = {c["test"]: c["value"] for c in rules[0]["encoding"]["strokeDash"]["condition"]}
+    for kind in ("pdsa_start", "event", "rebase"):
+        test = f"(datum.kind === '{kind}')"
+        assert colours[test] == P.ANNOTATION_COLOURS[kind]
+        assert dashes[test] == P.ANNOTATION_DASHES[kind]
+    assert texts[0]["encoding"]["color"] == rules[0]["encoding"]["color"]
     rows = _rows(spec, "ann")
     assert sorted(row["text"] for row in rows) == sorted(a["text"] for a in ANNOTATIONS)
     assert len({row["row"] for row in rows}) > 1  # labels staggered
@@ -440,6 +448,18 @@ def test_hostile_text_is_escaped_everywhere(results):
     html = charts.to_html(single)
     assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img" not in html
+
+
+def test_a_long_annotation_label_is_cut_and_its_tooltip_keeps_the_whole_text(results):
+    long_text = "Huddle at every shift change with the falls champion and the ward sister"
+    spec = charts.spc_chart_spec(
+        results["i"], annotations=[{"date": "2024-06-01", "text": long_text}]
+    )
+    (row,) = _rows(spec, "ann")
+    most = int(P.ANNOTATION_LABEL_LIMIT // P.ANNOTATION_CHAR_PX)
+    assert row["label"].endswith("…") and len(row["label"]) == most
+    assert long_text.startswith(row["label"][:-1])
+    assert row["text"] == long_text  # the rule's tooltip shows all of it
 
 
 def test_bad_annotations_are_refused(results):
@@ -504,6 +524,41 @@ def test_inputs_not_mutated(results):
 # ---------------------------------------------------------------------------------------------
 # funnel
 # ---------------------------------------------------------------------------------------------
+
+
+def _inline(spec: dict) -> dict:
+    """``spec`` with Altair's named datasets put back where they are used, parsed."""
+    spec = json.loads(json.dumps(spec))
+    named = spec.pop("datasets", {})
+    spec.pop("config", None)  # Altair's default view size, overridden by every chart
+
+    def walk(o):
+        if isinstance(o, dict):
+            if o.get("name") in named:
+                o = {**{k: v for k, v in o.items() if k != "name"}, "values": named[o["name"]]}
+            if isinstance(o.get("values"), str):
+                o = {**o, "values": json.loads(o["values"])}
+            return {k: walk(v) for k, v in o.items()}
+        return [walk(v) for v in o] if isinstance(o, list) else o
+
+    return walk(spec)
+
+
+def test_the_altair_chart_and_the_plain_spec_are_the_same_chart(results):
+    """Reports and dashboards render the dicts; analysts get Altair charts: one drawing."""
+    cases = [
+        (charts.spc_chart, charts.spc_chart_spec, results["i"], {"annotations": ANNOTATIONS}),
+        (charts.spc_chart, charts.spc_chart_spec, results["mdc"], {"show_inner": True}),
+        (charts.small_multiples, charts.small_multiples_spec, results["faceted"], {}),
+        (charts.funnel_chart, charts.funnel_chart_spec, results["funnel"], {}),
+    ]
+    for draw, spec_of, result, options in cases:
+        chart = draw(result, **options)
+        assert isinstance(chart, alt.TopLevelMixin)
+        validated = chart.to_dict()  # validated against the Vega-Lite schema
+        assert _inline(validated) == _inline(spec_of(result, **options))
+    composed = charts.spc_chart(results["c"]) + alt.Chart().mark_rule().encode(y=alt.datum(4))
+    assert len(composed.to_dict()["layer"]) == len(charts.spc_chart_spec(results["c"])["layer"]) + 1
 
 
 def test_funnel_chart_layers(results):

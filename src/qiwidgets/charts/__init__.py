@@ -5,6 +5,9 @@ This package draws what :mod:`qiwidgets.spc` computed and computes no statistic 
 * :func:`spc_chart` — any ``control_chart`` or ``mdc_chart`` result (one facet);
 * :func:`small_multiples` — one panel per facet (team);
 * :func:`funnel_chart` — a ``funnel`` result;
+* :func:`spc_chart_spec`, :func:`small_multiples_spec`, :func:`funnel_chart_spec` — the same
+  charts as Vega-Lite dicts, built without Altair's classes (~30 ms against ~0.35 s): what
+  reports and dashboards render;
 * :func:`variation_icon_svg`, :func:`assurance_icon_svg` — Making Data Count icons;
 * :func:`to_svg`, :func:`to_png`, :func:`to_html`, :func:`enable_offline` — rendering with no
   network (see ``../shared/docs/jupyter-traps.md``).
@@ -25,8 +28,11 @@ from qiwidgets.errors import ChartError
 _HOMES = {
     "annotation_frame": "control",
     "small_multiples": "control",
+    "small_multiples_spec": "control",
     "spc_chart": "control",
+    "spc_chart_spec": "control",
     "funnel_chart": "funnel",
+    "funnel_chart_spec": "funnel",
     "ASSURANCE_ICON_NAMES": "icons",
     "VARIATION_ICON_NAMES": "icons",
     "assurance_icon_svg": "icons",
@@ -61,10 +67,13 @@ __all__ = [
     "assurance_icon_svg",
     "enable_offline",
     "funnel_chart",
+    "funnel_chart_spec",
     "icon_data_uri",
     "icons_html",
     "small_multiples",
+    "small_multiples_spec",
     "spc_chart",
+    "spc_chart_spec",
     "to_html",
     "to_png",
     "to_svg",

@@ -7,7 +7,6 @@ import math
 import textwrap
 from typing import Any
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
@@ -57,14 +56,14 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def inline_data(df: pd.DataFrame) -> alt.InlineData:
+def inline_data(df: pd.DataFrame) -> dict:
     """The rows as one inline JSON string (Vega parses it; Altair need not walk every value).
 
     Altair validates and walks inline lists value by value, which took seconds for a few
     thousand rows; a JSON string is one value to it and the same data to Vega-Lite.
     """
     text = json.dumps(records(df), separators=(",", ":"), ensure_ascii=False)
-    return alt.InlineData(values=text, format=alt.DataFormat(type="json"))
+    return {"values": text, "format": {"type": "json"}}
 
 
 def _plain(v: Any) -> Any:
@@ -145,16 +144,16 @@ def check_text(name: str, value: Any) -> str | None:
     return value
 
 
-def chart_title(heading: str, subtitle: list[str], *, offset: int = 6) -> alt.Title:
+def chart_title(heading: str, subtitle: list[str], *, offset: int = 6) -> dict:
     """The title block every chart shares: heading, then the rule set and notes as subtitle."""
-    return alt.Title(
-        heading,
-        subtitle=subtitle,
-        anchor="start",
-        fontSize=15,
-        subtitleFontSize=11,
-        subtitleColor="#425563",
-        font=P.FONT,
-        subtitleFont=P.FONT,
-        offset=offset,
-    )
+    return {
+        "text": heading,
+        "subtitle": subtitle,
+        "anchor": "start",
+        "fontSize": 15,
+        "subtitleFontSize": 11,
+        "subtitleColor": "#425563",
+        "font": P.FONT,
+        "subtitleFont": P.FONT,
+        "offset": offset,
+    }

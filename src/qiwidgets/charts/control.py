@@ -9,12 +9,12 @@ layers draw one series or one panel per team.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
+from qiwidgets.charts import _vl as vl
 from qiwidgets.charts import palette as P
 from qiwidgets.charts._common import (
     CHART_NAMES,
@@ -34,7 +34,16 @@ from qiwidgets.spc.constants import IHI_SHIFT, IHI_TREND, MDC_RUN_LENGTH, MDC_SH
 from qiwidgets.spc.reading import CENTRE_NAME
 from qiwidgets.spc.result import SPCResult
 
-__all__ = ["annotation_frame", "small_multiples", "spc_chart"]
+if TYPE_CHECKING:
+    import altair as alt
+
+__all__ = [
+    "annotation_frame",
+    "small_multiples",
+    "small_multiples_spec",
+    "spc_chart",
+    "spc_chart_spec",
+]
 
 MDC_RULE_SET = "Making Data Count"
 #: Annotation kinds with their legend wording; other kinds are shown with their own name.
@@ -58,7 +67,7 @@ _REQUIRED_MDC = ("x", "y", "cl", "lcl", "ucl", "rebase_group", "point_type")
 # =============================================================================================
 
 
-def spc_chart(
+def spc_chart_spec(
     result: SPCResult,
     *,
     facet: Any = None,
@@ -69,8 +78,10 @@ def spc_chart(
     limit_labels: bool = True,
     width: int = P.WIDTH,
     height: int = P.HEIGHT,
-) -> alt.LayerChart | alt.FacetChart:
-    """Draw a control chart, run chart or Making Data Count chart.
+) -> dict:
+    """The Vega-Lite spec (a plain dict) of a control chart, run chart or Making Data Count
+    chart: what :func:`spc_chart` draws, for rendering with :func:`qiwidgets.charts.to_svg` or
+    in a browser without building Altair objects.
 
     Parameters
     ----------
@@ -99,20 +110,10 @@ def spc_chart(
 
     Returns
     -------
-    altair.LayerChart
-        (``altair.FacetChart`` when several facets are drawn.) The reading is the chart's
+    dict
+        A layered spec (a faceted one when several facets are drawn). The reading is its
         ``description`` and is kept in ``usermeta["qiwidgets"]["caption"]`` for
         :func:`qiwidgets.charts.to_html`.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from qiwidgets import spc
-    >>> d = pd.DataFrame({"month": range(1, 21), "falls": [5, 7, 6, 4, 8, 6, 5, 7, 6, 5,
-    ...                                                  3, 2, 3, 2, 1, 2, 3, 2, 2, 1]})
-    >>> chart = spc_chart(spc.control_chart(d, x="month", y="falls", chart="c"))
-    >>> chart.to_dict()["description"].startswith("falls")
-    True
     """
     _check_result(result)
     show_inner, show_icons, limit_labels = (
@@ -125,7 +126,7 @@ def spc_chart(
     title = check_text("title", title)
     keys = _facet_keys(result)
     if facet is None and len(keys) > 1:
-        return small_multiples(
+        return small_multiples_spec(
             result,
             annotations=annotations,
             title=title,
@@ -151,13 +152,44 @@ def spc_chart(
     heading = title or _label(result)
     if result.facets and key is not None:
         heading = f"{heading}: {facet_label(key)}"
-    chart = alt.layer(*layers, data=inline_data(rows)).properties(
-        width=width, height=height, view=alt.ViewBackground(stroke=None)
-    )
-    return _finish(chart, result, heading, reading, rows)
+    spec = {
+        "$schema": vl.SCHEMA_URL,
+        "data": inline_data(rows),
+        "layer": layers,
+        "width": width,
+        "height": height,
+        "view": {"stroke": None},
+    }
+    return _finish(spec, result, heading, reading, rows)
 
 
-def small_multiples(
+def spc_chart(result: SPCResult, **options: Any) -> alt.LayerChart | alt.FacetChart:
+    """Draw a control chart, run chart or Making Data Count chart as an Altair chart.
+
+    Takes the parameters of :func:`spc_chart_spec` (``facet``, ``annotations``, ``title``,
+    ``show_inner``, ``show_icons``, ``limit_labels``, ``width``, ``height``).
+
+    Returns
+    -------
+    altair.LayerChart
+        (``altair.FacetChart`` when several facets are drawn.) The reading is the chart's
+        ``description`` and is kept in ``usermeta["qiwidgets"]["caption"]`` for
+        :func:`qiwidgets.charts.to_html`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from qiwidgets import spc
+    >>> d = pd.DataFrame({"month": range(1, 21), "falls": [5, 7, 6, 4, 8, 6, 5, 7, 6, 5,
+    ...                                                  3, 2, 3, 2, 1, 2, 3, 2, 2, 1]})
+    >>> chart = spc_chart(spc.control_chart(d, x="month", y="falls", chart="c"))
+    >>> chart.to_dict()["description"].startswith("falls")
+    True
+    """
+    return vl.to_altair(spc_chart_spec(result, **options))
+
+
+def small_multiples_spec(
     result: SPCResult,
     columns: int = 4,
     *,
@@ -168,8 +200,9 @@ def small_multiples(
     independent_y: bool = False,
     panel_width: int = P.PANEL_WIDTH,
     panel_height: int = P.PANEL_HEIGHT,
-) -> alt.FacetChart:
-    """One small panel per facet (team), same layers as :func:`spc_chart`.
+) -> dict:
+    """The Vega-Lite spec (a plain dict) of one small panel per facet (team), with the same
+    layers as :func:`spc_chart_spec`.
 
     Parameters
     ----------
@@ -186,8 +219,8 @@ def small_multiples(
 
     Returns
     -------
-    altair.FacetChart
-        Its ``description`` lists the reading of every facet.
+    dict
+        A faceted spec; its ``description`` lists the reading of every facet.
     """
     _check_result(result)
     columns = check_positive_int("columns", columns, 1, 50)
@@ -204,30 +237,45 @@ def small_multiples(
     icons = bool((rows["_layer"] == "icon").any())
     # room on the right of each header for the icons, which sit above the panel
     label_room = panel_width - (2 * (SMALL_ICON + 4) + 6 if icons else 0)
-    chart = (
-        alt.layer(*layers, data=inline_data(rows))
-        .properties(width=panel_width, height=panel_height, view=alt.ViewBackground(stroke=None))
-        .facet(
-            facet=alt.Facet(
-                "_facet:N",
-                sort=order,
-                header=alt.Header(
-                    title=None,
-                    labelFontSize=11,
-                    labelFontWeight="bold",
-                    labelLimit=max(label_room, 40),
-                    labelFont=P.FONT,
-                    labelAnchor="start",
-                    labelAlign="left",
-                ),
-            ),
-            columns=columns,
-            spacing={"row": 28 if icons else 18, "column": 14},
-        )
-    )
+    spec = {
+        "$schema": vl.SCHEMA_URL,
+        "data": inline_data(rows),
+        "facet": vl.field(
+            "_facet",
+            "nominal",
+            sort=order,
+            header={
+                "title": None,
+                "labelFontSize": 11,
+                "labelFontWeight": "bold",
+                "labelLimit": max(label_room, 40),
+                "labelFont": P.FONT,
+                "labelAnchor": "start",
+                "labelAlign": "left",
+            },
+        ),
+        "spec": {
+            "layer": layers,
+            "width": panel_width,
+            "height": panel_height,
+            "view": {"stroke": None},
+        },
+        "columns": columns,
+        "spacing": {"row": 28 if icons else 18, "column": 14},
+    }
     if independent_y:
-        chart = chart.resolve_scale(y="independent")
-    return _finish(chart, result, title or _label(result), result.reading, rows)
+        spec["resolve"] = {"scale": {"y": "independent"}}
+    return _finish(spec, result, title or _label(result), result.reading, rows)
+
+
+def small_multiples(result: SPCResult, columns: int = 4, **options: Any) -> alt.FacetChart:
+    """One small panel per facet (team) as an Altair chart, same layers as :func:`spc_chart`.
+
+    Takes the parameters of :func:`small_multiples_spec` (``columns``, ``annotations``,
+    ``title``, ``show_inner``, ``show_icons``, ``independent_y``, ``panel_width``,
+    ``panel_height``). Its ``description`` lists the reading of every facet.
+    """
+    return vl.to_altair(small_multiples_spec(result, columns, **options))
 
 
 def annotation_frame(
@@ -607,9 +655,15 @@ def _label_rows(f: pd.DataFrame, result: SPCResult, height: int) -> pd.DataFrame
             at = v if not placed or v - placed[-1] >= unit else placed[-1] + unit
             placed.append(at)
             rows.append(
-                {"_layer": "lbl", "_facet": r["_facet"], "x": r["x"], "y": at, "text": text,
-                 "kind": col}
-            )  # fmt: skip
+                {
+                    "_layer": "lbl",
+                    "_facet": r["_facet"],
+                    "x": r["x"],
+                    "y": at,
+                    "text": text,
+                    "kind": col,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -618,7 +672,9 @@ def _place_labels(ann: pd.DataFrame, xs: pd.Series, width: int) -> tuple[list[in
 
     Each label goes into the first row where it starts after the previous label of that row
     ends (positions estimated from the x range and an average character width); when no row
-    has room, the label is cut to fit the room left in the emptiest row.
+    has room, the label is cut to fit the room left in the emptiest row. A label longer than
+    ``ANNOTATION_LABEL_LIMIT`` is cut here too: Vega's own ``limit`` measures the text over
+    and over and took half of the time vl-convert spent drawing a chart.
     """
     if pd.api.types.is_numeric_dtype(xs) or pd.api.types.is_datetime64_any_dtype(xs):
         lo, hi = xs.min(), xs.max()
@@ -636,10 +692,13 @@ def _place_labels(ann: pd.DataFrame, xs: pd.Series, width: int) -> tuple[list[in
 
     rows, labels = [], []
     ends: dict[Any, list[float]] = {}
+    longest = int(P.ANNOTATION_LABEL_LIMIT // P.ANNOTATION_CHAR_PX)
     for facet, x, label in zip(ann["_facet"], ann["x"], ann["label"], strict=True):
         row_ends = ends.setdefault(facet, [-1e9] * P.ANNOTATION_ROWS)
         start = px(x)
-        need = min(len(label) * P.ANNOTATION_CHAR_PX, P.ANNOTATION_LABEL_LIMIT)
+        if len(label) > longest:
+            label = label[: longest - 1] + "…"
+        need = len(label) * P.ANNOTATION_CHAR_PX
         free = [r for r, end in enumerate(row_ends) if end + P.ANNOTATION_GAP_PX <= start]
         if free:
             row = free[0]
@@ -759,21 +818,24 @@ def _axis_title(name: str | None) -> str | None:
     return name[:1].upper() + name[1:].replace("_", " ")
 
 
-def _x(xk: str, title: str | None, *, small: bool) -> alt.X:
-    code = {"temporal": "T", "quantitative": "Q", "ordinal": "O"}[xk]
-    axis = alt.Axis(
-        title=None if small else _axis_title(title),
-        grid=False,
-        labelOverlap="greedy",
-        labelSeparation=P.AXIS_LABEL_SEPARATION,
-        labelFlush=True,
-        tickCount=4 if small else 8,
-        **({"format": "%b %Y"} if xk == "temporal" and not small else {}),
-        **({"format": "%b %y"} if xk == "temporal" and small else {}),
-        **({"tickMinStep": 1} if xk == "quantitative" else {}),
-    )
-    scale = alt.Scale(zero=False, nice=False) if code == "Q" else alt.Undefined
-    return alt.X(f"x:{code}", axis=axis, scale=scale)
+_TYPE_CODES = {"temporal": "T", "quantitative": "Q", "ordinal": "O"}
+
+
+def _x(xk: str, title: str | None, *, small: bool) -> dict:
+    axis: dict[str, Any] = {
+        "title": None if small else _axis_title(title),
+        "grid": False,
+        "labelOverlap": "greedy",
+        "labelSeparation": P.AXIS_LABEL_SEPARATION,
+        "labelFlush": True,
+        "tickCount": 4 if small else 8,
+    }
+    if xk == "temporal":
+        axis["format"] = "%b %y" if small else "%b %Y"
+    if xk == "quantitative":
+        axis["tickMinStep"] = 1
+        return vl.field("x", xk, axis=axis, scale={"zero": False, "nice": False})
+    return vl.field("x", xk, axis=axis)
 
 
 def _layers(
@@ -785,215 +847,274 @@ def _layers(
     width: int,
     *,
     small: bool,
-) -> list[alt.Chart]:
+) -> list[dict]:
     mdc = _is_mdc(result)
-    code = {"temporal": "T", "quantitative": "Q", "ordinal": "O"}[xk]
     x = _x(xk, result.options.get("x"), small=small)
-    ytitle = None if small else _label(result)
-    y_axis = alt.Axis(title=ytitle, grid=True, gridColor="#eeeeee", tickCount=4 if small else 6)
-    yscale = alt.Scale(zero=False, nice=True)
+    x_plain = vl.field("x", xk)  # rules and labels at a date: no axis of their own
+    y_axis = {
+        "title": None if small else _label(result),
+        "grid": True,
+        "gridColor": "#eeeeee",
+        "tickCount": 4 if small else 6,
+    }
+    yscale = {"zero": False, "nice": True}
 
-    def base(layer: str) -> alt.Chart:
-        return alt.Chart().transform_filter(alt.datum._layer == layer)
+    def y(col: str) -> dict:
+        return vl.field(col, "quantitative", scale=yscale, axis=y_axis)
 
     present = [c for c in P.POINT_CATEGORIES if c in set(rows.get("cat", pd.Series()).dropna())]
     labels = P.POINT_LABELS_MDC if mdc else P.POINT_LABELS_QIC
     dom = [labels[c] for c in present]
     # one legend for colour and shape (same field, same legend): it shows both
-    legend = alt.Legend(
-        title=None,
-        orient="bottom",
-        direction="horizontal",
-        columns=3,
-        symbolStrokeWidth=1.5,
-        labelLimit=260,
-    )
-    colour = alt.Color(
-        "cat_label:N",
-        scale=alt.Scale(domain=dom, range=[P.POINT_CATEGORIES[c][0] for c in present]),
+    legend = {
+        "title": None,
+        "orient": "bottom",
+        "direction": "horizontal",
+        "columns": 3,
+        "symbolStrokeWidth": 1.5,
+        "labelLimit": 260,
+    }
+    colour = vl.field(
+        "cat_label",
+        "nominal",
+        scale={"domain": dom, "range": [P.POINT_CATEGORIES[c][0] for c in present]},
         legend=legend,
     )
-    shape = alt.Shape(
-        "cat_label:N",
-        scale=alt.Scale(domain=dom, range=[P.POINT_CATEGORIES[c][1] for c in present]),
+    shape = vl.field(
+        "cat_label",
+        "nominal",
+        scale={"domain": dom, "range": [P.POINT_CATEGORIES[c][1] for c in present]},
         legend=legend,
     )
     centre_word = "Median" if result.chart in CENTRE_NAME else "Mean"
     tips = [
-        alt.Tooltip("_facet:N", title="Team"),
-        alt.Tooltip("t_period:N", title="Period"),
-        alt.Tooltip("t_value:N", title="Value"),
-        alt.Tooltip("t_cl:N", title=centre_word),
-        alt.Tooltip("t_lcl:N", title="Lower limit"),
-        alt.Tooltip("t_ucl:N", title="Upper limit"),
-        alt.Tooltip("t_target:N", title="Target"),
-        alt.Tooltip("cat_label:N", title="Point"),
-        alt.Tooltip("t_signal:N", title="Rule fired"),
-        alt.Tooltip("t_runs:N", title="Runs analysis"),
-        alt.Tooltip("t_note:N", title="Note"),
+        vl.tip("_facet", "Team"),
+        vl.tip("t_period", "Period"),
+        vl.tip("t_value", "Value"),
+        vl.tip("t_cl", centre_word),
+        vl.tip("t_lcl", "Lower limit"),
+        vl.tip("t_ucl", "Upper limit"),
+        vl.tip("t_target", "Target"),
+        vl.tip("cat_label", "Point"),
+        vl.tip("t_signal", "Rule fired"),
+        vl.tip("t_runs", "Runs analysis"),
+        vl.tip("t_note", "Note"),
     ]
     if not result.facets:
         tips = tips[1:]
-    layers: list[alt.Chart] = []
+    segment = vl.field("seg", "nominal")
+    layers: list[dict] = []
     brk = "break-paths-show-domains"  # a missing value breaks the line (Vega-Lite 6 `invalid`)
 
     if (rows["_layer"] == "base").any():
         layers.append(
-            base("base")
-            .mark_rect(color=P.BASELINE_FILL, opacity=0.9)
-            .encode(x=alt.X(f"x:{code}"), x2="x2", tooltip=[alt.Tooltip("text:N", title="Shaded")])
+            vl.layer(
+                "base",
+                {"type": "rect", "color": P.BASELINE_FILL, "opacity": 0.9},
+                {"x": x_plain, "x2": {"field": "x2"}, "tooltip": [vl.tip("text", "Shaded")]},
+            )
         )
         if not small:
             layers.append(
-                base("base")
-                .mark_text(
-                    align="left",
-                    baseline="bottom",
-                    dx=3,
-                    dy=-3,
-                    fontSize=10,
-                    color="#425563",
-                    font=P.FONT,
+                vl.layer(
+                    "base",
+                    {
+                        "type": "text",
+                        "align": "left",
+                        "baseline": "bottom",
+                        "dx": 3,
+                        "dy": -3,
+                        "fontSize": 10,
+                        "color": "#425563",
+                        "font": P.FONT,
+                    },
+                    {
+                        "x": x_plain,
+                        "y": {"value": BASELINE_LABEL_Y},
+                        "text": vl.field("text", "nominal"),
+                    },
                 )
-                .encode(x=alt.X(f"x:{code}"), y=alt.value(BASELINE_LABEL_Y), text="text:N")
             )
     if show_inner:
         for col in ("lo_in", "hi_in"):
             layers.append(
-                base("pt")
-                .mark_line(
-                    color=P.INNER_LINE,
-                    strokeWidth=1,
-                    strokeDash=[2, 2],
-                    interpolate="step",
-                    invalid=brk,
+                vl.layer(
+                    "pt",
+                    {
+                        "type": "line",
+                        "color": P.INNER_LINE,
+                        "strokeWidth": 1,
+                        "strokeDash": [2, 2],
+                        "interpolate": "step",
+                        "invalid": brk,
+                    },
+                    {"x": x, "y": y(col), "detail": segment},
                 )
-                .encode(x=x, y=alt.Y(f"{col}:Q", scale=yscale, axis=y_axis), detail="seg:N")
             )
     for col in ("lcl", "ucl"):
         layers.append(
-            base("pt")
-            .mark_line(
-                color=P.LIMIT_LINE,
-                strokeWidth=P.LIMIT_WIDTH,
-                strokeDash=[5, 3],
-                interpolate="step",
-                invalid=brk,
+            vl.layer(
+                "pt",
+                {
+                    "type": "line",
+                    "color": P.LIMIT_LINE,
+                    "strokeWidth": P.LIMIT_WIDTH,
+                    "strokeDash": [5, 3],
+                    "interpolate": "step",
+                    "invalid": brk,
+                },
+                {"x": x, "y": y(col), "detail": segment},
             )
-            .encode(x=x, y=alt.Y(f"{col}:Q", scale=yscale, axis=y_axis), detail="seg:N")
         )
     layers.append(
-        base("pt")
-        .mark_line(strokeWidth=P.LINE_WIDTH, interpolate="step", invalid=brk)
-        .encode(
-            x=x,
-            y=alt.Y("cl:Q", scale=yscale, axis=y_axis),
-            detail="seg:N",
-            color=alt.condition(
-                alt.datum.runs, alt.value(P.RUNS_SIGNAL_LINE), alt.value(P.CENTRE_LINE)
-            ),
-            strokeDash=alt.condition(alt.datum.runs, alt.value([7, 4]), alt.value([1, 0])),
+        vl.layer(
+            "pt",
+            {"type": "line", "strokeWidth": P.LINE_WIDTH, "interpolate": "step", "invalid": brk},
+            {
+                "x": x,
+                "y": y("cl"),
+                "detail": segment,
+                "color": vl.when("datum.runs", P.RUNS_SIGNAL_LINE, P.CENTRE_LINE),
+                "strokeDash": vl.when("datum.runs", [7, 4], [1, 0]),
+            },
         )
     )
     if rows.get("target") is not None and rows["target"].notna().any():
         layers.append(
-            base("pt")
-            .mark_line(color=P.TARGET, strokeWidth=1.5, strokeDash=[2, 3], invalid=brk)
-            .encode(x=x, y=alt.Y("target:Q", scale=yscale, axis=y_axis), detail="_facet:N")
+            vl.layer(
+                "pt",
+                {
+                    "type": "line",
+                    "color": P.TARGET,
+                    "strokeWidth": 1.5,
+                    "strokeDash": [2, 3],
+                    "invalid": brk,
+                },
+                {"x": x, "y": y("target"), "detail": vl.field("_facet", "nominal")},
+            )
         )
     layers.append(
-        base("pt")
-        .mark_line(color=P.DATA_LINE, strokeWidth=1.2, invalid=brk)
-        .encode(x=x, y=alt.Y("y:Q", scale=yscale, axis=y_axis), detail="seg:N")
+        vl.layer(
+            "pt",
+            {"type": "line", "color": P.DATA_LINE, "strokeWidth": 1.2, "invalid": brk},
+            {"x": x, "y": y("y"), "detail": segment},
+        )
     )
     size = P.POINT_SIZE_SMALL if small else P.POINT_SIZE
     # special-cause points are drawn larger than common-cause points, so they stand out
-    point_size = alt.condition(
-        alt.datum.cat == "common_cause", alt.value(size), alt.value(size * P.SPECIAL_SIZE_FACTOR)
+    point_size = vl.when(
+        f"(datum.cat === {vl.string('common_cause')})", size, size * P.SPECIAL_SIZE_FACTOR
     )
-    filled = base("pt").transform_filter("isValid(datum.y) && !datum.hollow")
     layers.append(
-        filled.mark_point(filled=True, opacity=1, stroke=P.POINT_STROKE, strokeWidth=0.6).encode(
-            x=x,
-            y=alt.Y("y:Q", scale=yscale, axis=y_axis),
-            color=colour,
-            shape=shape,
-            size=point_size,
-            tooltip=tips,
+        vl.layer(
+            "pt",
+            {
+                "type": "point",
+                "filled": True,
+                "opacity": 1,
+                "stroke": P.POINT_STROKE,
+                "strokeWidth": 0.6,
+            },
+            {
+                "x": x,
+                "y": y("y"),
+                "color": colour,
+                "shape": shape,
+                "size": point_size,
+                "tooltip": tips,
+            },
+            "isValid(datum.y) && !datum.hollow",
         )
     )
     if rows.get("hollow") is not None and rows["hollow"].fillna(False).astype(bool).any():
         layers.append(
-            base("pt")
-            .transform_filter("isValid(datum.y) && datum.hollow")
-            .mark_point(filled=False, size=size * 1.3, strokeWidth=1.6, opacity=1, fill="white")
-            .encode(
-                x=x,
-                y=alt.Y("y:Q", scale=yscale, axis=y_axis),
-                color=colour,
-                shape=shape,
-                tooltip=tips,
+            vl.layer(
+                "pt",
+                {
+                    "type": "point",
+                    "filled": False,
+                    "size": size * 1.3,
+                    "strokeWidth": 1.6,
+                    "opacity": 1,
+                    "fill": "white",
+                },
+                {"x": x, "y": y("y"), "color": colour, "shape": shape, "tooltip": tips},
+                "isValid(datum.y) && datum.hollow",
             )
         )
     if (rows["_layer"] == "ann").any():
-        atips = [
-            alt.Tooltip("t_period:N", title="Date"),
-            alt.Tooltip("kind_label:N", title="Kind"),
-            alt.Tooltip("text:N", title="Note"),
-        ]
+        # one layer of rules and one of labels for all kinds, coloured and dashed by kind (a
+        # layer per kind cost vl-convert ~10 ms more per kind)
+        atips = [vl.tip("t_period", "Date"), vl.tip("kind_label", "Kind"), vl.tip("text", "Note")]
         kinds = list(dict.fromkeys(rows.loc[rows["_layer"] == "ann", "kind"]))
-        for kind in kinds:
-            ink = P.ANNOTATION_COLOURS.get(kind, P.ANNOTATION_DEFAULT_COLOUR)
-            these = base("ann").transform_filter(alt.datum.kind == kind)
-            layers.append(
-                these.mark_rule(
-                    strokeWidth=1.3,
-                    color=ink,
-                    strokeDash=P.ANNOTATION_DASHES.get(kind, P.ANNOTATION_DEFAULT_DASH),
-                ).encode(x=alt.X(f"x:{code}"), tooltip=atips)
+        tests = [f"(datum.kind === {vl.string(kind)})" for kind in kinds]
+        ink = vl.when_any(
+            zip(tests, (P.ANNOTATION_COLOURS.get(k, P.ANNOTATION_DEFAULT_COLOUR) for k in kinds)),
+            P.ANNOTATION_DEFAULT_COLOUR,
+        )
+        dash = vl.when_any(
+            zip(tests, (P.ANNOTATION_DASHES.get(k, P.ANNOTATION_DEFAULT_DASH) for k in kinds)),
+            P.ANNOTATION_DEFAULT_DASH,
+        )
+        layers.append(
+            vl.layer(
+                "ann",
+                {"type": "rule", "strokeWidth": 1.3},
+                {
+                    "x": x_plain,
+                    "color": ink,
+                    "strokeDash": dash,
+                    "tooltip": atips,
+                },
             )
-            if not small:
-                # labels sit above the plot, in staggered rows, so they never cover data
-                layers.append(
-                    these.mark_text(
-                        align="left",
-                        baseline="bottom",
-                        dx=-2,
-                        fontSize=10,
-                        limit=P.ANNOTATION_LABEL_LIMIT,
-                        color=ink,
-                        font=P.FONT,
-                    ).encode(
-                        x=alt.X(f"x:{code}"),
-                        y=alt.Y("row_px:Q", scale=None, axis=None),
-                        text="label:N",
-                        tooltip=atips,
-                    )
+        )
+        if not small:
+            # labels sit above the plot, in staggered rows, so they never cover data
+            layers.append(
+                vl.layer(
+                    "ann",
+                    {"type": "text", "align": "left", "baseline": "bottom", "dx": -2,
+                     "fontSize": 10, "font": P.FONT},
+                    {"x": x_plain, "color": ink,
+                     "y": vl.field("row_px", "quantitative", scale=None, axis=None),
+                     "text": vl.field("label", "nominal"), "tooltip": atips},
                 )
+            )  # fmt: skip
     if limit_labels and (rows["_layer"] == "lbl").any():
         layers.append(
-            base("lbl")
-            .mark_text(align="left", baseline="middle", dx=8, fontSize=10, font=P.FONT)
-            .encode(
-                x=x,
-                y=alt.Y("y:Q", scale=yscale, axis=y_axis),
-                text="text:N",
-                color=alt.condition(
-                    alt.datum.kind == "target", alt.value(P.TARGET), alt.value(P.LABEL_TEXT)
-                ),
+            vl.layer(
+                "lbl",
+                {
+                    "type": "text",
+                    "align": "left",
+                    "baseline": "middle",
+                    "dx": 8,
+                    "fontSize": 10,
+                    "font": P.FONT,
+                },
+                {
+                    "x": x,
+                    "y": y("y"),
+                    "text": vl.field("text", "nominal"),
+                    "color": vl.when(
+                        f"(datum.kind === {vl.string('target')})", P.TARGET, P.LABEL_TEXT
+                    ),
+                },
             )
         )
     if (rows["_layer"] == "icon").any():
         icon = SMALL_ICON if small else P.ICON_SIZE * 0.8
         layers.append(
-            base("icon")
-            .transform_calculate(px=f"{width} - {icon / 2 + 2} - datum.slot * {icon + 4}")
-            .mark_image(width=icon, height=icon, aria=False)
-            .encode(
-                x=alt.X("px:Q", scale=None),
-                y=alt.value(-icon / 2 - (4 if not small else 2)),
-                url="url:N",
-                tooltip=[alt.Tooltip("text:N", title="Icon")],
+            vl.layer(
+                "icon",
+                {"type": "image", "width": icon, "height": icon, "aria": False},
+                {
+                    "x": vl.field("px", "quantitative", scale=None),
+                    "y": {"value": -icon / 2 - (4 if not small else 2)},
+                    "url": vl.field("url", "nominal"),
+                    "tooltip": [vl.tip("text", "Icon")],
+                },
+                {"calculate": f"{width} - {icon / 2 + 2} - datum.slot * {icon + 4}", "as": "px"},
             )
         )
     return layers
@@ -1020,19 +1141,17 @@ def _subtitle(result: SPCResult, rows: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _finish(chart: Any, result: SPCResult, heading: str, reading: str, rows: pd.DataFrame) -> Any:
+def _finish(spec: dict, result: SPCResult, heading: str, reading: str, rows: pd.DataFrame) -> dict:
     sub = _subtitle(result, rows)
-    description = f"{heading}. {' '.join(sub)} {reading}".strip()
-    return chart.properties(
-        title=chart_title(heading, sub, offset=10 if (rows["_layer"] == "icon").any() else 6),
-        description=description,
-        usermeta={
-            "qiwidgets": {
-                "title": heading,
-                "caption": reading,
-                "rule_set": result.rule_set,
-                "chart": result.chart,
-                "caption_lines": wrap(reading, 110),
-            }
-        },
-    )
+    spec["title"] = chart_title(heading, sub, offset=10 if (rows["_layer"] == "icon").any() else 6)
+    spec["description"] = f"{heading}. {' '.join(sub)} {reading}".strip()
+    spec["usermeta"] = {
+        "qiwidgets": {
+            "title": heading,
+            "caption": reading,
+            "rule_set": result.rule_set,
+            "chart": result.chart,
+            "caption_lines": wrap(reading, 110),
+        }
+    }
+    return spec

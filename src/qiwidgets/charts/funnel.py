@@ -9,10 +9,12 @@ would give, to learn from, not to grade.
 
 from __future__ import annotations
 
-import altair as alt
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
+from qiwidgets.charts import _vl as vl
 from qiwidgets.charts import palette as P
 from qiwidgets.charts._common import (
     ChartError,
@@ -25,7 +27,10 @@ from qiwidgets.charts._common import (
 )
 from qiwidgets.spc.funnel import FunnelResult
 
-__all__ = ["funnel_chart"]
+if TYPE_CHECKING:
+    import altair as alt
+
+__all__ = ["funnel_chart", "funnel_chart_spec"]
 
 _POSITION_WORDS = {
     "within_limits": "within the limits: no more variation than chance alone would give",
@@ -48,15 +53,15 @@ def _limit_text(level: float) -> str:
     return "95 %" if level == 95 else "99.8 %"
 
 
-def funnel_chart(
+def funnel_chart_spec(
     result: FunnelResult,
     *,
     title: str | None = None,
     label_outliers: bool = True,
     width: int = P.WIDTH,
     height: int = 320,
-) -> alt.LayerChart:
-    """Draw a funnel plot.
+) -> dict:
+    """The Vega-Lite spec (a plain dict) of a funnel plot: what :func:`funnel_chart` draws.
 
     Parameters
     ----------
@@ -71,7 +76,7 @@ def funnel_chart(
 
     Returns
     -------
-    altair.LayerChart
+    dict
         The reading is its ``description`` and ``usermeta["qiwidgets"]["caption"]``.
     """
     if not isinstance(result, FunnelResult):
@@ -163,45 +168,59 @@ def funnel_chart(
     xmax = float(np.nanmax(u["den"])) * 1.05 if len(u) else 1.0
 
     den_word = _DENOMINATOR_WORDS.get(str(summ.get("data_type")), "Denominator")
-    x = alt.X(
-        "den:Q",
+    x = vl.field(
+        "den",
+        "quantitative",
         title=f"{den_word} ({opts.get('denominator', 'denominator')})",
-        scale=alt.Scale(domain=[0, xmax], nice=False),
-        axis=alt.Axis(grid=False),
+        scale={"domain": [0, xmax], "nice": False},
+        axis={"grid": False},
     )
-    yscale = alt.Scale(domain=ydom, nice=False, zero=False)
-    y = alt.Y("value:Q", title=label, scale=yscale, axis=alt.Axis(grid=True, gridColor="#eeeeee"))
+    yscale = {"domain": ydom, "nice": False, "zero": False}
+    y = vl.field(
+        "value",
+        "quantitative",
+        title=label,
+        scale=yscale,
+        axis={"grid": True, "gridColor": "#eeeeee"},
+    )
+    line_tip = [vl.tip("curve", "Line")]
 
-    def base(layer: str) -> alt.Chart:
-        return alt.Chart().transform_filter(alt.datum._layer == layer)
-
-    layers = []
+    layers: list[dict] = []
     for name in dict.fromkeys(rows.loc[rows["_layer"] == "lim", "curve"]):
         adjusted_curve = name.endswith(")")
         layers.append(
-            base("lim")
-            .transform_filter(alt.datum.curve == name)
-            .mark_line(
-                strokeWidth=P.LIMIT_WIDTH,
-                clip=True,
-                color=P.FUNNEL_LIMIT_COLOURS["adjusted" if adjusted_curve else "unadjusted"],
-                strokeDash=P.FUNNEL_LIMIT_DASHES[95 if name.startswith("95") else 99.8],
+            vl.layer(
+                "lim",
+                {
+                    "type": "line",
+                    "strokeWidth": P.LIMIT_WIDTH,
+                    "clip": True,
+                    "color": P.FUNNEL_LIMIT_COLOURS["adjusted" if adjusted_curve else "unadjusted"],
+                    "strokeDash": P.FUNNEL_LIMIT_DASHES[95 if name.startswith("95") else 99.8],
+                },
+                {"x": x, "y": y, "detail": vl.field("key", "nominal"), "tooltip": line_tip},
+                f"(datum.curve === {vl.string(name)})",
             )
-            .encode(x=x, y=y, detail="key:N", tooltip=[alt.Tooltip("curve:N", title="Line")])
         )
     if np.isfinite(target):
+        target_row = {"values": [{"t": target, "text": f"Target {number(target)}"}]}
+        target_y = vl.field("t", "quantitative", scale=yscale)
         layers.append(
-            alt.Chart(alt.Data(values=[{"t": target, "text": f"Target {number(target)}"}]))
-            .mark_rule(color=P.TARGET, strokeWidth=1.5)
-            .encode(y=alt.Y("t:Q", scale=yscale), tooltip=[alt.Tooltip("text:N", title="Line")])
+            {
+                "data": target_row,
+                "mark": {"type": "rule", "color": P.TARGET, "strokeWidth": 1.5},
+                "encoding": {"y": target_y, "tooltip": [vl.tip("text", "Line")]},
+            }
         )
         layers.append(
-            alt.Chart(alt.Data(values=[{"t": target, "text": f"Target {number(target)}"}]))
-            .mark_text(
-                align="left", baseline="middle", dx=6, fontSize=10, color=P.TARGET, font=P.FONT
-            )
-            .encode(y=alt.Y("t:Q", scale=yscale), x=alt.value(width), text="text:N")
-        )
+            {
+                "data": target_row,
+                "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 6,
+                         "fontSize": 10, "color": P.TARGET, "font": P.FONT},
+                "encoding": {"y": target_y, "x": {"value": width},
+                             "text": vl.field("text", "nominal")},
+            }
+        )  # fmt: skip
     present = [c for c in P.FUNNEL_CATEGORIES if c in set(u["cat"])]
     dom = list(dict.fromkeys(u["cat_label"]))
     order = [lab for c in present for lab in dom if u.loc[u["cat"] == c, "cat_label"].eq(lab).any()]
@@ -212,48 +231,55 @@ def funnel_chart(
         lab: P.FUNNEL_CATEGORIES[c][1] for c in present for lab in u.loc[u["cat"] == c, "cat_label"]
     }
     tips = [
-        alt.Tooltip("unit:N", title=noun.capitalize()),
-        alt.Tooltip("t_value:N", title="Value"),
-        alt.Tooltip("t_num:N", title=str(opts.get("numerator", "Numerator"))),
-        alt.Tooltip("t_den:N", title=str(opts.get("denominator", "Denominator"))),
-        alt.Tooltip("t_lcl:N", title="Lower limit here"),
-        alt.Tooltip("t_ucl:N", title="Upper limit here"),
-        alt.Tooltip("t_position:N", title="Position"),
+        vl.tip("unit", noun.capitalize()),
+        vl.tip("t_value", "Value"),
+        vl.tip("t_num", str(opts.get("numerator", "Numerator"))),
+        vl.tip("t_den", str(opts.get("denominator", "Denominator"))),
+        vl.tip("t_lcl", "Lower limit here"),
+        vl.tip("t_ucl", "Upper limit here"),
+        vl.tip("t_position", "Position"),
     ]
+    legend = {"title": None, "orient": "bottom"}
     layers.append(
-        base("pt")
-        .mark_point(
-            filled=True,
-            size=P.POINT_SIZE + 10,
-            opacity=0.95,
-            stroke=P.POINT_STROKE,
-            strokeWidth=0.6,
-        )
-        .encode(
-            x=x,
-            y=y,
-            color=alt.Color(
-                "cat_label:N",
-                scale=alt.Scale(domain=order, range=[cmap[o] for o in order]),
-                legend=alt.Legend(title=None, orient="bottom"),
-            ),
-            shape=alt.Shape(
-                "cat_label:N",
-                scale=alt.Scale(domain=order, range=[smap[o] for o in order]),
-                legend=alt.Legend(title=None, orient="bottom"),
-            ),
-            tooltip=tips,
+        vl.layer(
+            "pt",
+            {
+                "type": "point",
+                "filled": True,
+                "size": P.POINT_SIZE + 10,
+                "opacity": 0.95,
+                "stroke": P.POINT_STROKE,
+                "strokeWidth": 0.6,
+            },
+            {
+                "x": x,
+                "y": y,
+                "color": vl.field(
+                    "cat_label",
+                    "nominal",
+                    scale={"domain": order, "range": [cmap[o] for o in order]},
+                    legend=legend,
+                ),
+                "shape": vl.field(
+                    "cat_label",
+                    "nominal",
+                    scale={"domain": order, "range": [smap[o] for o in order]},
+                    legend=legend,
+                ),
+                "tooltip": tips,
+            },
         )
     )
     if label_outliers and u["outside"].any():
         layers.append(
-            base("pt")
-            .transform_filter(alt.datum.outside)
-            .mark_text(
-                align="left", dx=7, dy=-6, fontSize=10, color="#3d3d3d", limit=140, font=P.FONT
+            vl.layer(
+                "pt",
+                {"type": "text", "align": "left", "dx": 7, "dy": -6, "fontSize": 10,
+                 "color": "#3d3d3d", "limit": 140, "font": P.FONT},
+                {"x": x, "y": y, "text": vl.field("unit", "nominal")},
+                "datum.outside",
             )
-            .encode(x=x, y=y, text="unit:N")
-        )
+        )  # fmt: skip
 
     adjusted = "adjusted" in sets
     phi = summ.get("phi")
@@ -272,13 +298,16 @@ def funnel_chart(
     ]
     heading = title or label
     reading = result.reading
-    chart = alt.layer(*layers, data=inline_data(rows)).properties(
-        width=width,
-        height=height,
-        view=alt.ViewBackground(stroke=None),
-        title=chart_title(heading, sub),
-        description=f"{heading}. {' '.join(sub)} {reading}",
-        usermeta={
+    return {
+        "$schema": vl.SCHEMA_URL,
+        "data": inline_data(rows),
+        "layer": layers,
+        "width": width,
+        "height": height,
+        "view": {"stroke": None},
+        "title": chart_title(heading, sub),
+        "description": f"{heading}. {' '.join(sub)} {reading}",
+        "usermeta": {
             "qiwidgets": {
                 "title": heading,
                 "caption": reading,
@@ -287,5 +316,14 @@ def funnel_chart(
                 "caption_lines": wrap(reading, 110),
             }
         },
-    )
-    return chart
+    }
+
+
+def funnel_chart(result: FunnelResult, **options: Any) -> alt.LayerChart:
+    """Draw a funnel plot as an Altair chart.
+
+    Takes the parameters of :func:`funnel_chart_spec` (``title``, ``label_outliers``,
+    ``width``, ``height``). The reading is the chart's ``description`` and
+    ``usermeta["qiwidgets"]["caption"]``.
+    """
+    return vl.to_altair(funnel_chart_spec(result, **options))

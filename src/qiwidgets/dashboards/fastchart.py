@@ -1,11 +1,11 @@
 """Charts drawn by the browser: the kernel sends a Vega-Lite spec, the page draws it.
 
-Turning a chart into SVG with vl-convert costs 0.7–2.6 s per chart on our 2-core machines, and
-building the Altair chart another 0.3–0.8 s. A dashboard interaction has a budget of 200 ms.
-So in the dashboards:
+Turning a chart into SVG with vl-convert costs ~0.1–0.3 s per chart on our 2-core machines
+(its spec, from :func:`qiwidgets.charts.spc_chart_spec`, ~30 ms). A dashboard interaction has a
+budget of 200 ms. So in the dashboards:
 
-* the kernel builds the chart with :mod:`qiwidgets.charts` (nothing is drawn differently) and
-  sends only its Vega-Lite spec, inside a ``<div class="qi-vl" data-spec="...">`` in a
+* the kernel builds the chart's spec with :mod:`qiwidgets.charts` (nothing is drawn
+  differently) and sends only that Vega-Lite spec, inside a ``<div class="qi-vl" data-spec="...">`` in a
   ``widgets.HTML``;
 * the page's template loads vl-convert's JavaScript bundle once, from the Voilà server itself
   (no CDN), and draws every such ``div`` as SVG when it appears (``static/qiwidgets.js``);
@@ -178,8 +178,7 @@ def spc_spec(result: Any, annotations: Any = None, width: int = 640, **options: 
     def build() -> dict:
         from qiwidgets import charts
 
-        chart = charts.spc_chart(result, annotations=rows or None, width=width, **options)
-        return chart.to_dict(validate=False)
+        return charts.spc_chart_spec(result, annotations=rows or None, width=width, **options)
 
     return cached_spec(key, build)
 
@@ -191,7 +190,7 @@ def small_multiples_spec(result: Any, columns: int = 4, **options: Any) -> dict:
     def build() -> dict:
         from qiwidgets import charts
 
-        return charts.small_multiples(result, columns=columns, **options).to_dict(validate=False)
+        return charts.small_multiples_spec(result, columns=columns, **options)
 
     return cached_spec(key, build)
 
@@ -203,7 +202,7 @@ def funnel_spec(result: Any, **options: Any) -> dict:
     def build() -> dict:
         from qiwidgets import charts
 
-        return charts.funnel_chart(result, **options).to_dict(validate=False)
+        return charts.funnel_chart_spec(result, **options)
 
     return cached_spec(key, build)
 

@@ -190,7 +190,7 @@ class ProgrammeReport:
             out.append("<p>A funnel plot needs a numerator and a denominator for every team.</p>")
         if result is not None:
             out.append('<div class="qiw-funnel">')
-            out.append(charts.to_html(charts.funnel_chart(result).to_dict(validate=False)))
+            out.append(charts.to_html(charts.funnel_chart_spec(result)))
             out.append("</div>")
         out.append(f"<h3>{esc(m.name)}: small multiples</h3>")
         frame = obs.assign(team=obs["team"].map(lambda c: names.get(c, c)))
@@ -205,9 +205,9 @@ class ProgrammeReport:
             y = "value" if obs["numerator"].isna().all() else "numerator"
         result = control_chart(frame, x="period", y=y, chart=chart, facets="team",
                                improvement=m.improvement_direction, label=m.name, **kwargs)  # fmt: skip
-        sm = charts.small_multiples(result, columns=4)
+        sm = charts.small_multiples_spec(result, columns=4)
         out.append('<div class="qiw-small-multiples">')
-        out.append(charts.to_html(sm.to_dict(validate=False), caption=""))
+        out.append(charts.to_html(sm, caption=""))
         out.append("</div>")
         return "".join(out)
 

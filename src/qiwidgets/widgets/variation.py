@@ -33,8 +33,8 @@ def chart_svg(view: wb.ChartView, annotations: list[dict], width: int = 640) -> 
     """The chart of a computed view as inline SVG (drawn by :mod:`qiwidgets.charts`)."""
     from qiwidgets import charts
 
-    chart = charts.spc_chart(view.result, annotations=annotations or None, width=width)
-    return charts.to_svg(chart)
+    spec = charts.spc_chart_spec(view.result, annotations=annotations or None, width=width)
+    return charts.to_svg(spec)
 
 
 class VariationExplorer(Panel):
