@@ -147,9 +147,6 @@ def _execute(job: Job, out_nb: Path, params: dict, deadline: float) -> None:
         if warm is not None and type(exc).__name__ != "PapermillExecutionError":
             _discard_warm_kernel()
         raise
-    finally:
-        if warm is not None:
-            warm.release_clients()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,41 +156,69 @@ def _execute(job: Job, out_nb: Path, params: dict, deadline: float) -> None:
 #: (an empty namespace, no output history, the report's own working folder). Imported modules
 #: stay loaded: that is the point, a report's imports cost ~2.5 s per kernel (benchmarks/).
 #: The folder is changed first: the previous report's folder is gone by now.
+#:
+#: ``%reset -f`` runs two full garbage collections (IPython's DisplayHook.flush, then the end
+#: of the magic: IPython/core/magics/namespace.py), so what is left afterwards is alive: mostly
+#: the ~200,000 objects of the loaded modules. Freezing them (gc.freeze) keeps every later full
+#: collection off them; each took ~0.1 s, and a reset ran three (the magic's two and one of its
+#: own), ~0.33 s of the ~0.35 s it cost. The price: a frozen object that later ends up in a
+#: garbage cycle is never reclaimed.
 RESET_CODE = """\
 import os as _qiw_os
 _qiw_os.chdir({cwd!r})
 get_ipython().run_line_magic("reset", "-f")
 import gc as _qiw_gc
-_qiw_gc.collect()
+_qiw_gc.freeze()
 del _qiw_gc
 """
 
 
 class _WarmKernel:
-    """A kernel kept by a worker between reports (one per thread: Dask workers may have more)."""
+    """A kernel kept by a worker between reports (one per thread: Dask workers may have more),
+    and the one client every report talks to it through."""
 
     def __init__(self, kernel_name: str, extra: list[str], cwd: Path, start_timeout: float):
+        from jupyter_client.asynchronous import AsyncKernelClient
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        class _Manager(AsyncKernelManager):
-            """Remembers the clients papermill opens, so their sockets are closed after a run
-            (nbclient leaves them open on a kernel it does not own)."""
+        class _Client(AsyncKernelClient):
+            """Connected and checked once, when the kernel starts, then lent to each report. A
+            client per report cost ~0.2 s before the first cell: nbclient waits for it to be
+            ready, and jupyter_client's wait_for_ready returns only after 0.2 s without an IOPub
+            message (client.py, _async_wait_for_ready)."""
 
-            opened: list
+            ready = False
+
+            def start_channels(self, *args, **kwargs) -> None:
+                if not self.channels_running:  # papermill starts them again for each report
+                    super().start_channels(*args, **kwargs)
+
+            async def wait_for_ready(self, timeout: float | None = None) -> None:
+                # once: the channels stay connected, and just before each report the kernel
+                # has answered the reset through them
+                if not self.ready:
+                    await super().wait_for_ready(timeout=timeout)
+                    self.ready = True
+
+        class _Manager(AsyncKernelManager):
+            """Hands papermill, which asks for a client per report, the kernel's one client."""
+
+            kept: _Client | None = None
 
             def client(self, **kwargs):
-                kc = super().client(**kwargs)
-                self.opened.append(kc)
-                return kc
+                if self.kept is None:
+                    self.kept = super().client(**kwargs)
+                return self.kept
 
         self.key = (kernel_name, tuple(extra))
-        self.km = _Manager(kernel_name=kernel_name)
-        self.km.opened = []
+        self.km = _Manager(kernel_name=kernel_name, client_factory=_Client)
         self._run_sync = run_sync
         run_sync(self.km.start_kernel)(extra_arguments=extra, cwd=str(cwd))
+        self.kc = self.km.client()
         try:
-            self._call(self._ready(start_timeout))
+            self.kc.start_channels()
+            self._call(self.kc.wait_for_ready(timeout=start_timeout))
         except Exception:
             self.shutdown()
             raise
@@ -204,14 +229,6 @@ class _WarmKernel:
 
         return self._run_sync(wrapper)()
 
-    async def _ready(self, timeout: float) -> None:
-        kc = self.km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=timeout)
-        finally:
-            self.release_clients()
-
     def alive(self) -> bool:
         try:
             return bool(self._call(self.km.is_alive()))
@@ -219,35 +236,24 @@ class _WarmKernel:
             return False
 
     def reset(self, cwd: Path, timeout: float) -> None:
-        async def run():
-            kc = self.km.client()
-            kc.start_channels()
-            try:
-                reply = await kc.execute_interactive(
-                    RESET_CODE.format(cwd=str(cwd)), store_history=False, timeout=timeout,
-                    output_hook=lambda msg: None,
-                )  # fmt: skip
-            finally:
-                self.release_clients()
-            content = reply["content"]
-            if content.get("status") != "ok":
-                raise RuntimeError(
-                    "the reused kernel could not be reset: "
-                    f"{content.get('ename')}: {content.get('evalue')}"
-                )
-
-        self._call(run())
-
-    def release_clients(self) -> None:
-        while self.km.opened:
-            kc = self.km.opened.pop()
-            try:
-                kc.stop_channels()
-            except Exception:
-                log.debug("closing a kernel client failed", exc_info=True)
+        reply = self._call(
+            self.kc.execute_interactive(
+                RESET_CODE.format(cwd=str(cwd)), store_history=False, timeout=timeout,
+                output_hook=lambda msg: None,
+            )
+        )  # fmt: skip
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise RuntimeError(
+                "the reused kernel could not be reset: "
+                f"{content.get('ename')}: {content.get('evalue')}"
+            )
 
     def shutdown(self) -> None:
-        self.release_clients()
+        try:
+            self.kc.stop_channels()
+        except Exception:
+            log.debug("closing the kept kernel's client failed", exc_info=True)
         try:
             self._call(self.km.shutdown_kernel(now=True))
         except Exception:
