@@ -700,6 +700,7 @@ def test_bad_options_name_the_argument(results):
 def test_layering_of_imports():
     code = (
         "import sys; import qiwidgets.spc; assert 'altair' not in sys.modules; "
+        "assert 'scipy' not in sys.modules; "
         "import qiwidgets.charts; assert 'ipywidgets' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

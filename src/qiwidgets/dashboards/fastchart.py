@@ -221,14 +221,56 @@ def _caption(spec: dict) -> tuple[str, str]:
     return str(title or "Chart"), str(caption)
 
 
-def chart_html(spec: dict, *, css_class: str = "qi-chart") -> str:
-    """A ``div`` the page draws as an SVG chart, with the chart's reading as its label.
+#: Set by the prewarm process: :func:`chart_html` draws each chart it is given (vl-convert) and
+#: keeps the SVG in the shared folder, so that the pages kernels build send it ready-drawn.
+draw_into_cache = False
 
-    Until the browser has drawn it, the ``div`` says "Drawing the chart…". Everything in the
-    attribute is HTML-escaped, so text in the spec cannot become markup.
+
+def _svg_path(spec_text: str) -> Path | None:
+    folder = _cache_dir()
+    if folder is None:
+        return None
+    return folder / f"svg-{hashlib.sha256(spec_text.encode()).hexdigest()[:40]}.svg"
+
+
+def _drawn_svg(spec: dict, spec_text: str) -> str | None:
+    """The SVG of ``spec`` kept in the shared folder (drawn there first when
+    :data:`draw_into_cache` is set), or None."""
+    path = _svg_path(spec_text)
+    if path is None:
+        return None
+    try:
+        svg = path.read_text(encoding="utf-8")
+    except OSError:
+        svg = None
+    if svg is None and draw_into_cache:
+        from qiwidgets.charts import to_svg
+
+        svg = to_svg(spec)
+        _write_atomic(path, svg)
+    # the folder is the server's own and only the prewarm process writes it; a file that is
+    # not an SVG (cut short by a full disk) is ignored and the browser draws the chart
+    return svg if svg and svg.startswith("<svg") and svg.rstrip().endswith("</svg>") else None
+
+
+def chart_html(spec: dict, *, css_class: str = "qi-chart") -> str:
+    """A ``div`` holding the chart as SVG, with the chart's reading as its label.
+
+    When the shared folder holds the chart drawn by the prewarm process (vl-convert, with the
+    reading as the SVG's title and description), the SVG is sent as it is. Otherwise the page
+    draws it from the spec; until then the ``div`` says "Drawing the chart…". Everything in the
+    attribute is HTML-escaped, so text in the spec cannot become markup (and vl-convert escapes
+    the text it draws).
     """
     title, caption = _caption(spec)
-    data = html.escape(json.dumps(spec, separators=(",", ":"), default=str), quote=True)
+    text = json.dumps(spec, separators=(",", ":"), default=str)
+    svg = _drawn_svg(spec, text)
+    if svg is not None:
+        return (
+            f'<div class="{html.escape(css_class)}"><div class="qi-vl" data-drawn="yes">{svg}'
+            "</div></div>"
+        )
+    data = html.escape(text, quote=True)
     label = html.escape(f"{title}. {caption}".strip(), quote=True)
     return (
         f'<div class="{html.escape(css_class)}"><div class="qi-vl" role="img" '

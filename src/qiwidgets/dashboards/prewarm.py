@@ -3,8 +3,11 @@
 ``python -m qiwidgets.dashboards.prewarm`` reads ``QIWIDGETS_DB`` and ``QIWIDGETS_CHART_CACHE``
 and builds the spec of every chart a visitor opens first: each team's family of measures (the
 cards, which are also the chart explorer's first chart), each measure under the other two rule
-sets, and the programme's funnel plot and small multiples. A visitor who arrives before it has
-finished simply waits for the charts it has not drawn yet.
+sets, and the programme's funnel plot and small multiples. The charts a page shows when it
+opens (the cards, the funnel plot and the small multiples) are also drawn here, as SVG, so the
+page sends them ready-drawn: the browser drawing three charts took ~0.4 s of a page's first
+render. A visitor who arrives before it has finished simply waits for the charts it has not
+drawn yet.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ log = logging.getLogger("qiwidgets.dashboards")
 
 
 def prewarm(db: str, programme: str | None = None) -> int:
-    """Build and cache the specs; returns how many charts were looked at."""
+    """Build and cache the specs (and the SVG of the charts pages open with); returns how many
+    charts were looked at."""
     from qiwidgets import workbook as wb
     from qiwidgets.dashboards import fastchart
     from qiwidgets.dashboards.programme import ProgrammeDashboard
@@ -27,10 +31,14 @@ def prewarm(db: str, programme: str | None = None) -> int:
 
     count = 0
     teams = repo.list_teams(db, programme)
-    for team in teams:
-        count += len(team_cards(db, team))
-    ProgrammeDashboard(db, programme)
-    count += 2
+    fastchart.draw_into_cache = True
+    try:
+        for team in teams:
+            count += len(team_cards(db, team))
+        ProgrammeDashboard(db, programme)
+        count += 2
+    finally:
+        fastchart.draw_into_cache = False
     for team in teams:
         annotations = repo.list_annotations(db, team.id)
         cycles = repo.list_pdsa_cycles(db, team.id)

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from qiwidgets.errors import SPCDataError, SPCOptionError
 from qiwidgets.spc.constants import (
@@ -545,6 +544,8 @@ def _limit_arrays(
         out[f"od{key}_lcl"], out[f"od{key}_ucl"] = limits(tau2, key)
     for key in ("95", "998"):
         if data_type == "SR":  # exact Poisson (chi-square form)
+            from scipy import special  # here: importing it costs ~0.3 s per kernel
+
             # chdtri(df, q) = qchisq(q, df, lower.tail = FALSE) = scipy.stats.chi2.isf(q, df)
             lo = m * target * special.chdtri(2 * n, 1 - p[key]) / 2 / n
             hi = m * target * special.chdtri(2 * (n + 1), p[key]) / 2 / n

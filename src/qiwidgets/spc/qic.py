@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from qiwidgets.errors import QIWarning, SPCDataError, SPCOptionError
 from qiwidgets.spc import _segments as seg
@@ -440,6 +439,8 @@ def _assign_parts(pts: dict, part_col, part_pos, freeze, exclude_pos) -> None:
 
 def _c4(n: np.ndarray) -> np.ndarray:
     """c4(n) = sqrt(2/(n-1)) * Gamma(n/2) / Gamma((n-1)/2), exactly (Montgomery App. VI)."""
+    from scipy.special import gammaln  # here: importing scipy.special costs ~0.3 s per kernel
+
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.sqrt(2.0 / (n - 1)) * np.exp(gammaln(n / 2) - gammaln((n - 1) / 2))

@@ -4,10 +4,25 @@
  * loaded once by the page from the Voilà server, watches the page and draws each new chart
  * div with the vl-convert bundle (static/vega-bundle.js, also served by Voilà: no CDN).
  * A drawn div gets data-drawn="yes" (and data-drawn-at, a performance.now() time stamp).
+ * Charts the server drew already arrive as SVG with data-drawn="yes": the bundle (0.9 MB of
+ * script to parse) is loaded when a chart needs it, or once the page has finished loading,
+ * so it is ready for the first change a visitor makes.
  */
 (function () {
   "use strict";
   var scheduled = false;
+  var me = document.currentScript;
+  var bundleUrl = me ? me.getAttribute("data-vega-bundle") : null;
+  var bundleRequested = false;
+
+  function loadBundle() {
+    if (bundleRequested || !bundleUrl || typeof window.vegaEmbed === "function") { return; }
+    bundleRequested = true;
+    var s = document.createElement("script");
+    s.src = bundleUrl;
+    s.onload = function () { schedule(0); };
+    document.head.appendChild(s);
+  }
 
   function fail(el, err) {
     el.setAttribute("data-drawn", "failed");
@@ -36,11 +51,13 @@
 
   function drawAll() {
     scheduled = false;
+    var els = document.querySelectorAll(".qi-vl[data-spec]:not([data-drawn])");
+    if (!els.length) { return; }
     if (typeof window.vegaEmbed !== "function") {
+      loadBundle();
       schedule(100);
       return;
     }
-    var els = document.querySelectorAll(".qi-vl[data-spec]:not([data-drawn])");
     for (var i = 0; i < els.length; i++) { draw(els[i]); }
   }
 
@@ -53,4 +70,5 @@
   new MutationObserver(function () { schedule(0); })
     .observe(document.documentElement, { childList: true, subtree: true });
   document.addEventListener("DOMContentLoaded", function () { schedule(0); });
+  window.addEventListener("load", function () { setTimeout(loadBundle, 1000); });
 })();
