@@ -176,6 +176,31 @@ def test_chart_html_escapes_the_spec():
     assert json.loads(html.unescape(attr)) == spec
 
 
+def test_charts_the_prewarm_drew_are_sent_as_svg(tmp_path, monkeypatch):
+    """The prewarm process draws a page's first charts into the shared folder; a kernel then
+    sends that SVG (nothing left for the browser to draw); a chart not drawn there still goes
+    as a spec for the browser."""
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    spec = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+            "title": "</text><script>alert(1)</script>", "mark": "point",
+            "data": {"values": [{"a": 1, "b": 2}]},
+            "encoding": {"x": {"field": "a", "type": "quantitative"},
+                         "y": {"field": "b", "type": "quantitative"}}}  # fmt: skip
+    before = fastchart.chart_html(spec)
+    assert "data-spec=" in before and "<svg" not in before and not list(tmp_path.glob("*.svg"))
+    monkeypatch.setattr(fastchart, "draw_into_cache", True)
+    drawn = fastchart.chart_html(spec)  # the prewarm process: draws and keeps the SVG
+    assert len(list(tmp_path.glob("*.svg"))) == 1
+    monkeypatch.setattr(fastchart, "draw_into_cache", False)
+    sent = fastchart.chart_html(spec)  # a kernel: reads it
+    assert sent == drawn
+    assert 'data-drawn="yes"' in sent and "<svg" in sent and "data-spec=" not in sent
+    assert "<script" not in sent and "&lt;script&gt;" in sent  # the title drawn as text
+    # a file that is not a whole SVG (a full disk) is ignored: the browser draws the chart
+    next(tmp_path.glob("*.svg")).write_text("<svg", encoding="utf-8")
+    assert fastchart.chart_html(spec) == before
+
+
 def test_specs_are_cached_by_what_goes_into_the_chart(sample_db, tmp_path, monkeypatch):
     from qiwidgets import workbook as wb
     from qiwidgets.store import repo
