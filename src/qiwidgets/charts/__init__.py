@@ -13,8 +13,9 @@ This package draws what :mod:`qiwidgets.spc` computed and computes no statistic 
   network (see ``../shared/docs/jupyter-traps.md``).
 
 Names are imported from their modules when first used: the icons (plain SVG) need neither
-Altair nor vl-convert, so a dashboard showing cached charts never imports them. Drawing a chart
-imports Altair and vl-convert, never ipywidgets.
+Altair nor vl-convert, so a dashboard showing cached charts never imports them. Writing a spec
+imports vl-convert (for its Vega-Lite version) but not Altair; the Altair charts and rendering
+import Altair too. Nothing here imports ipywidgets.
 """
 
 from __future__ import annotations

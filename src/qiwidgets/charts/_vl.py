@@ -14,7 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from altair import SCHEMA_URL  # the Vega-Lite version Altair writes and vl-convert compiles
+import vl_convert as vlc
+
+#: The Vega-Lite version the specs are written for: the newest vl-convert compiles, the one its
+#: browser bundle draws (Altair's own SCHEMA_URL would cost importing Altair, ~0.4 s, in every
+#: dashboard kernel that builds a chart).
+SCHEMA_URL = f"https://vega.github.io/schema/vega-lite/v{vlc.get_vegalite_versions()[-1]}.json"
 
 __all__ = ["SCHEMA_URL", "field", "layer", "string", "tip", "to_altair", "when", "when_any"]
 
