@@ -21,7 +21,7 @@ import vl_convert as vlc
 #: dashboard kernel that builds a chart).
 SCHEMA_URL = f"https://vega.github.io/schema/vega-lite/v{vlc.get_vegalite_versions()[-1]}.json"
 
-__all__ = ["SCHEMA_URL", "field", "layer", "string", "tip", "to_altair", "when", "when_any"]
+__all__ = ["SCHEMA_URL", "field", "layer", "layered", "string", "tip", "to_altair", "when", "when_any"]
 
 
 def string(text: str) -> str:
@@ -56,6 +56,19 @@ def layer(rows: str, mark: dict, encoding: dict, *transforms: dict | str) -> dic
     steps = [{"filter": f"(datum._layer === {string(rows)})"}]
     steps += [{"filter": t} if isinstance(t, str) else t for t in transforms]
     return {"mark": mark, "encoding": encoding, "transform": steps}
+
+
+def layered(data: dict, layers: list[dict], width: int, height: int) -> dict:
+    """A top-level spec: ``layers`` drawn from one dataset on a plot of ``width`` x ``height``
+    pixels, without a frame around the plot."""
+    return {
+        "$schema": SCHEMA_URL,
+        "data": data,
+        "layer": layers,
+        "width": width,
+        "height": height,
+        "view": {"stroke": None},
+    }
 
 
 def _layered(spec: dict) -> Any:

@@ -152,14 +152,7 @@ def spc_chart_spec(
     heading = title or _label(result)
     if result.facets and key is not None:
         heading = f"{heading}: {facet_label(key)}"
-    spec = {
-        "$schema": vl.SCHEMA_URL,
-        "data": inline_data(rows),
-        "layer": layers,
-        "width": width,
-        "height": height,
-        "view": {"stroke": None},
-    }
+    spec = vl.layered(inline_data(rows), layers, width, height)
     return _finish(spec, result, heading, reading, rows)
 
 

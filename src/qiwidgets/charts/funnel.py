@@ -299,12 +299,7 @@ def funnel_chart_spec(
     heading = title or label
     reading = result.reading
     return {
-        "$schema": vl.SCHEMA_URL,
-        "data": inline_data(rows),
-        "layer": layers,
-        "width": width,
-        "height": height,
-        "view": {"stroke": None},
+        **vl.layered(inline_data(rows), layers, width, height),
         "title": chart_title(heading, sub),
         "description": f"{heading}. {' '.join(sub)} {reading}",
         "usermeta": {
