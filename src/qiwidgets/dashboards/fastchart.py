@@ -1,20 +1,21 @@
-"""Charts drawn by the browser: the kernel sends a Vega-Lite spec, the page draws it.
+"""Charts in the dashboards: sent ready-drawn when they can be, or as a spec the page draws.
 
 Turning a chart into SVG with vl-convert costs ~0.1–0.3 s per chart on our 2-core machines
 (its spec, from :func:`qiwidgets.charts.spc_chart_spec`, ~30 ms). A dashboard interaction has a
 budget of 200 ms. So in the dashboards:
 
 * the kernel builds the chart's spec with :mod:`qiwidgets.charts` (nothing is drawn
-  differently) and sends only that Vega-Lite spec, inside a ``<div class="qi-vl" data-spec="...">`` in a
-  ``widgets.HTML``;
-* the page's template loads vl-convert's JavaScript bundle once, from the Voilà server itself
-  (no CDN), and draws every such ``div`` as SVG when it appears (``static/qiwidgets.js``);
+  differently) and sends only that Vega-Lite spec, inside a
+  ``<div class="qi-vl" data-spec="...">`` in a ``widgets.HTML``;
+* the page loads vl-convert's JavaScript bundle from the Voilà server itself (no CDN) and draws
+  every such ``div`` as SVG when it appears (``static/qiwidgets.js``);
 * specs are cached by a fingerprint of everything that goes into the chart (the SPC result,
   the annotations, the width and the code that draws it), in memory and — when
   ``QIWIDGETS_CHART_CACHE`` names a folder — on disk, shared by every kernel of the server.
   ``qiwidgets serve`` fills that folder in the background for every team
-  (:mod:`qiwidgets.dashboards.prewarm`). An edit changes the fingerprint, so a stale chart is
-  never shown; it only costs one rebuild.
+  (:mod:`qiwidgets.dashboards.prewarm`), and keeps there, drawn as SVG, the charts a page
+  opens with; :func:`chart_html` sends those as they are. An edit changes the fingerprint, so
+  a stale chart is never shown; it only costs one rebuild.
 
 The spec's text (team names, notes, readings) is data to Vega and drawn as SVG text, never as
 HTML; the attribute holding the spec is HTML-escaped.
