@@ -35,8 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from qiwidgets.dashboards.harness import CHROMIUM, CHROMIUM_ARGS, ServedDashboards
 
 TARGETS = {"cold": 3.0, "warm": 1.5, "interaction_p95": 0.200}
+# at least n charts drawn, and every chart the visitor can see (a closed tab's are drawn when
+# it is opened)
 COMPLETE = """(n) => document.querySelectorAll(".qi-vl[data-drawn='yes'] svg").length >= n
-                  && !document.querySelector(".qi-vl:not([data-drawn='yes'])")"""
+                  && [...document.querySelectorAll(".qi-vl:not([data-drawn='yes'])")]
+                     .every(el => el.getClientRects().length === 0)"""
 
 # Change a widget in the page and wait for the explorer's chart to be drawn again (in JS, so
 # the time is the browser's own: the click/change, the kernel round trip, the drawing).

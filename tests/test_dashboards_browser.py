@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboards"
 PAGE_TIMEOUT = 180_000  # ms: a kernel start on a loaded 2-core machine can take a while
+#: Every chart a visitor can see is drawn (a chart in a closed tab is drawn when it is opened).
+EVERY_SHOWN_CHART_DRAWN = """() => [...document.querySelectorAll('.qi-vl:not([data-drawn="yes"])')]
+    .every(el => el.getClientRects().length === 0)"""
 ACTION_TIMEOUT = 90_000
 
 if not Path("/usr/bin/chromium").exists():  # the Makefile installs it (`make test`)
@@ -127,7 +130,7 @@ def screenshot(page, name: str) -> Path:
         " return Math.max(document.body.scrollHeight, el ? el.scrollHeight + 80 : 0); }"
     )
     page.set_viewport_size({"width": 1200, "height": max(800, min(int(height), 10000))})
-    page.wait_for_function("() => !document.querySelector('.qi-vl:not([data-drawn=\"yes\"])')")
+    page.wait_for_function(EVERY_SHOWN_CHART_DRAWN)
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": 1200, "height": 1000})

@@ -6,7 +6,9 @@
  * A drawn div gets data-drawn="yes" (and data-drawn-at, a performance.now() time stamp).
  * Charts the server drew already arrive as SVG with data-drawn="yes": the bundle (0.9 MB of
  * script to parse) is loaded when a chart needs it, or once the page has finished loading,
- * so it is ready for the first change a visitor makes.
+ * so it is ready for the first change a visitor makes. A chart is drawn when it is shown (a
+ * chart in a closed tab waits until the tab is opened), so hidden charts cost the first
+ * render nothing.
  */
 (function () {
   "use strict";
@@ -20,7 +22,7 @@
     bundleRequested = true;
     var s = document.createElement("script");
     s.src = bundleUrl;
-    s.onload = function () { schedule(0); };
+    s.onload = flush;
     document.head.appendChild(s);
   }
 
@@ -49,16 +51,30 @@
       .catch(function (err) { fail(el, err); });
   }
 
+  var shown = [];  // charts shown in the page (not in a closed tab) waiting to be drawn
+
+  function flush() {
+    if (!shown.length) { return; }
+    if (typeof window.vegaEmbed !== "function") {
+      loadBundle();
+      setTimeout(flush, 100);
+      return;
+    }
+    var els = shown;
+    shown = [];
+    for (var i = 0; i < els.length; i++) {
+      if (!els[i].hasAttribute("data-drawn")) { draw(els[i]); }
+    }
+  }
+
   function drawAll() {
     scheduled = false;
     var els = document.querySelectorAll(".qi-vl[data-spec]:not([data-drawn])");
-    if (!els.length) { return; }
-    if (typeof window.vegaEmbed !== "function") {
-      loadBundle();
-      schedule(100);
-      return;
+    for (var i = 0; i < els.length; i++) {
+      // displayed, wherever it is scrolled to; a closed tab's content is not displayed
+      if (els[i].getClientRects().length && shown.indexOf(els[i]) < 0) { shown.push(els[i]); }
     }
-    for (var i = 0; i < els.length; i++) { draw(els[i]); }
+    flush();
   }
 
   function schedule(delay) {
@@ -67,8 +83,10 @@
     setTimeout(drawAll, delay || 0);
   }
 
-  new MutationObserver(function () { schedule(0); })
-    .observe(document.documentElement, { childList: true, subtree: true });
+  // new content, and tabs opening (their class or style changes)
+  new MutationObserver(function () { schedule(0); }).observe(document.documentElement, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["class", "style"]
+  });
   document.addEventListener("DOMContentLoaded", function () { schedule(0); });
   window.addEventListener("load", function () { setTimeout(loadBundle, 1000); });
 })();
