@@ -811,9 +811,6 @@ def _axis_title(name: str | None) -> str | None:
     return name[:1].upper() + name[1:].replace("_", " ")
 
 
-_TYPE_CODES = {"temporal": "T", "quantitative": "Q", "ordinal": "O"}
-
-
 def _x(xk: str, title: str | None, *, small: bool) -> dict:
     axis: dict[str, Any] = {
         "title": None if small else _axis_title(title),

@@ -56,8 +56,7 @@
   function flush() {
     if (!shown.length) { return; }
     if (typeof window.vegaEmbed !== "function") {
-      loadBundle();
-      setTimeout(flush, 100);
+      loadBundle();  // flushes again once loaded
       return;
     }
     var els = shown;
