@@ -57,6 +57,11 @@ DEFAULT_CULL_INTERVAL = 60
 DEFAULT_TIMEOUT = 120
 #: Warm kernels kept waiting per dashboard.
 DEFAULT_POOL = 1
+#: Seconds between a visitor taking the warm kernel and the start of its replacement. The new
+#: kernel's start-up (imports, building the page) takes a core for ~2 s; started while the
+#: visitor's browser was still loading the page (Voilà's default is 1 s; we had 0.5), it made
+#: the warm render 1.6-1.9 s instead of 1.2-1.4 s (benchmarks/dashboard_bench.py, 2 cores).
+POOL_REFILL_DELAY = 3.0
 #: Tag of the notebook cell that waits for the visitor in a warm kernel: the per-cell time limit
 #: does not apply to it (a warm kernel may wait hours for its visitor; with the limit, everyone
 #: arriving later than ``--timeout`` after it got ready was shown "took too long to open").
@@ -221,7 +226,7 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
             "cull_connected": False,
             "cull_busy": False,
         },
-        "VoilaKernelManager": {"fill_delay": 0.5},
+        "VoilaKernelManager": {"fill_delay": POOL_REFILL_DELAY},
     }
 
 
