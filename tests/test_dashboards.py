@@ -4,6 +4,7 @@ browser-drawn charts and the two dashboards built in-process on the sample progr
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -253,6 +254,64 @@ def test_a_page_of_cached_charts_imports_no_chart_library(sample_db, tmp_path):
     assert run() == "['vl_convert']"
     assert len(list(tmp_path.glob("*.json"))) >= 3
     assert run() == "[]"  # the next one reads them back and imports none of it
+
+
+def test_a_page_imports_with_the_collector_paused_and_freezes_what_it_loaded():
+    """A kernel's imports run without garbage collections (they found nothing to free and cost
+    ~0.1 s per kernel); what they loaded is frozen, and the collector is on again afterwards,
+    also when an import fails."""
+    import gc
+
+    from qiwidgets._imports import imports_without_gc
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    try:
+        with imports_without_gc():
+            assert not gc.isenabled()
+            loaded = [[i] for i in range(1000)]  # stands for the objects of imported modules
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(loaded)
+        with pytest.raises(ImportError), imports_without_gc():
+            import qiwidgets_no_such_module  # noqa: F401
+        assert gc.isenabled()
+        gc.disable()  # a caller that had it off keeps it off
+        with imports_without_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_prepare_imports_what_opening_the_page_needs(sample_db, monkeypatch, tmp_path):
+    """A page's ``prepare`` (run before the visitor arrives) leaves no qiwidgets module for
+    ``open`` to import but the chart modules of a chart missing from the cache."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, os\n"
+        "from qiwidgets.dashboards.runtime import TeamPage, ProgrammePage\n"
+        "for cls in (TeamPage, ProgrammePage):\n"
+        "    page = cls.prepare()\n"
+        "    assert page.error is None, page.error\n"
+        "    before = set(sys.modules)\n"
+        "    page.open()\n"
+        "    assert page.error is None and page.widget is not None\n"
+        "    new = sorted(m for m in set(sys.modules) - before\n"
+        "                 if m.startswith(('qiwidgets', 'scipy', 'pandas', 'sqlalchemy')))\n"
+        "    print(cls.__name__, new)\n"
+    )
+    env = {**os.environ, fastchart.CACHE_ENV: str(tmp_path), runtime.DB_ENV: sample_db,
+           "QUERY_STRING": "team=W03"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, check=True)  # fmt: skip
+    lines = dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
+    charts = r"qiwidgets\.charts(\.\w+)?"
+    for name in ("TeamPage", "ProgrammePage"):
+        modules = ast.literal_eval(lines[name])
+        assert all(re.fullmatch(charts, m) for m in modules), (name, modules)
 
 
 # --- the dashboards in-process ----------------------------------------------------------------

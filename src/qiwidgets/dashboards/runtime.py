@@ -15,13 +15,14 @@ the page; the details go to the server log (``--dev`` shows the traceback in the
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import traceback
 import urllib.parse
 from typing import Any
 
-from qiwidgets._imports import skip_slow_optional_imports
+from qiwidgets._imports import imports_without_gc, skip_slow_optional_imports
 
 log = logging.getLogger("qiwidgets.dashboards")
 
@@ -96,6 +97,10 @@ def failure(exc: BaseException | None, what: str = "opening the dashboard") -> A
 class _Page:
     """Shared steps of the two pages."""
 
+    #: Imported by :meth:`prepare`, so that a preheated kernel has paid for them before the
+    #: visitor arrives.
+    MODULES: tuple[str, ...] = ("ipywidgets", "qiwidgets.dashboards.fastchart")
+
     def __init__(self) -> None:
         self.error: BaseException | None = None
         self.widget: Any = None
@@ -104,15 +109,16 @@ class _Page:
     def prepare(cls) -> _Page:
         page = cls()
         try:
+            with imports_without_gc():
+                for name in cls.MODULES:
+                    importlib.import_module(name)
             page._prepare()
         except Exception as exc:  # noqa: BLE001 - shown by open(); never an empty page
             page.error = exc
         return page
 
     def _prepare(self) -> None:
-        import ipywidgets  # noqa: F401  (the import cost is paid before the visitor arrives)
-
-        from qiwidgets.dashboards import fastchart  # noqa: F401  (likewise)
+        """Build what can be built before the visitor arrives (after the imports)."""
 
     def open(self) -> Any:
         wait_for_visitor()
@@ -133,8 +139,9 @@ class _Page:
 class TeamPage(_Page):
     """The team dashboard page: ``?team=CODE`` picks the team."""
 
+    MODULES = (*_Page.MODULES, "qiwidgets.dashboards.team", "qiwidgets.spc")
+
     def _prepare(self) -> None:
-        super()._prepare()
         from qiwidgets.dashboards.team import TeamDashboard
 
         if os.environ.get("VOILA_PREHEAT") == "True":
@@ -174,9 +181,8 @@ class TeamPage(_Page):
 class ProgrammePage(_Page):
     """The programme dashboard page."""
 
-    def _prepare(self) -> None:
-        super()._prepare()
-        import qiwidgets.dashboards.programme  # noqa: F401
+    # scipy.special: the funnel plot's limits (qiwidgets.spc imports it only where it is used)
+    MODULES = (*_Page.MODULES, "qiwidgets.dashboards.programme", "scipy.special")
 
     def _open(self) -> Any:
         from qiwidgets.dashboards.programme import ProgrammeDashboard
