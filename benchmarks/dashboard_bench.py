@@ -14,7 +14,8 @@ Measures, on the sample programme in a temporary SQLite store:
 * memory per kernel (RSS of each kernel process, from psutil).
 
 Prints a table against the targets (≤ 3 s cold, ≤ 1.5 s warm, ≤ 200 ms p95 per interaction).
-The figures depend on the machine's load: the script prints the load average beside them.
+The figures depend on the machine's load and speed: the script prints the load average and a
+CPU reference (a fixed Python loop, timed at the start and the end) beside them.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ async def main_async(args) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="qiwidgets-bench-"))
     db = sample_store(tmp)
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"cpu_start": cpu_reference()}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                           args=CHROMIUM_ARGS)  # fmt: skip
@@ -243,6 +244,19 @@ async def main_async(args) -> None:
     report(results)
 
 
+def cpu_reference() -> float:
+    """Seconds for a fixed pure-Python loop (best of 3): this VM's speed drifts by tens of
+    percent over a day, and every figure here scales with it. Compare runs by this too."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def report(r: dict) -> None:
     load = os.getloadavg()
     rss = r.get("rss") or [float("nan")]
@@ -259,7 +273,8 @@ def report(r: dict) -> None:
     print()
     print(
         f"Dashboard benchmark — {os.cpu_count()} CPUs, load average "
-        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; CPU reference {r['cpu_start']:.3f} s "
+        f"at the start, {cpu_reference():.3f} s at the end (a 5M-step Python loop, best of 3)"
     )
     print(f"{'measure':<42}{'measured':>12}{'target':>10}  ok")
     for name, value, target in rows:
