@@ -73,7 +73,7 @@ test: bytecode system-deps
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-bench: bytecode
+bench: bytecode system-deps
 	$(PY) benchmarks/spc_bench.py
 	$(PY) benchmarks/store_bench.py
 	$(PY) benchmarks/reports_bench.py
