@@ -339,6 +339,21 @@ def test_team_dashboard_in_process(sample_db, monkeypatch, tmp_path):
     assert dash.message_kind == "problem" and dash.team.code == "W03"
 
 
+def test_a_warm_kernel_builds_only_the_first_tab(sample_db, monkeypatch, tmp_path):
+    """Every widget a warm kernel holds goes to its visitor's browser with the first render, so
+    the hidden tabs wait until they are opened."""
+    from qiwidgets.dashboards.team import TABS, TeamDashboard
+
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(runtime.DB_ENV, sample_db)
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    page = runtime.TeamPage.prepare()
+    assert page.error is None and isinstance(page.widget, TeamDashboard)
+    assert page.widget.sections == {} and len(page.widget.cards) == 3
+    page.widget.tabs.selected_index = TABS.index("Explore a chart")
+    assert list(page.widget.sections) == ["Explore a chart"]
+
+
 def test_programme_dashboard_in_process(sample_db, monkeypatch, tmp_path):
     from qiwidgets.dashboards.programme import ProgrammeDashboard, team_link
 
