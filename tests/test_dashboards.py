@@ -40,6 +40,8 @@ def test_voila_config_is_locked_down():
     assert cfg["VoilaConfiguration"]["show_tracebacks"] is False
     assert cfg["VoilaConfiguration"]["template"] == "qiwidgets"
     assert cfg["VoilaConfiguration"]["file_allowlist"] == []
+    assert cfg["VoilaConfiguration"]["extension_allowlist"] == [
+        "@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8"]  # fmt: skip
     assert cfg["VoilaExecutor"]["timeout"] == server.DEFAULT_TIMEOUT
     assert cfg["MappingKernelManager"]["cull_idle_timeout"] == server.DEFAULT_CULL_IDLE
     assert cfg["MappingKernelManager"]["cull_interval"] == server.DEFAULT_CULL_INTERVAL

@@ -241,6 +241,11 @@ def test_team_dashboard_renders_offline_with_charts(server, visit):
     html = page.content()
     assert "TeamPage.prepare" not in html and "page.open()" not in html  # sources stripped
     assert v.hosts() == {f"127.0.0.1:{server.port}"}, v.hosts()
+    # of the JupyterLab extensions installed, only the widget manager's are loaded
+    loaded = {u.split("/labextensions/")[1].rsplit("/static/", 1)[0]
+              for u in v.requests if "/labextensions/" in u}  # fmt: skip
+    assert loaded == {"@jupyter-widgets/jupyterlab-manager",
+                      "@voila-dashboards/widgets-manager8"}, loaded  # fmt: skip
     assert not v.errors, v.errors
     screenshot(page, "team.png")
 

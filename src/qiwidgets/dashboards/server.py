@@ -66,6 +66,11 @@ POOL_REFILL_DELAY = 3.0
 #: does not apply to it (a warm kernel may wait hours for its visitor; with the limit, everyone
 #: arriving later than ``--timeout`` after it got ready was shown "took too long to open").
 WAITING_CELL_TAG = "waits-for-visitor"
+#: The JupyterLab extensions a dashboard page loads: the widget manager and Voilà's glue for it.
+#: Voilà loads every extension installed in the environment by default (here also
+#: jupyterlab_pygments, which colours source code the pages never show); each is more script
+#: for the visitor's browser to fetch and run before the page appears.
+PAGE_EXTENSIONS = ["@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8"]
 
 #: What the visitor reads when a cell fails or times out (Voilà adds it to its own message).
 CELL_ERROR = ("Sorry — this part of the dashboard could not be shown. Please reload the page; if "
@@ -212,6 +217,7 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
             "strip_sources": True,
             "show_tracebacks": bool(opts.dev),
             "file_allowlist": [],
+            "extension_allowlist": PAGE_EXTENSIONS,
             "preheat_kernel": opts.pool > 0,
             "default_pool_size": opts.pool,
         },
