@@ -113,17 +113,16 @@ def pool_fills(server: ServedDashboards) -> int:
     return sum("Kernel pool of team.ipynb is filled" in line for line in server.output)
 
 
-def wait_prewarm(cache: Path, expected: int, timeout: float = 600) -> float:
+def wait_prewarm(server: ServedDashboards, timeout: float = 600) -> float:
+    """Wait until the server's prewarm process (drawing every team's charts) has finished."""
     t0 = time.monotonic()
-    last, stable_since = -1, time.monotonic()
     while time.monotonic() - t0 < timeout:
-        n = len(list(cache.glob("*.json")))
-        if n >= expected:
-            break
-        if n != last:
-            last, stable_since = n, time.monotonic()
-        elif time.monotonic() - stable_since > 60:
-            break
+        try:
+            children = psutil.Process(server.proc.pid).children(recursive=True)
+            if not any("qiwidgets.dashboards.prewarm" in " ".join(c.cmdline()) for c in children):
+                break
+        except psutil.Error:
+            pass
         time.sleep(1)
     return time.monotonic() - t0
 
@@ -198,7 +197,7 @@ async def main_async(args) -> None:
                                           args=CHROMIUM_ARGS)  # fmt: skip
         # warm server: one warm kernel per dashboard, the chart cache filled in the background
         with ServedDashboards(db, pool=1, workdir=tmp / "warm") as server:
-            t = wait_prewarm(tmp / "warm" / "charts", expected=12 * 3 * 3 + 2)
+            t = wait_prewarm(server)
             print(f"chart cache filled in {t:.0f} s after start", flush=True)
             teams = [f"W{i:02d}" for i in range(1, 13)]
             warm, visits = [], 0
@@ -295,7 +294,7 @@ def report(r: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3, help="renders per case (default 3)")
+    ap.add_argument("--runs", type=int, default=5, help="renders per case (default 5)")
     ap.add_argument("--interactions", type=int, default=30, help="widget changes (default 30)")
     ap.add_argument(
         "--settle",

@@ -204,6 +204,33 @@ def test_charts_the_prewarm_drew_are_sent_as_svg(tmp_path, monkeypatch):
     assert fastchart.chart_html(spec) == before
 
 
+def test_the_prewarm_draws_the_explorer_s_other_rule_sets(sample_db, tmp_path, monkeypatch):
+    """Switching the rule set in "Explore a chart" sends a chart the prewarm drew (the page
+    has nothing to draw); a chart no one drew yet (a new note) still goes as a spec."""
+    from qiwidgets.dashboards import prewarm
+    from qiwidgets.dashboards.team import CARD_CHART_WIDTH
+    from qiwidgets.store import repo
+    from qiwidgets.widgets import VariationExplorer
+
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    fastchart.clear_memory()
+    team = repo.get_team(sample_db, "W05")
+    monkeypatch.setattr(fastchart, "draw_into_cache", True)  # as prewarm() runs it
+    assert prewarm._other_rule_sets(sample_db, [team]) == 6  # 3 measures x 2 rule sets
+    monkeypatch.setattr(fastchart, "draw_into_cache", False)  # a visitor's kernel
+    explorer = VariationExplorer(sample_db, team, show_team_picker=False, width=CARD_CHART_WIDTH,
+                                 chart_renderer=fastchart.browser_chart_svg)  # fmt: skip
+    for rule_set in ("ihi", "mdc"):
+        explorer.rule_set.value = rule_set
+        assert 'data-drawn="yes"' in explorer.chart_html.value, rule_set
+        assert "<svg" in explorer.chart_html.value and "data-spec=" not in explorer.chart_html.value
+    explorer.note_text.value = "A new note"
+    explorer.reason.value = "to see the chart change"
+    explorer._on_record()
+    assert "data-spec=" in explorer.chart_html.value and 'data-drawn="yes"' not in (
+        explorer.chart_html.value)  # fmt: skip
+
+
 def test_specs_are_cached_by_what_goes_into_the_chart(sample_db, tmp_path, monkeypatch):
     from qiwidgets import workbook as wb
     from qiwidgets.store import repo

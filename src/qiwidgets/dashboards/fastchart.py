@@ -14,7 +14,8 @@ budget of 200 ms. So in the dashboards:
   ``QIWIDGETS_CHART_CACHE`` names a folder — on disk, shared by every kernel of the server.
   ``qiwidgets serve`` fills that folder in the background for every team
   (:mod:`qiwidgets.dashboards.prewarm`), and keeps there, drawn as SVG, the charts a page
-  opens with; :func:`chart_html` sends those as they are. An edit changes the fingerprint, so
+  opens with and each measure's chart under every rule set; :func:`chart_html` sends those as
+  they are. An edit changes the fingerprint, so
   a stale chart is never shown; it only costs one rebuild.
 
 The spec's text (team names, notes, readings) is data to Vega and drawn as SVG text, never as
