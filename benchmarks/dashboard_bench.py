@@ -116,15 +116,27 @@ def pool_fills(server: ServedDashboards) -> int:
 def wait_prewarm(server: ServedDashboards, timeout: float = 600) -> float:
     """Wait until the server's prewarm process (drawing every team's charts) has finished."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            children = psutil.Process(server.proc.pid).children(recursive=True)
-            if not any("qiwidgets.dashboards.prewarm" in " ".join(c.cmdline()) for c in children):
-                break
-        except psutil.Error:
-            pass
+    while time.monotonic() - t0 < timeout and any(
+        "qiwidgets.dashboards.prewarm" in cmd for cmd in _children(server)
+    ):
         time.sleep(1)
     return time.monotonic() - t0
+
+
+def _children(server: ServedDashboards) -> list[str]:
+    """Command lines of the server's running child processes (not the exited ones)."""
+    try:
+        children = psutil.Process(server.proc.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    out = []
+    for child in children:
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                out.append(" ".join(child.cmdline()))
+        except psutil.Error:  # exited meanwhile
+            pass
+    return out
 
 
 async def render(browser, url: str, charts: int = 3) -> float:

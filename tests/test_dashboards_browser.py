@@ -78,6 +78,7 @@ class Visit:
         self.requests: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []
+        self.document = None  # the response of the last page opened (the HTML as served)
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.context.on("request", lambda r: self.requests.append(r.url))
         self.page.on("dialog", self._dialog)
@@ -88,7 +89,7 @@ class Visit:
         dialog.dismiss()
 
     def open(self, url: str, *, charts: int = 1):
-        self.page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT)
+        self.document = self.page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT)
         self.page.wait_for_selector(".qi-team-dashboard, .qi-programme-dashboard, .qi-failed",
                                     timeout=PAGE_TIMEOUT)  # fmt: skip
         if charts:
@@ -240,6 +241,10 @@ def test_team_dashboard_renders_offline_with_charts(server, visit):
         assert "Reading" in card.locator(".qi-reading").inner_text()
     html = page.content()
     assert "TeamPage.prepare" not in html and "page.open()" not in html  # sources stripped
+    # the page as served asks for Voilà's script before the cells (a cold kernel runs them
+    # meanwhile)
+    served = v.document.text()
+    assert served.index("/voila.js") < served.index("cell-index=")
     assert v.hosts() == {f"127.0.0.1:{server.port}"}, v.hosts()
     # of the JupyterLab extensions installed, only the widget manager's are loaded
     loaded = {u.split("/labextensions/")[1].rsplit("/static/", 1)[0]
