@@ -562,6 +562,16 @@ def test_the_altair_chart_and_the_plain_spec_are_the_same_chart(results):
     assert len(composed.to_dict()["layer"]) == len(charts.spc_chart_spec(results["c"])["layer"]) + 1
 
 
+def test_funnel_x_axis_names_the_denominator_once(results):
+    def x_title(result):
+        return charts.funnel_chart_spec(result)["layer"][0]["encoding"]["x"]["title"]
+
+    assert x_title(results["funnel"]) == "Expected (exp)"  # the data's column says more
+    d = results["funnel"].points.rename(columns={"numerator": "obs", "denominator": "expected"})
+    same = spc.funnel(d, numerator="obs", denominator="expected", group="group")
+    assert x_title(same) == "Expected"  # not "Expected (expected)"
+
+
 def test_funnel_chart_layers(results):
     r = results["funnel"]
     chart = charts.funnel_chart(r)

@@ -322,3 +322,56 @@ def test_only_annotations_with_a_reason_change_the_limits():
     assert any("exclude" in n.lower() and "no recorded reason" in n for n in o.notes)
     assert any("new phase" in n.lower() and "no recorded reason" in n for n in o.notes)
     assert any("Limits frozen on the first 12 points" in n for n in o.notes)
+
+
+# --- the shared outcome measure across teams ------------------------------------------------
+
+
+def teams_frame(denominators=(900, 1000, 1100), events=(5, 9, 14), months=12):
+    """Three teams' monthly counts of one measure (``events`` a month, give or take one)."""
+    rows = []
+    for code, den, num in zip(("A", "B", "C"), denominators, events, strict=True):
+        for k, month in enumerate(MONTHS[:months]):
+            wobble = (k % 3 - 1) if num else 0  # -1, 0, +1: 12 months add up to 12 x num
+            rows.append({"team": code, "period": pd.Timestamp(month),
+                         "numerator": float(num + wobble), "denominator": float(den),
+                         "value": float("nan")})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_outcome_funnel_compares_a_rate_as_observed_over_expected():
+    names = {"A": "Ward A", "B": "Ward B", "C": "Ward C"}
+    result = wb.outcome_funnel(teams_frame(), FALLS_MEASURE, names)
+    assert result.summary["data_type"].iloc[0] == "SR"
+    points = result.points.set_index("group")
+    assert set(points.index) == set(names.values())
+    # each team's 12 months pooled; expected at the programme's overall rate
+    rate = (5 + 9 + 14) / (900 + 1000 + 1100)
+    assert points.loc["Ward A", "denominator"] == pytest.approx(12 * 900 * rate)
+    assert points.loc["Ward C", "numerator"] == 12 * 14
+    assert "observed / expected" in result.options["label"]
+
+
+def test_outcome_funnel_compares_a_proportion_as_a_proportion():
+    measure = {**FALLS_MEASURE, "chart_type": "p", "multiplier": 100}
+    result = wb.outcome_funnel(teams_frame((20, 20, 20), (10, 12, 18)), measure)
+    assert result.summary["data_type"].iloc[0] == "PR"
+    assert result.points.set_index("group").loc["C", "denominator"] == 12 * 20
+    assert result.options["denominator"] == "cases"
+
+
+def test_outcome_funnel_needs_a_denominator_for_every_team_and_some_events():
+    no_den = teams_frame()
+    no_den.loc[no_den["team"] == "B", "denominator"] = 0.0
+    assert wb.outcome_funnel(no_den, FALLS_MEASURE) is None
+    assert wb.outcome_funnel(teams_frame(events=(0, 0, 0)), FALLS_MEASURE) is None
+    assert wb.outcome_funnel(teams_frame().iloc[:0], FALLS_MEASURE) is None
+
+
+def test_outcome_small_multiples_draw_each_team_s_own_chart():
+    result = wb.outcome_small_multiples(teams_frame(), FALLS_MEASURE, {"A": "Ward A"})
+    assert result.chart == "u" and result.facets == ("team",)
+    assert list(dict.fromkeys(result.points["team"])) == ["Ward A", "B", "C"]
+    # a u chart per team: its rate per 1,000 bed days
+    first = result.points[result.points["team"] == "Ward A"]
+    assert first["y"].iloc[0] == pytest.approx(4 / 900 * 1000)

@@ -168,10 +168,12 @@ def funnel_chart_spec(
     xmax = float(np.nanmax(u["den"])) * 1.05 if len(u) else 1.0
 
     den_word = _DENOMINATOR_WORDS.get(str(summ.get("data_type")), "Denominator")
+    den_column = str(opts.get("denominator", "denominator"))
     x = vl.field(
         "den",
         "quantitative",
-        title=f"{den_word} ({opts.get('denominator', 'denominator')})",
+        # the kind of denominator, and the data's column when it says more ("Expected")
+        title=den_word if den_column.lower() == den_word.lower() else f"{den_word} ({den_column})",
         scale={"domain": [0, xmax], "nice": False},
         axis={"grid": False},
     )

@@ -28,8 +28,6 @@ from qiwidgets.widgets._base import Panel, esc, multiline
 
 log = logging.getLogger("qiwidgets.dashboards")
 
-#: Months of the shared outcome measure pooled for the funnel plot.
-FUNNEL_MONTHS = 12
 #: Reflections listed under "learning to share" (the most recent first).
 MAX_REFLECTIONS = 15
 #: The team dashboard, relative to the programme dashboard's URL.
@@ -122,54 +120,23 @@ def _score(v: float | None) -> str:
 
 
 def outcome_charts(outcome: Any, obs: pd.DataFrame, names: dict[str, str]) -> tuple[str, str]:
-    """The funnel plot (last :data:`FUNNEL_MONTHS` months pooled) and the small multiples of the
-    shared outcome measure, as chart ``div``\\ s the browser draws."""
-    from qiwidgets.spc import control_chart, funnel
-
+    """The funnel plot (the last :data:`~qiwidgets.workbook.FUNNEL_MONTHS` months pooled) and
+    the small multiples of the shared outcome measure, as chart ``div``\\ s the browser draws."""
     data = obs[obs["measure_id"] == outcome.id]
     if data.empty:
         return "<p><em>No data for the shared outcome measure yet.</em></p>", ""
-    last = data["period"].max()
-    recent = data[data["period"] > last - pd.DateOffset(months=FUNNEL_MONTHS)]
-    pooled = recent.groupby("team", as_index=False)[["numerator", "denominator"]].sum()
-    pooled["team"] = pooled["team"].map(lambda c: names.get(c, c))
-    funnel_html = ""
-    chart = outcome.chart_type or "run"
+    recent = data[data["period"] > data["period"].max() - pd.DateOffset(months=wb.FUNNEL_MONTHS)]
     try:
-        if chart in ("p", "pp") and pooled["denominator"].gt(0).all():
-            result = funnel(pooled, "numerator", "denominator", "team", data_type="PR",
-                            multiplier=100, label=outcome.name)  # fmt: skip
-        elif pooled["denominator"].gt(0).all() and pooled["numerator"].sum() > 0:
-            rate = pooled["numerator"].sum() / pooled["denominator"].sum()
-            pooled["expected"] = pooled["denominator"] * rate
-            result = funnel(
-                pooled,
-                "numerator",
-                "expected",
-                "team",
-                data_type="SR",
-                label=f"{outcome.name} (observed / expected at the programme rate)",
-            )
-        else:
-            result = None
-        if result is not None:
-            funnel_html = fastchart.chart_html(fastchart.funnel_spec(result), css_class="qi-funnel")
+        result = wb.outcome_funnel(recent, outcome, names)
     except QIError as exc:
         funnel_html = f"<p><em>No funnel plot: {esc(exc)}</em></p>"
-    if not funnel_html:
-        funnel_html = "<p><em>A funnel plot needs a numerator and a denominator per team.</em></p>"
-    frame = data.assign(team=data["team"].map(lambda c: names.get(c, c)))
-    kwargs: dict[str, Any] = {}
-    if chart in ("p", "pp", "u", "up"):
-        kwargs = {"n": "denominator", "multiply": float(outcome.multiplier or 1)}
-        y = "numerator"
-    elif chart == "xmr":
-        chart, y = "i", "value"
     else:
-        y = "value" if frame["numerator"].isna().all() else "numerator"
-    result = control_chart(frame, x="period", y=y, chart=chart, facets="team",
-                           improvement=outcome.improvement_direction, label=outcome.name,
-                           **kwargs)  # fmt: skip
+        funnel_html = (
+            "<p><em>A funnel plot needs a numerator and a denominator per team.</em></p>"
+            if result is None
+            else fastchart.chart_html(fastchart.funnel_spec(result), css_class="qi-funnel")
+        )
+    result = wb.outcome_small_multiples(data, outcome, names)
     sm = fastchart.chart_html(fastchart.small_multiples_spec(result, columns=4),
                               css_class="qi-small-multiples")  # fmt: skip
     return funnel_html, sm
@@ -266,7 +233,7 @@ class ProgrammeDashboard(Panel):
         if self.outcome is not None:
             funnel_html, sm_html = outcome_charts(self.outcome, obs, code_names)
             parts.append(widgets.HTML(
-                f"<h3>{esc(self.outcome.name)}: all teams, last {FUNNEL_MONTHS} months</h3>"
+                f"<h3>{esc(self.outcome.name)}: all teams, last {wb.FUNNEL_MONTHS} months</h3>"
                 '<p style="font-size:90%;color:#425563">A funnel plot: each dot is a team; teams '
                 "inside the funnel differ only by common-cause variation.</p>" + funnel_html
             ))  # fmt: skip
@@ -280,4 +247,4 @@ class ProgrammeDashboard(Panel):
         self.children = parts
 
 
-__all__ = ["FUNNEL_MONTHS", "ProgrammeDashboard", "TeamGlance", "glance", "team_link"]
+__all__ = ["ProgrammeDashboard", "TeamGlance", "glance", "team_link"]

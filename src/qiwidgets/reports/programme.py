@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from qiwidgets import __version__
+from qiwidgets import workbook as wb
 from qiwidgets.errors import ParameterError, QIError
 from qiwidgets.reports.html import Raw, esc, table
 from qiwidgets.reports.params import Month, parse_month
@@ -34,8 +35,6 @@ from qiwidgets.store.models import PROGRESS_SCORES
 __all__ = ["SECTIONS", "ProgrammeReport", "build", "load_summaries"]
 
 SECTIONS = ("header", "scores", "icons", "outcome", "bright_spots", "support")
-#: Months of the shared outcome measure pooled for the funnel plot.
-FUNNEL_MONTHS = 12
 #: A gap this large between the team's and the lead's score is worth a conversation.
 SCORE_GAP = 1.0
 
@@ -163,7 +162,6 @@ class ProgrammeReport:
 
     def _section_outcome(self) -> str:
         from qiwidgets import charts
-        from qiwidgets.spc import control_chart, funnel
 
         m = self.outcome
         out = ["<h2>Shared outcome measure across teams</h2>"]
@@ -171,41 +169,18 @@ class ProgrammeReport:
             out.append("<p>The programme has no shared outcome measure with data yet.</p>")
             return "".join(out)
         obs = self.outcome_obs
-        start = pd.Timestamp(self.month.first_day) - pd.DateOffset(months=FUNNEL_MONTHS - 1)
-        recent = obs[obs["period"] >= start]
+        start = pd.Timestamp(self.month.first_day) - pd.DateOffset(months=wb.FUNNEL_MONTHS - 1)
         names = {t.code: t.name for t in self.teams}
-        out.append(f"<h3>{esc(m.name)}: funnel plot, last {FUNNEL_MONTHS} months</h3>")
-        pooled = recent.groupby("team", as_index=False)[["numerator", "denominator"]].sum()
-        pooled["team"] = pooled["team"].map(lambda c: names.get(c, c))
-        if m.chart_type in ("p", "pp") and pooled["denominator"].gt(0).all():
-            result = funnel(pooled, "numerator", "denominator", "team", data_type="PR",
-                            multiplier=100, label=m.name)  # fmt: skip
-        elif pooled["denominator"].gt(0).all() and pooled["numerator"].sum() > 0:
-            rate = pooled["numerator"].sum() / pooled["denominator"].sum()
-            pooled["expected"] = pooled["denominator"] * rate
-            result = funnel(pooled, "numerator", "expected", "team", data_type="SR",
-                            label=f"{m.name} (observed / expected at the programme rate)")  # fmt: skip
-        else:
-            result = None
+        out.append(f"<h3>{esc(m.name)}: funnel plot, last {wb.FUNNEL_MONTHS} months</h3>")
+        result = wb.outcome_funnel(obs[obs["period"] >= start], m, names)
+        if result is None:
             out.append("<p>A funnel plot needs a numerator and a denominator for every team.</p>")
-        if result is not None:
+        else:
             out.append('<div class="qiw-funnel">')
             out.append(charts.to_html(charts.funnel_chart_spec(result)))
             out.append("</div>")
         out.append(f"<h3>{esc(m.name)}: small multiples</h3>")
-        frame = obs.assign(team=obs["team"].map(lambda c: names.get(c, c)))
-        kwargs: dict[str, Any] = {}
-        chart = m.chart_type or "run"
-        if chart in ("p", "pp", "u", "up"):
-            kwargs = {"n": "denominator", "multiply": float(m.multiplier or 1)}
-            y = "numerator"
-        elif chart in ("xmr",):
-            chart, y = "i", "value"
-        else:
-            y = "value" if obs["numerator"].isna().all() else "numerator"
-        result = control_chart(frame, x="period", y=y, chart=chart, facets="team",
-                               improvement=m.improvement_direction, label=m.name, **kwargs)  # fmt: skip
-        sm = charts.small_multiples_spec(result, columns=4)
+        sm = charts.small_multiples_spec(wb.outcome_small_multiples(obs, m, names), columns=4)
         out.append('<div class="qiw-small-multiples">')
         out.append(charts.to_html(sm, caption=""))
         out.append("</div>")
