@@ -425,6 +425,33 @@ def test_server_log_has_no_traceback(server):
     assert "Traceback (most recent call last)" not in text, text[-4000:]
 
 
+def test_the_operator_s_terminal_stays_clean_and_kernels_ignore_the_account_s_ipython(
+        store, tmp_path):  # fmt: skip
+    """Kernel messages are encrypted (no "running over TCP without encryption" warning for
+    each kernel); stopping the server while warm kernels wait for visitors prints no
+    traceback; a start-up script in the account's IPython profile does not run in the
+    dashboards' kernels (they have a profile of their own)."""
+    import time
+
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    served = ServedDashboards(store, workdir=tmp_path / "quiet")
+    startup = served.env()["IPYTHONDIR"] + "/profile_default/startup"
+    Path(startup).mkdir(parents=True, exist_ok=True)
+    marker = tmp_path / "startup-script-ran"
+    Path(startup, "00-marker.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with served:
+        deadline = time.monotonic() + 120
+        while sum("Kernel pool of" in line for line in served.output) < 2:
+            assert time.monotonic() < deadline, "the warm kernels never got ready"
+            time.sleep(0.2)
+    text = "".join(served.output)
+    assert text.count("Kernel shutdown") >= 2, text[-3000:]  # both waiting kernels were stopped
+    assert "Traceback" not in text, text[-3000:]
+    assert "without encryption" not in text, text[-3000:]
+    assert not marker.exists(), "the account's IPython start-up script ran in a dashboard kernel"
+
+
 def test_a_visitor_arriving_after_the_cell_time_limit_still_gets_the_page(store, tmp_path,
                                                                           visit):  # fmt: skip
     """A warm kernel waits for its visitor inside a cell; the per-cell time limit (here 30 s,

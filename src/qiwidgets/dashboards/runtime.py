@@ -20,6 +20,7 @@ import logging
 import os
 import traceback
 import urllib.parse
+from errno import ENOTSOCK
 from typing import Any
 
 from qiwidgets._imports import imports_without_gc, skip_slow_optional_imports
@@ -92,6 +93,20 @@ def failure(exc: BaseException | None, what: str = "opening the dashboard") -> A
         f'<div class="qi-failed" role="alert" style="border-left:4px solid #b00020;'
         f'padding:8px 12px;max-width:50em">{esc(text)}</div>{detail}'
     )
+
+
+class WaitingKernelShutdown(logging.Filter):
+    """Leaves out of a kernel's log the one error of a warm kernel shut down while it waits.
+
+    When the server stops, Voilà shuts its warm kernels down while their waiting cell runs; the
+    cell's reply then goes to a closed socket, and ipykernel logged each as a ZMQ traceback in
+    the operator's terminal. That error (ENOTSOCK) is dropped; every other record passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        closed = type(exc).__name__ == "ZMQError" and getattr(exc, "errno", None) == ENOTSOCK
+        return not closed
 
 
 class _Page:
@@ -192,4 +207,13 @@ class ProgrammePage(_Page):
         return ProgrammeDashboard(database(), os.environ.get(PROGRAMME_ENV))
 
 
-__all__ = ["DB_ENV", "DEV_ENV", "ProgrammePage", "TeamPage", "database", "failure", "query"]
+__all__ = [
+    "DB_ENV",
+    "DEV_ENV",
+    "ProgrammePage",
+    "TeamPage",
+    "WaitingKernelShutdown",
+    "database",
+    "failure",
+    "query",
+]

@@ -15,7 +15,9 @@ What the server is set up to do (each measured in ``../shared/docs/jupyter-traps
   page, and draws the charts; a Content-Security-Policy tells the browser the same;
 * a kernel is kept warm per dashboard (``--pool``): it has imported everything and waits for its
   visitor (the visitor's ``?team=`` reaches it through ``voila.utils.wait_for_request``);
-* a background process fills the shared chart cache for every team (``prewarm``).
+* a background process fills the shared chart cache for every team (``prewarm``);
+* the kernels' messages are encrypted (CurveZMQ), and the kernels have an IPython profile of
+  their own (:func:`kernel_config`).
 """
 
 from __future__ import annotations
@@ -185,7 +187,7 @@ def vega_bundle() -> str:
 class Site:
     """The folder Voilà runs in: ``dashboards/`` (served), ``share/jupyter`` (template),
     ``voila.json`` (configuration, mode 0600), ``config/voila.py`` (the cell time limits),
-    ``charts/`` (chart cache)."""
+    ``ipython/`` (the kernels' IPython profile), ``charts/`` (chart cache)."""
 
     root: Path
     dashboards: Path
@@ -233,6 +235,36 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
             "cull_busy": False,
         },
         "VoilaKernelManager": {"fill_delay": POOL_REFILL_DELAY},
+        # the server and its kernels talk over TCP on 127.0.0.1: encrypted (CurveZMQ keys the
+        # kernel manager makes for each kernel), not only signed
+        "KernelManager": {"transport_encryption": "auto" if zmq_has_curve() else "disabled"},
+    }
+
+
+def zmq_has_curve() -> bool:
+    """Whether pyzmq can encrypt (its wheels are built with libsodium)."""
+    import zmq
+
+    return bool(zmq.has("curve"))
+
+
+def kernel_config() -> dict:
+    """The IPython profile of the server's kernels (``ipython_kernel_config.json``).
+
+    A profile of its own: a dashboard kernel runs no start-up script from the account's
+    ``~/.ipython`` and keeps no input history; its log leaves out the error of a warm kernel
+    shut down while it waits (:class:`~qiwidgets.dashboards.runtime.WaitingKernelShutdown`).
+    """
+    return {
+        "HistoryManager": {"enabled": False},
+        "IPKernelApp": {
+            "logging_config": {
+                "filters": {
+                    "shutdown": {"()": "qiwidgets.dashboards.runtime.WaitingKernelShutdown"}
+                },
+                "handlers": {"console": {"filters": ["shutdown"]}},
+            }
+        },
     }
 
 
@@ -276,6 +308,10 @@ def prepare_site(opts: ServeOptions, root: Path) -> Site:
             "from qiwidgets.dashboards.server import CellTimeout\n\n"
             f"c.VoilaExecutor.timeout_func = CellTimeout({float(opts.timeout)!r})\n"
         )
+    profile = root / "ipython" / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.json").write_text(json.dumps(kernel_config(), indent=1),
+                                                        encoding="utf-8")  # fmt: skip
     return Site(root, dashboards, jupyter_path, config, cache)
 
 
@@ -291,6 +327,7 @@ def server_env(opts: ServeOptions, site: Site) -> dict[str, str]:
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
         p for p in (str(site.root / "config"), env.get("JUPYTER_CONFIG_PATH", "")) if p
     )
+    env["IPYTHONDIR"] = str(site.root / "ipython")
     env[runtime.DB_ENV] = opts.db
     env[runtime.DEV_ENV] = "1" if opts.dev else "0"
     env[fastchart.CACHE_ENV] = str(site.cache)
