@@ -477,7 +477,7 @@ def test_pdsa_log_walks_the_cycle(db):
     assert cycle.act == "adopt" and cycle.change_idea_id == idea.id
     assert [x.id for x in cycle.measures] == [falls.id]
     v = VariationExplorer(db, "W7", "falls")
-    assert "PDSA: Yellow socks" in v.svg and "adopt: Yellow socks" in v.svg
+    assert "PDSA: Yellow socks" in v.svg and "Adopted: Yellow socks" in v.svg
 
 
 def test_pdsa_log_bad_dates_and_stale(db):

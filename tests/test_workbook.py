@@ -288,7 +288,7 @@ def test_chart_annotations_show_reasons_and_pdsa_cycles_once():
     ]  # fmt: skip
     rows = wb.chart_annotations(anns, cycles, measure_id=1)
     texts = [r["text"] for r in rows]
-    assert texts == ["PDSA 1 starts", "Baseline ends (before)", "PDSA: Signs", "adopt: Signs"]
+    assert texts == ["PDSA 1 starts", "Baseline ends (before)", "PDSA: Signs", "Adopted: Signs"]
     assert [r["kind"] for r in rows] == ["pdsa_start", "baseline", "pdsa_start", "pdsa_end"]
 
 
@@ -375,3 +375,9 @@ def test_outcome_small_multiples_draw_each_team_s_own_chart():
     # a u chart per team: its rate per 1,000 bed days
     first = result.points[result.points["team"] == "Ward A"]
     assert first["y"].iloc[0] == pytest.approx(4 / 900 * 1000)
+
+
+def test_a_pdsa_end_marker_says_the_decision():
+    assert [wb.pdsa_end_text(act, "Signs") for act in m.PDSA_ACTS] == [
+        "Adopted: Signs", "Adapted: Signs", "Abandoned: Signs"]  # fmt: skip
+    assert set(wb.PDSA_DECISIONS) == set(m.PDSA_ACTS)

@@ -63,6 +63,7 @@ __all__ = [
     "infer_data_kind",
     "outcome_funnel",
     "outcome_small_multiples",
+    "pdsa_end_text",
     "pdsa_signal_prompts",
     "pdsa_stage",
     "series_frame",
@@ -979,6 +980,15 @@ def cycles_for_measure(cycles: Iterable[Any], measure_id: Any) -> list[Any]:
     return out
 
 
+#: The Act decisions (``store.models.PDSA_ACTS``) as a chart's end-of-cycle marker says them.
+PDSA_DECISIONS = {"adopt": "Adopted", "adapt": "Adapted", "abandon": "Abandoned"}
+
+
+def pdsa_end_text(act: str | None, title: str) -> str:
+    """The label of a PDSA cycle's end marker on a chart, e.g. ``"Adapted: Yellow socks"``."""
+    return f"{PDSA_DECISIONS.get(act or '', 'Decided')}: {title}"
+
+
 def chart_annotations(
     annotations: Iterable[Any], cycles: Iterable[Any] = (), measure_id: Any = None
 ) -> list[dict[str, Any]]:
@@ -1008,8 +1018,8 @@ def chart_annotations(
             )  # fmt: skip
         if _get(c, "act_date") is not None and _get(c, "act"):
             rows.append(
-                {"date": _as_date(_get(c, "act_date")), "text": f"{_get(c, 'act')}: {title}",
-                 "kind": "pdsa_end"}
+                {"date": _as_date(_get(c, "act_date")),
+                 "text": pdsa_end_text(_get(c, "act"), title), "kind": "pdsa_end"}
             )  # fmt: skip
     return sorted(rows, key=lambda r: r["date"])
 

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from qiwidgets import __version__
+from qiwidgets import workbook as wb
 from qiwidgets.errors import ParameterError, QIError
 from qiwidgets.reports.data import TeamData, gather_team
 from qiwidgets.reports.html import esc, table
@@ -504,8 +505,8 @@ def build(database_url: str, team: str, month: str, programme: str | None = None
                     markers.append({"date": c.do_start, "text": f"PDSA: {c.title}",
                                     "kind": "pdsa_start"})  # fmt: skip
                 if c.act_date and c.act_date <= m.last_day:
-                    markers.append({"date": c.act_date, "text": f"PDSA {c.act}: {c.title}",
-                                    "kind": "pdsa_end"})  # fmt: skip
+                    markers.append({"date": c.act_date, "kind": "pdsa_end",
+                                    "text": wb.pdsa_end_text(c.act, c.title)})  # fmt: skip
         try:
             measures.append(analyse_measure(meas, own, m, ann, markers))
         except QIError as exc:
