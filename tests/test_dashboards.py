@@ -45,7 +45,7 @@ def test_voila_config_is_locked_down():
     assert cfg["VoilaExecutor"]["timeout"] == server.DEFAULT_TIMEOUT
     assert cfg["MappingKernelManager"]["cull_idle_timeout"] == server.DEFAULT_CULL_IDLE
     assert cfg["MappingKernelManager"]["cull_interval"] == server.DEFAULT_CULL_INTERVAL
-    assert cfg["KernelManager"]["transport_encryption"] == "auto"  # pyzmq's wheels have CurveZMQ
+    assert cfg["KernelManager"]["transport"] == "ipc"  # Unix sockets, no TCP port per kernel
     csp = cfg["Voila"]["tornado_settings"]["headers"]["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     dev = server.voila_config(server.ServeOptions(db="x.db", dev=True), server.PACKAGE_DIR)

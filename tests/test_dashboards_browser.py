@@ -427,7 +427,7 @@ def test_server_log_has_no_traceback(server):
 
 def test_the_operator_s_terminal_stays_clean_and_kernels_ignore_the_account_s_ipython(
         store, tmp_path):  # fmt: skip
-    """Kernel messages are encrypted (no "running over TCP without encryption" warning for
+    """Kernels talk over Unix sockets (no "running over TCP without encryption" warning for
     each kernel); stopping the server while warm kernels wait for visitors prints no
     traceback; a start-up script in the account's IPython profile does not run in the
     dashboards' kernels (they have a profile of their own)."""
