@@ -52,6 +52,80 @@ def test_voila_config_is_locked_down():
     assert dev["VoilaConfiguration"]["show_tracebacks"] is True
 
 
+def test_the_server_s_kernels_get_the_prompt_kernel_client():
+    """The configuration reaches the kernel managers Voilà creates (jupyter_server's)."""
+    from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+    from traitlets.config import Config
+
+    from qiwidgets.dashboards.kernel_client import DashboardKernelClient
+
+    cfg = Config(server.voila_config(server.ServeOptions(db="x.db"), server.PACKAGE_DIR))
+    km = ServerKernelManager(config=cfg)
+    assert isinstance(km.client(), DashboardKernelClient)
+
+
+def _run_first_cell(kernel_manager, code: str) -> list[str]:
+    """Start the kernel, wait for it with its client, run ``code``: the cell's own IOPub
+    messages (type, text) until it is idle again."""
+    import asyncio
+
+    async def run():
+        await kernel_manager.start_kernel()
+        client = kernel_manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            msg_id = client.execute(code)
+            seen = []
+            while True:
+                msg = await client.get_iopub_msg(timeout=30)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue  # left over from kernel_info: nbclient skips them the same way
+                seen.append((msg["msg_type"], msg["content"].get("text")
+                             or msg["content"].get("execution_state")))  # fmt: skip
+                if seen[-1] == ("status", "idle"):
+                    return seen
+        finally:
+            client.stop_channels()
+            await kernel_manager.shutdown_kernel(now=True)
+
+    return asyncio.run(run())
+
+
+def test_a_new_kernel_runs_its_first_cell_with_the_prompt_client():
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(
+        transport="ipc", client_class="qiwidgets.dashboards.kernel_client.DashboardKernelClient"
+    )
+    seen = _run_first_cell(km, "print(6 * 7)")
+    assert ("stream", "42\n") in seen
+    assert seen[0] == ("status", "busy") and seen[-1] == ("status", "idle")
+
+
+def test_the_prompt_client_says_when_the_kernel_died_before_it_was_ready():
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(
+        transport="ipc", client_class="qiwidgets.dashboards.kernel_client.DashboardKernelClient"
+    )
+
+    async def run():
+        await km.start_kernel()
+        await km.shutdown_kernel(now=True)
+        client = km.client()
+        client.start_channels()
+        try:
+            with pytest.raises(RuntimeError, match="stopped before it was ready"):
+                await client.wait_for_ready(timeout=30)
+        finally:
+            client.stop_channels()
+
+    asyncio.run(run())
+
+
 @pytest.mark.parametrize(
     "kwargs, words",
     [

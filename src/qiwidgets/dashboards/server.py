@@ -240,6 +240,10 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
         # of plain-text TCP at every kernel start). CurveZMQ encryption over TCP was measured
         # too: warm render 1.40 -> 1.55 s (A/B, 12 each); Unix sockets cost nothing (1.46/1.44)
         "KernelManager": {"transport": "ipc"},
+        # a new kernel runs its first cell as soon as it is ready, not 0.2 s later
+        "ServerKernelManager": {
+            "client_class": "qiwidgets.dashboards.kernel_client.DashboardKernelClient"
+        },
     }
 
 
