@@ -370,6 +370,35 @@ def test_a_data_change_rebuilds_that_team_and_the_programme(sample_run):
     assert not list((out / ".staging").iterdir())  # no half-written files left behind
 
 
+def test_a_report_chart_marks_the_pdsa_cycles_the_dashboard_chart_marks(small_db):
+    """The same cycles on the team's report and dashboard charts: the report stops at its month."""
+    from qiwidgets import workbook as wb
+    from qiwidgets.reports import team as team_report
+
+    code = small_db["teams"][0]
+    for month in (MONTH, "2026-09"):
+        report = team_report.build(small_db["db"], code, month)
+        data, last_day = report.data, parse_month(month).last_day
+        charted = [mm for mm in report.measures if mm.result is not None]
+        assert len(charted) == len(data.measures) == 4
+        for mm in charted:
+            measure_id = next(x.id for x in data.measures if x.code == mm.code)
+            notes = [a for a in data.annotations if a.measure_id in (None, measure_id)]
+            dashboard = [r for r in wb.chart_annotations(notes, data.pdsa, measure_id)
+                         if r["kind"].startswith("pdsa") and r["date"] <= last_day]  # fmt: skip
+            shown = [(a["date"], a["text"]) for a in mm.annotations
+                     if a["kind"].startswith("pdsa")]  # fmt: skip
+            assert sorted(shown) == sorted((r["date"], r["text"]) for r in dashboard)
+            texts = {t for _, t in shown}
+            if month == MONTH:  # the cycle that watches no measure is on every chart
+                assert "PDSA: Extend to night shift" in texts
+            if mm.code == "risk_assessed":
+                assert "PDSA: bedside assessment" in texts  # its start, marked by the team
+                assert "PDSA: Bedside risk assessment on one bay" not in texts  # not twice
+                adopted = "Adopted: Bedside risk assessment on one bay"
+                assert (adopted in texts) == (month == MONTH)  # decided in October
+
+
 # --- hostile names, PDF ------------------------------------------------------------------------
 
 

@@ -292,6 +292,23 @@ def test_chart_annotations_show_reasons_and_pdsa_cycles_once():
     assert [r["kind"] for r in rows] == ["pdsa_start", "baseline", "pdsa_start", "pdsa_end"]
 
 
+def test_pdsa_markers_stop_at_a_report_month_and_skip_marked_starts():
+    cycles = [
+        {"id": 1, "title": "Huddles", "do_start": MONTHS[10], "act": "adapt",
+         "act_date": MONTHS[14], "measure_ids": [1]},
+        {"id": 2, "title": "Signs", "do_start": MONTHS[13], "measure_ids": []},
+        {"id": 3, "title": "Not decided", "do_start": MONTHS[9], "act_date": MONTHS[11],
+         "measure_ids": [1]},
+    ]  # fmt: skip
+    every = wb.pdsa_markers(cycles, 1)
+    texts = ["PDSA: Huddles", "Adapted: Huddles", "PDSA: Signs", "PDSA: Not decided"]
+    assert [r["text"] for r in every] == texts  # no end marker before the Act decision
+    until = wb.pdsa_markers(cycles, 1, marked={1}, until=MONTHS[13])
+    assert [(r["date"], r["text"]) for r in until] == [
+        (MONTHS[13], "PDSA: Signs"), (MONTHS[9], "PDSA: Not decided")
+    ]  # fmt: skip
+
+
 def test_pdsa_stage():
     assert wb.pdsa_stage({}) == "plan"
     assert wb.pdsa_stage({"do_start": MONTHS[0]}) == "do"

@@ -64,6 +64,7 @@ __all__ = [
     "outcome_funnel",
     "outcome_small_multiples",
     "pdsa_end_text",
+    "pdsa_markers",
     "pdsa_signal_prompts",
     "pdsa_stage",
     "series_frame",
@@ -989,26 +990,18 @@ def pdsa_end_text(act: str | None, title: str) -> str:
     return f"{PDSA_DECISIONS.get(act or '', 'Decided')}: {title}"
 
 
-def chart_annotations(
-    annotations: Iterable[Any], cycles: Iterable[Any] = (), measure_id: Any = None
+def pdsa_markers(
+    cycles: Iterable[Any], measure_id: Any = None, marked: Iterable[Any] = (), until: Any = None
 ) -> list[dict[str, Any]]:
-    """Annotations and PDSA cycles as the rows a chart draws (``date``, ``text``, ``kind``).
+    """The chart markers of the PDSA cycles that watch a measure (or no measure in particular).
 
-    A PDSA cycle is shown when it watches this measure (or no measure in particular): its Do
-    start as ``pdsa_start`` (unless an annotation already marks it) and its Act as ``pdsa_end``.
-    A baseline, phase or exclusion shows its reason after the text.
+    A cycle's Do start becomes ``pdsa_start`` ("PDSA: <title>") unless its id is in ``marked``
+    (an annotation already marks it), its Act ``pdsa_end`` ("Adopted: <title>"). With ``until``
+    (a date), later markers are left out: a monthly report does not show what came after it.
     """
+    last = _as_date(until) if until is not None else None
     rows = []
-    marked = set()
-    for a in annotations:
-        kind = _get(a, "kind") or "event"
-        text = _get(a, "text") or ""
-        reason = _get(a, "reason")
-        if reason and kind in LIMIT_CHANGING_KINDS:
-            text = f"{text} ({reason})" if text else reason
-        if kind == "pdsa_start" and _get(a, "pdsa_id") is not None:
-            marked.add(_get(a, "pdsa_id"))
-        rows.append({"date": _as_date(_get(a, "date")), "text": text, "kind": kind})
+    marked = set(marked)
     for c in cycles_for_measure(cycles, measure_id):
         title = _get(c, "title") or "PDSA"
         if _get(c, "do_start") is not None and _get(c, "id") not in marked:
@@ -1021,6 +1014,30 @@ def chart_annotations(
                 {"date": _as_date(_get(c, "act_date")),
                  "text": pdsa_end_text(_get(c, "act"), title), "kind": "pdsa_end"}
             )  # fmt: skip
+    return [r for r in rows if last is None or r["date"] <= last]
+
+
+def chart_annotations(
+    annotations: Iterable[Any], cycles: Iterable[Any] = (), measure_id: Any = None
+) -> list[dict[str, Any]]:
+    """Annotations and PDSA cycles as the rows a chart draws (``date``, ``text``, ``kind``).
+
+    The cycles are drawn as :func:`pdsa_markers` draws them (none twice: a ``pdsa_start``
+    annotation linked to a cycle stands for its start). A baseline, phase or exclusion shows its
+    reason after the text.
+    """
+    rows = []
+    marked = set()
+    for a in annotations:
+        kind = _get(a, "kind") or "event"
+        text = _get(a, "text") or ""
+        reason = _get(a, "reason")
+        if reason and kind in LIMIT_CHANGING_KINDS:
+            text = f"{text} ({reason})" if text else reason
+        if kind == "pdsa_start" and _get(a, "pdsa_id") is not None:
+            marked.add(_get(a, "pdsa_id"))
+        rows.append({"date": _as_date(_get(a, "date")), "text": text, "kind": kind})
+    rows += pdsa_markers(cycles, measure_id, marked)
     return sorted(rows, key=lambda r: r["date"])
 
 

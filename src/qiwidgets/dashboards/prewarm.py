@@ -60,8 +60,7 @@ def _other_rule_sets(db: str, teams: list) -> int:
             if not len(mine):
                 continue
             notes = [a for a in annotations if a.measure_id in (None, measure.id)]
-            rows = wb.chart_annotations(notes, wb.cycles_for_measure(cycles, measure.id),
-                                        measure.id)  # fmt: skip
+            rows = wb.chart_annotations(notes, cycles, measure.id)
             for rule_set in ("ihi", "mdc"):
                 try:
                     view = wb.compute_chart(mine, measure, rule_set, notes)

@@ -490,6 +490,7 @@ def build(database_url: str, team: str, month: str, programme: str | None = None
     measures = []
     errors: dict[str, str] = {}
     obs = data.observations
+    linked = [a.pdsa_id for a in data.annotations if a.kind == "pdsa_start"]  # their starts
     for meas in data.measures:
         own = obs[obs["measure_id"] == meas.id]
         ann = [
@@ -497,16 +498,7 @@ def build(database_url: str, team: str, month: str, programme: str | None = None
             for a in data.annotations
             if a.measure_id in (None, meas.id)
         ]
-        markers = []
-        for c in data.pdsa:
-            if meas.id in {x.id for x in c.measures}:
-                linked = {a.pdsa_id for a in data.annotations if a.pdsa_id is not None}
-                if c.do_start and c.do_start <= m.last_day and c.id not in linked:
-                    markers.append({"date": c.do_start, "text": f"PDSA: {c.title}",
-                                    "kind": "pdsa_start"})  # fmt: skip
-                if c.act_date and c.act_date <= m.last_day:
-                    markers.append({"date": c.act_date, "kind": "pdsa_end",
-                                    "text": wb.pdsa_end_text(c.act, c.title)})  # fmt: skip
+        markers = wb.pdsa_markers(data.pdsa, meas.id, linked, until=m.last_day)
         try:
             measures.append(analyse_measure(meas, own, m, ann, markers))
         except QIError as exc:
