@@ -200,9 +200,16 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main_async(args) -> None:
+    # the store and the servers' folders (charts, Jupyter state) go when the run ends
+    with tempfile.TemporaryDirectory(prefix="qiwidgets-bench-") as folder:
+        results = await measure(args, Path(folder))
+    report(results)
+
+
+async def measure(args, tmp: Path) -> dict:
+    """Run every phase against servers working in ``tmp``; return the figures."""
     from playwright.async_api import async_playwright
 
-    tmp = Path(tempfile.mkdtemp(prefix="qiwidgets-bench-"))
     db = sample_store(tmp)
     results: dict[str, object] = {"cpu_start": cpu_reference()}
     cpu = results["cpu"] = {}  # CPU reference at the start of each phase
@@ -258,7 +265,7 @@ async def main_async(args) -> None:
             results["cold"] = cold
             print(f"cold renders: {[round(x, 2) for x in cold]}", flush=True)
         await browser.close()
-    report(results)
+    return results
 
 
 def cpu_reference() -> float:

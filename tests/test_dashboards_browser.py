@@ -9,6 +9,8 @@ a status message), never on fixed sleeps; nothing here asserts a duration.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -450,6 +452,50 @@ def test_the_operator_s_terminal_stays_clean_and_kernels_ignore_the_account_s_ip
     assert "Traceback" not in text, text[-3000:]
     assert "without encryption" not in text, text[-3000:]
     assert not marker.exists(), "the account's IPython start-up script ran in a dashboard kernel"
+
+
+@pytest.mark.parametrize("how", ["SIGHUP", "SIGKILL"])
+def test_voila_and_its_kernels_stop_when_serve_is_hung_up_or_killed(store, tmp_path, monkeypatch,
+                                                                     how):  # fmt: skip
+    """Closing the terminal or SSH session that ran ``qiwidgets serve`` (SIGHUP) stops it like
+    Ctrl+C, its temporary folder included; even when ``serve`` is killed outright, Voilà and its
+    warm kernels stop with it instead of holding the port and ~200 MB per kernel. A TMPDIR too
+    long for a Unix socket path (macOS's is ~50 characters) does not stop the kernels."""
+    import signal
+    import time
+
+    import psutil
+
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    tmp = tmp_path / ("long-temporary-folder-" * 3)
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    with ServedDashboards(store, workdir=tmp_path / "work") as served:
+        deadline = time.monotonic() + 120
+        while sum("Kernel pool of" in line for line in served.output) < 2:
+            assert time.monotonic() < deadline, "the warm kernels never got ready"
+            time.sleep(0.2)
+        children = psutil.Process(served.proc.pid).children(recursive=True)
+        voila = [c for c in children if "-m voila" in " ".join(c.cmdline())]
+        kernels = [c for c in children if "ipykernel_launcher" in " ".join(c.cmdline())]
+        assert len(voila) == 1 and len(kernels) == 2
+        site = Path(voila[0].cwd())
+        for kernel in kernels:
+            connection = Path(kernel.cmdline()[kernel.cmdline().index("-f") + 1])
+            assert connection.is_relative_to(site)
+            assert json.loads(connection.read_text())["transport"] == "ipc"
+        os.kill(served.proc.pid, getattr(signal, how))  # serve only, not its process group
+        served.proc.wait(30)
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive, [" ".join(p.cmdline()) for p in alive]
+        assert served.wait_port_closed(5)
+    assert "Traceback" not in "".join(served.output), "".join(served.output)[-3000:]
+    if how == "SIGHUP":
+        assert not site.exists()  # the site, the chart cache and the kernels' sockets
+    else:  # nothing can clean up after SIGKILL; it must not hold on to anything else
+        shutil.rmtree(site)
+    assert not list(tmp.iterdir())
 
 
 def test_a_visitor_arriving_after_the_cell_time_limit_still_gets_the_page(store, tmp_path,

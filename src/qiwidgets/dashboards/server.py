@@ -187,7 +187,8 @@ def vega_bundle() -> str:
 class Site:
     """The folder Voilà runs in: ``dashboards/`` (served), ``share/jupyter`` (template),
     ``voila.json`` (configuration, mode 0600), ``config/voila.py`` (the cell time limits),
-    ``ipython/`` (the kernels' IPython profile), ``charts/`` (chart cache)."""
+    ``ipython/`` (the kernels' IPython profile), ``charts/`` (chart cache), ``run/`` (the
+    kernels' connection files and sockets, mode 0700)."""
 
     root: Path
     dashboards: Path
@@ -196,10 +197,37 @@ class Site:
     cache: Path
 
 
+#: The longest path a Unix socket can have: ``sun_path`` holds 108 bytes on Linux and 104 on
+#: macOS, the final NUL included (unix(7), macOS <sys/un.h>).
+MAX_SOCKET_PATH = 103
+
+#: What goes below the site folder in a kernel's socket path: Voilà's connection folder
+#: (``tempfile.mkdtemp(prefix="voila_")``, 8 random characters) and jupyter_client's
+#: ``kernel-<uuid4>-ipc-<n>`` (jupyter_client.connect, one socket per channel, n up to 5).
+SOCKET_PATH_SUFFIX = len("/run/voila_12345678/kernel-") + 36 + len("-ipc-5")
+
+#: The site folder's name: ``tempfile.mkdtemp(prefix=...)`` adds 8 random characters.
+SITE_PREFIX = "qiwidgets-serve-"
+
+
+def site_parent() -> Path:
+    """Where the site folder goes: the temporary folder (``TMPDIR``), or ``/tmp`` when that
+    path is too long for the kernels' Unix sockets below it."""
+    for base in (tempfile.gettempdir(), "/tmp"):
+        room = len(os.fsencode(base)) + 1 + len(SITE_PREFIX) + 8 + SOCKET_PATH_SUFFIX
+        if room <= MAX_SOCKET_PATH and os.access(base, os.W_OK | os.X_OK):
+            return Path(base)
+    raise ServeError(f"The temporary folder {tempfile.gettempdir()} has too long a path for the "
+                     "kernels' sockets and /tmp cannot be written: set TMPDIR to a folder with a "
+                     "short path.")  # fmt: skip
+
+
 def voila_config(opts: ServeOptions, site_root: Path) -> dict:
     """The ``voila.json`` of a server (traitlets configuration)."""
     return {
         "Voila": {
+            # the kernels' connection files and sockets, inside the site folder: they go with it
+            "connection_dir_root": str(site_root / "run"),
             "ip": opts.host,
             "port": opts.port,
             "open_browser": False,
@@ -235,10 +263,11 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
             "cull_busy": False,
         },
         "VoilaKernelManager": {"fill_delay": POOL_REFILL_DELAY},
-        # the server and its kernels talk over Unix sockets in Voilà's runtime folder (mode
-        # 0700), not TCP ports on 127.0.0.1 that any local account can reach (ipykernel warned
-        # of plain-text TCP at every kernel start). CurveZMQ encryption over TCP was measured
-        # too: warm render 1.40 -> 1.55 s (A/B, 12 each); Unix sockets cost nothing (1.46/1.44)
+        # the server and its kernels talk over Unix sockets in the site's run/ folder (mode
+        # 0700, see site_parent), not TCP ports on 127.0.0.1 that any local account can reach
+        # (ipykernel warned of plain-text TCP at every kernel start). CurveZMQ encryption over
+        # TCP was measured too: warm render 1.40 -> 1.55 s (A/B, 12 each); Unix sockets cost
+        # nothing (1.46/1.44)
         "KernelManager": {"transport": "ipc"},
         # a new kernel runs its first cell as soon as it is ready, not 0.2 s later
         "ServerKernelManager": {
@@ -292,6 +321,7 @@ def prepare_site(opts: ServeOptions, root: Path) -> Site:
     (template / "static" / "vega-bundle.js").write_text(vega_bundle(), encoding="utf-8")
     cache = Path(opts.cache_dir) if opts.cache_dir else root / "charts"
     cache.mkdir(parents=True, exist_ok=True)
+    (root / "run").mkdir(mode=0o700, exist_ok=True)
     config = root / "voila.json"
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -381,11 +411,34 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+#: ``prctl`` option that has the kernel send a child a signal when its parent dies
+#: (``PR_SET_PDEATHSIG`` in <linux/prctl.h>, prctl(2)).
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_serve() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """Have Linux send this child SIGTERM when ``qiwidgets serve`` dies, even by SIGKILL or
+    the OOM killer, so Voilà never outlives it (Voilà stops its kernels on SIGTERM)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def start_voila(site: Site, opts: ServeOptions, env: dict[str, str]) -> subprocess.Popen:
+    """Start Voilà in a session of its own (a Ctrl+C in the terminal reaches ``serve`` only,
+    which stops Voilà in order); it stops when ``serve`` dies."""
+    return subprocess.Popen(voila_command(site, opts), cwd=site.root, env=env,
+                            preexec_fn=_stop_with_serve,  # noqa: PLW1509 - serve has no threads
+                            start_new_session=True)  # fmt: skip
+
+
 def start_prewarm(opts: ServeOptions, site: Site, env: dict[str, str]) -> subprocess.Popen:
     """Fill the chart cache for every team in a low-priority background process."""
     cmd = [sys.executable, "-m", "qiwidgets.dashboards.prewarm"]
 
     def lower_priority() -> None:  # pragma: no cover - runs in the child
+        _stop_with_serve()
         os.nice(10)
 
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -419,14 +472,13 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
     if not port_free(opts.host, opts.port):
         raise ServeError(f"Port {opts.port} on {opts.host} is in use: stop what uses it, or "
                          "choose another with --port.")  # fmt: skip
-    root = Path(tempfile.mkdtemp(prefix="qiwidgets-serve-"))
+    root = Path(tempfile.mkdtemp(prefix=SITE_PREFIX, dir=site_parent()))
     voila = prewarm = None
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in _STOP_SIGNALS}
     try:
         site = prepare_site(opts, root)
         env = server_env(opts, site)
-        voila = subprocess.Popen(voila_command(site, opts), cwd=site.root, env=env,
-                                 start_new_session=True)  # fmt: skip
+        voila = start_voila(site, opts, env)
         wait_until_ready(opts, voila)
         if opts.prewarm:
             prewarm = start_prewarm(opts, site, env)
@@ -449,12 +501,18 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
         stop(prewarm)
         stop(voila)
         shutil.rmtree(root, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _exit_on_sigterm(signum, frame):  # pragma: no cover - signal handler
-    """SIGTERM stops the server like Ctrl+C: Voilà, its kernels and the temporary folder go."""
-    raise SystemExit(143)
+#: Signals that stop ``serve`` like Ctrl+C: SIGTERM (``kill``, a service manager) and SIGHUP
+#: (the terminal or the SSH session that ran it was closed).
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _exit_on_signal(signum, frame):  # pragma: no cover - signal handler
+    """Stop the server like Ctrl+C: Voilà, its kernels and the temporary folder go."""
+    raise SystemExit(128 + signum)
 
 
 __all__ = [
