@@ -458,6 +458,23 @@ def test_a_warm_kernel_builds_only_the_first_tab(sample_db, monkeypatch, tmp_pat
     assert list(page.widget.sections) == ["Explore a chart"]
 
 
+def test_the_team_page_says_which_team_a_link_shows(sample_db, monkeypatch, tmp_path):
+    """A link without ``?team=`` shows the first team and says so; an unknown team is named."""
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(runtime.DB_ENV, sample_db)
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)
+    cases = [
+        ("token=abc", "W01", "info", "Showing Ward 1 (Acute Medicine), the first team by name"),
+        ("team=W03&token=abc", "W03", "", ""),
+        ("team=NOPE", "W01", "warning", "There is no team 'NOPE': showing Ward 1"),
+    ]
+    for query, code, kind, words in cases:
+        monkeypatch.setenv("QUERY_STRING", query)
+        dash = runtime.TeamPage.prepare().open()
+        assert dash.team.code == code
+        assert dash.message_kind == kind and words in dash.message
+
+
 def test_programme_dashboard_in_process(sample_db, monkeypatch, tmp_path):
     from qiwidgets.dashboards.programme import ProgrammeDashboard, team_link
 

@@ -190,8 +190,9 @@ class TeamPage(_Page):
         if not known:
             dash.say(f"There is no team {code!r}: showing {dash.team.name}. "
                      "Choose your team above.", "warning")  # fmt: skip
-        elif not code:
-            dash.say("Choose your team above.", "info")
+        elif not code:  # a link without ?team=: say whose page this is before anyone edits it
+            dash.say(f"Showing {dash.team.name}, the first team by name: choose your team above.",
+                     "info")  # fmt: skip
         return dash
 
 
