@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 # --- the learning-system store: the same tests on SQLite and on a real PostgreSQL server -------
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Self
 
 #: The Debian user that owns the server files when the tests run as root.
 PG_SYSTEM_USER = "postgres"
@@ -153,7 +154,7 @@ class PostgresServer:
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> PostgresServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -16,7 +16,9 @@ SCRIPT = shutil.which("qiwidgets", path=str(Path(sys.executable).parent))
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     assert SCRIPT, "the qiwidgets console script is not installed in this environment"
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False
+    )
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(os.environ.get("QI_SPC_REFERENCE", ROOT.parent / "shared" / "reference" / "spc"))
 

@@ -583,9 +583,9 @@ def test_a_large_sqlite_import_still_enforces_every_check_rule(monkeypatch, tmp_
     bad = {"team_id": team_id, "measure_id": measure_id, "period": dt.date(2025, 1, 1),
            "numerator": -1.0, "denominator": 10.0, "data_quality": "ok", "version": 1,
            "created_at": now, "updated_at": now}  # fmt: skip
-    with pytest.raises(StoreError, match="numerator_not_negative"):
-        with engine.begin() as conn, imports._bulk_load(conn, table, 2):
-            conn.execute(insert(table), [bad])
+    with (pytest.raises(StoreError, match="numerator_not_negative"), engine.begin() as conn,
+          imports._bulk_load(conn, table, 2)):  # fmt: skip
+        conn.execute(insert(table), [bad])
     assert snapshot(db) == before  # the row, and the dropped index, rolled back
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA ignore_check_constraints").scalar() == 0

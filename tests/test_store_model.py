@@ -329,9 +329,9 @@ def test_database_constraints_hold_without_the_repo(store_url):
                         "generalisable": False}),
     ]  # fmt: skip
     for model, row in bad_rows:
-        with pytest.raises(StoreError, match="breaks a rule of the database"):
-            with store_db.session_scope(engine) as session:
-                session.execute(insert(model.__table__), [{**base, **row}])
+        with (pytest.raises(StoreError, match="breaks a rule of the database"),
+              store_db.session_scope(engine) as session):  # fmt: skip
+            session.execute(insert(model.__table__), [{**base, **row}])
 
 
 def test_observation_correction_keeps_the_edit_history(store_url):
