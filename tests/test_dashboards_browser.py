@@ -354,13 +354,15 @@ def test_a_reflection_with_markup_shows_as_text_and_runs_nothing(server, visit, 
         assert not any("x-qi-xss" in u for u in visit_.requests)
 
 
-def test_two_visitors_editing_the_same_reflection(server, visit, store):
+def two_visitors_edit_the_same_reflection(served, visit, db: str, team: str) -> None:
+    """Two browser contexts save the newest reflection of ``team``: the second gets the
+    stale-edit message and keeps its words, the first's words are in the store ``db``."""
     from qiwidgets.store import repo
 
     first, second = visit(), visit()
     pages = []
     for v in (first, second):
-        page = v.open(server.url("team.ipynb", team="W07"), charts=1)
+        page = v.open(served.url("team.ipynb", team=team), charts=1)
         panel = open_tab(page, "Reflections")
         pick = dropdown(panel, "Reflection")
         labels = pick_newest_reflection(pick)
@@ -381,8 +383,33 @@ def test_two_visitors_editing_the_same_reflection(server, visit, store):
         == "Second visitor's words"
     )
     date = target_label.split(":")[0]
-    mine = [r for r in repo.list_reflections(store, "W07") if r.date.isoformat() == date]
+    mine = [r for r in repo.list_reflections(db, team) if r.date.isoformat() == date]
     assert any(r.what_worked == "First visitor's words" for r in mine)
+    assert not any(r.what_worked == "Second visitor's words" for r in mine)
+
+
+def test_two_visitors_editing_the_same_reflection(server, visit, store):
+    two_visitors_edit_the_same_reflection(server, visit, store, "W07")
+
+
+def test_two_visitors_on_a_postgresql_store(pg_server, visit, tmp_path):
+    """The store of a multi-user deployment (docs/deployment.md) behind real pages: served on
+    a real PostgreSQL server, a saved edit is there at once and a stale edit is refused."""
+    from qiwidgets.dashboards.harness import ServedDashboards
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    url = pg_server.create_database()
+    try:
+        init_db(url)
+        load_sample(url)
+        dispose_engines()
+        with ServedDashboards(url, workdir=tmp_path / "pg") as served:
+            two_visitors_edit_the_same_reflection(served, visit, url, "W06")
+            assert "Traceback" not in "".join(served.output)
+    finally:
+        dispose_engines()
+        pg_server.drop_database(url)
 
 
 def test_an_unknown_team_in_the_link_says_so(server, visit):
