@@ -50,6 +50,18 @@ def test_voila_config_is_locked_down():
     assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     dev = server.voila_config(server.ServeOptions(db="x.db", dev=True), server.PACKAGE_DIR)
     assert dev["VoilaConfiguration"]["show_tracebacks"] is True
+    assert cfg["Voila"]["base_url"] == cfg["Voila"]["server_url"] == "/"
+
+
+def test_behind_jupyterhub_the_pages_keep_the_prefix_the_routes_drop_it():
+    """jhsingle-native-proxy strips /services/<name>/ before forwarding; the pages' links keep
+    it. Behind the Hub's login, the token can be switched off (docs/deployment.md)."""
+    opts = server.ServeOptions(db="x.db", base_url="/services/qi/", server_url="/", no_token=True)
+    cfg = server.voila_config(opts, server.PACKAGE_DIR)
+    assert (cfg["Voila"]["base_url"], cfg["Voila"]["server_url"]) == ("/services/qi/", "/")
+    assert cfg["Voila"]["token"] == ""
+    internal = server.dashboard_url(opts, "team.ipynb")  # printed by serve: no token, no prefix
+    assert internal == "http://127.0.0.1:8866/voila/render/team.ipynb"
 
 
 def test_the_server_s_kernels_get_the_prompt_kernel_client():
@@ -136,6 +148,8 @@ def test_the_prompt_client_says_when_the_kernel_died_before_it_was_ready():
         ({"pool": -1}, "`pool`"),
         ({"timeout": 0}, "`timeout`"),
         ({"base_url": "dash"}, "`base_url`"),
+        ({"server_url": "/x"}, "`server_url`"),
+        ({"token": "k" * 20, "no_token": True}, "either a token or no_token"),
     ],
 )
 def test_serve_options_say_what_is_wrong(kwargs, words):
@@ -202,7 +216,8 @@ def test_cli_passes_the_options_on(monkeypatch):
     seen = {}
     monkeypatch.setattr(server, "serve", lambda opts: seen.setdefault("opts", opts) and 0)
     cli.main(["serve", "--db", "a.db", "--port", "9001", "--token", "k" * 20, "--dev",
-              "--pool", "0", "--cull-idle", "30", "--timeout", "45", "--no-prewarm"])  # fmt: skip
+              "--pool", "0", "--cull-idle", "30", "--timeout", "45", "--no-prewarm",
+              "--base-url", "/services/qi/", "--server-url", "/", "--stop-with-parent"])  # fmt: skip
     o = seen["opts"]
     assert (o.db, o.port, o.token, o.dev, o.pool, o.cull_idle, o.timeout, o.prewarm) == (
         "a.db",
@@ -214,6 +229,12 @@ def test_cli_passes_the_options_on(monkeypatch):
         45,
         False,
     )
+    assert (o.base_url, o.server_url, o.no_token, o.stop_with_parent) == (
+        "/services/qi/", "/", False, True
+    )  # fmt: skip
+    seen.clear()
+    cli.main(["serve", "--no-token"])
+    assert seen["opts"].no_token and seen["opts"].token is None
 
 
 # --- runtime ----------------------------------------------------------------------------------

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -481,13 +484,14 @@ def test_the_operator_s_terminal_stays_clean_and_kernels_ignore_the_account_s_ip
     assert not marker.exists(), "the account's IPython start-up script ran in a dashboard kernel"
 
 
-@pytest.mark.parametrize("how", ["SIGHUP", "SIGKILL"])
+@pytest.mark.parametrize("how", ["SIGHUP", "SIGKILL", "SIGINT+SIGTERM"])
 def test_voila_and_its_kernels_stop_when_serve_is_hung_up_or_killed(store, tmp_path, monkeypatch,
                                                                      how):  # fmt: skip
     """Closing the terminal or SSH session that ran ``qiwidgets serve`` (SIGHUP) stops it like
-    Ctrl+C, its temporary folder included; even when ``serve`` is killed outright, Voilà and its
-    warm kernels stop with it instead of holding the port and ~200 MB per kernel. A TMPDIR too
-    long for a Unix socket path (macOS's is ~50 characters) does not stop the kernels."""
+    Ctrl+C, its temporary folder included, and a second signal during that clean-up does not
+    cut it short; even when ``serve`` is killed outright, Voilà and its warm kernels stop with
+    it instead of holding the port and ~200 MB per kernel. A TMPDIR too long for a Unix socket
+    path (macOS's is ~50 characters) does not stop the kernels."""
     import signal
     import time
 
@@ -512,17 +516,75 @@ def test_voila_and_its_kernels_stop_when_serve_is_hung_up_or_killed(store, tmp_p
             connection = Path(kernel.cmdline()[kernel.cmdline().index("-f") + 1])
             assert connection.is_relative_to(site)
             assert json.loads(connection.read_text())["transport"] == "ipc"
-        os.kill(served.proc.pid, getattr(signal, how))  # serve only, not its process group
+        for i, name in enumerate(how.split("+")):  # serve only, not its process group
+            if i:  # a launcher passing Ctrl+C on, then exiting: serve is cleaning up
+                time.sleep(0.5)
+            os.kill(served.proc.pid, getattr(signal, name))
         served.proc.wait(30)
         _, alive = psutil.wait_procs(children, timeout=30)
         assert not alive, [" ".join(p.cmdline()) for p in alive]
         assert served.wait_port_closed(5)
     assert "Traceback" not in "".join(served.output), "".join(served.output)[-3000:]
-    if how == "SIGHUP":
+    if how != "SIGKILL":
         assert not site.exists()  # the site, the chart cache and the kernels' sockets
     else:  # nothing can clean up after SIGKILL; it must not hold on to anything else
         shutil.rmtree(site)
     assert not list(tmp.iterdir())
+
+
+def test_behind_a_prefix_stripping_proxy_the_links_keep_the_prefix(store, tmp_path):
+    """The JupyterHub set-up of docs/deployment.md: jhsingle-native-proxy logs the visitor in
+    and forwards /services/qi-dashboards/X as /X. Voilà answers at /, its pages link under the
+    prefix, and no token is asked for (the Hub's login is the gate)."""
+    import time
+
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    prefix = "/services/qi-dashboards/"
+    with ServedDashboards(store, token=None, workdir=tmp_path / "hub",
+                          extra_args=["--base-url", prefix, "--server-url", "/"]) as served:  # fmt: skip
+        deadline = time.monotonic() + 10  # the lines after "ready" may still be on their way
+        while f"{prefix}voila/render/team.ipynb" not in "".join(served.output):
+            assert time.monotonic() < deadline, "serve did not print the proxy's address"
+            time.sleep(0.1)
+        with urllib.request.urlopen(served.url("team.ipynb", team="W02"), timeout=120) as resp:
+            page = resp.read().decode("utf-8")
+        links = re.findall(r'(?:src|href)="(/[^"]*)"', page)
+        assert links and all(link.startswith(prefix) for link in links), links
+        assert f'data-base-url="{prefix}voila/"' in page
+    assert "Traceback" not in "".join(served.output)
+
+
+def test_serve_stops_with_the_launcher_that_started_it(store, tmp_path):
+    """``--stop-with-parent``: when the launcher ends without stopping its child (as
+    jhsingle-native-proxy did when JupyterHub stopped), serve stops and cleans up."""
+    import time
+
+    import psutil
+
+    from qiwidgets.dashboards.harness import ServedDashboards, free_port
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(
+        "import subprocess, sys\n"
+        "serve = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, text=True)\n"
+        "for line in serve.stdout:\n"
+        "    if 'dashboards are ready' in line:\n"
+        "        print(serve.pid, flush=True)\n"
+        "        break\n"
+    )  # the launcher exits, leaving serve running
+    env = {**ServedDashboards(store, workdir=tmp_path / "w").env(), "TMPDIR": str(tmp)}
+    cmd = [sys.executable, str(launcher), sys.executable, "-m", "qiwidgets.cli", "serve",
+           "--db", store, "--port", str(free_port()), "--no-token", "--stop-with-parent"]  # fmt: skip
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, check=True)
+    serve = psutil.Process(int(out.stdout.split()[-1]))
+    serve.wait(30)
+    deadline = time.monotonic() + 30
+    while any(tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not list(tmp.iterdir())  # Voilà's kernels stopped and the site folder went
 
 
 def test_a_visitor_arriving_after_the_cell_time_limit_still_gets_the_page(store, tmp_path,

@@ -13,7 +13,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="serve the team and programme dashboards (Voilà) on 127.0.0.1",
         description="Serve the team and programme dashboards with Voilà on 127.0.0.1. Only the "
         "two dashboards are served, with their code hidden, a token required (generated and "
-        "printed with the address unless --token is given), idle kernels shut down and a time "
+        "printed with the address unless --token is given; --no-token behind JupyterHub), idle kernels shut down and a time "
         "limit on every step. Stop it with Ctrl+C.",
     )
     p.add_argument("--db", help="the store: a SQLite file or a database URL "
@@ -39,6 +39,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(default: a temporary folder)")  # fmt: skip
     p.add_argument("--base-url", default="/", help="URL prefix behind a proxy, e.g. "
                    "/services/qi-dashboards/ under JupyterHub (default /)")  # fmt: skip
+    p.add_argument("--server-url", help="the path the server answers on when the proxy strips "
+                   "--base-url before forwarding, as jhsingle-native-proxy does: / "
+                   "(default: the base URL)")  # fmt: skip
+    p.add_argument("--no-token", action="store_true", help="need no token: only behind "
+                   "JupyterHub or a proxy that logs visitors in, on a machine where no other "
+                   "account can reach the port")  # fmt: skip
+    p.add_argument("--stop-with-parent", action="store_true", help="stop when the process "
+                   "that started this one ends (Linux), for launchers that leave their child "
+                   "running, such as jhsingle-native-proxy when JupyterHub stops it")  # fmt: skip
     p.add_argument(
         "--no-prewarm",
         dest="prewarm",
@@ -54,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
         db=args.db, port=args.port, token=args.token, dev=args.dev, pool=args.pool,
         cull_idle=args.cull_idle, timeout=args.timeout, programme=args.programme,
         cache_dir=args.cache_dir, prewarm=args.prewarm, base_url=args.base_url,
+        server_url=args.server_url, no_token=args.no_token,
+        stop_with_parent=args.stop_with_parent,
     )  # fmt: skip
     return _server.serve(opts)

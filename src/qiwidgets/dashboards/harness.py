@@ -29,7 +29,8 @@ def free_port() -> int:
 class ServedDashboards:
     """``with ServedDashboards(db) as server: server.url("team.ipynb", team="W01")``."""
 
-    def __init__(self, db: str | os.PathLike, *, token: str = "qiwidgets-test-token-0123456789",
+    def __init__(self, db: str | os.PathLike, *,
+                 token: str | None = "qiwidgets-test-token-0123456789",
                  pool: int = 1, extra_args: list[str] | None = None,
                  workdir: str | os.PathLike | None = None, ready_timeout: float = 240):  # fmt: skip
         self.db = str(db)
@@ -50,7 +51,7 @@ class ServedDashboards:
 
     def url(self, page: str = "team.ipynb", *, token: bool = True, **params: str) -> str:
         query = dict(params)
-        if token:
+        if token and self.token:
             query["token"] = self.token
         q = urllib.parse.urlencode(query)
         return f"{self.base}/voila/render/{page}" + (f"?{q}" if q else "")
@@ -67,8 +68,9 @@ class ServedDashboards:
         return env
 
     def start(self) -> ServedDashboards:
+        token = ["--token", self.token] if self.token else ["--no-token"]
         cmd = [sys.executable, "-m", "qiwidgets.cli", "serve", "--db", self.db,
-               "--port", str(self.port), "--token", self.token, "--pool", str(self.pool),
+               "--port", str(self.port), *token, "--pool", str(self.pool),
                "--cache-dir", str(self.workdir / "charts"), *self.extra_args]  # fmt: skip
         self.proc = subprocess.Popen(
             cmd, cwd=self.workdir, env=self.env(), stdout=subprocess.PIPE,

@@ -118,6 +118,9 @@ class ServeOptions:
     cache_dir: str | None = None
     prewarm: bool = True
     base_url: str = "/"
+    server_url: str | None = None
+    no_token: bool = False
+    stop_with_parent: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -136,8 +139,19 @@ class ServeOptions:
             if not isinstance(value, int) or value < low:
                 raise ServeError(f"`{name}` must be a whole number of at least {low}, "
                                  f"got {value!r}.")  # fmt: skip
-        if not self.base_url.startswith("/") or not self.base_url.endswith("/"):
-            raise ServeError(f"`base_url` must start and end with '/', got {self.base_url!r}.")
+        for name in ("base_url", "server_url"):
+            value = getattr(self, name)
+            if value is not None and (not value.startswith("/") or not value.endswith("/")):
+                raise ServeError(f"`{name}` must start and end with '/', got {value!r}.")
+        if self.no_token and self.token is not None:
+            raise ServeError("Give either a token or no_token, not both.")
+        if self.stop_with_parent and sys.platform != "linux":
+            raise ServeError("`stop_with_parent` works on Linux only.")
+
+    @property
+    def routes_url(self) -> str:
+        """The path Voilà's routes listen on: the base URL, unless a proxy strips it first."""
+        return self.server_url or self.base_url
 
 
 def resolve_db(db: str | os.PathLike | None) -> str:
@@ -231,8 +245,10 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
             "ip": opts.host,
             "port": opts.port,
             "open_browser": False,
-            "token": opts.token,
+            "token": "" if opts.no_token else opts.token,
+            # the addresses in the pages; the routes, when a proxy strips the prefix first
             "base_url": opts.base_url,
+            "server_url": opts.routes_url,
             "tornado_settings": {
                 "headers": {
                     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -380,14 +396,16 @@ def dashboard_url(opts: ServeOptions, page: str = "team.ipynb", **params: str) -
     """The address of a dashboard, with the token so it opens at once."""
     import urllib.parse
 
-    query = urllib.parse.urlencode({**params, "token": opts.token})
-    return f"http://{opts.host}:{opts.port}{opts.base_url}voila/render/{page}?{query}"
+    query = urllib.parse.urlencode({**params} if opts.no_token else {**params, "token": opts.token})
+    return f"http://{opts.host}:{opts.port}{opts.routes_url}voila/render/{page}" + (
+        f"?{query}" if query else ""
+    )
 
 
 def wait_until_ready(opts: ServeOptions, proc: subprocess.Popen, timeout: float = 120) -> None:
     """Wait until the server answers (a login redirect or a page), or fail with its exit."""
     deadline = time.monotonic() + timeout
-    url = f"http://{opts.host}:{opts.port}{opts.base_url}voila/static/voila.js"
+    url = f"http://{opts.host}:{opts.port}{opts.routes_url}voila/static/voila.js"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServeError(f"Voilà stopped while starting (exit status {proc.returncode}); "
@@ -416,13 +434,19 @@ def port_free(host: str, port: int) -> bool:
 _PR_SET_PDEATHSIG = 1
 
 
-def _stop_with_serve() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    """Have Linux send this child SIGTERM when ``qiwidgets serve`` dies, even by SIGKILL or
-    the OOM killer, so Voilà never outlives it (Voilà stops its kernels on SIGTERM)."""
+def _stop_with_parent() -> None:
+    """Have Linux send this process SIGTERM when its parent process ends, even by SIGKILL or
+    the OOM killer (no-op elsewhere)."""
     if sys.platform == "linux":
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _stop_with_serve() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """Voilà and the prewarm never outlive ``qiwidgets serve`` (Voilà stops its kernels on
+    SIGTERM)."""
+    _stop_with_parent()
 
 
 def start_voila(site: Site, opts: ServeOptions, env: dict[str, str]) -> subprocess.Popen:
@@ -463,9 +487,15 @@ def stop(proc: subprocess.Popen | None, grace: float = 10) -> None:
 def serve(opts: ServeOptions, *, echo=print) -> int:
     """Start Voilà with the dashboards and block until it stops (Ctrl+C stops it).
 
-    Prints the address of both dashboards with the token. Returns Voilà's exit status.
+    Prints the address of both dashboards (with the token, unless ``no_token``). Returns
+    Voilà's exit status.
     """
-    generated = opts.token is None
+    if opts.stop_with_parent:
+        parent = os.getppid()
+        _stop_with_parent()
+        if os.getppid() != parent:  # it ended before the request took effect
+            raise ServeError("The process that started qiwidgets serve has already ended.")
+    generated = opts.token is None and not opts.no_token
     if generated:
         opts.token = secrets.token_urlsafe(24)
     opts.db = resolve_db(opts.db)
@@ -486,7 +516,14 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
         echo("qiwidgets dashboards are ready (Ctrl+C stops the server).")
         echo(f"  Team dashboard:      {dashboard_url(opts, 'team.ipynb')}")
         echo(f"  Programme dashboard: {dashboard_url(opts, 'programme.ipynb')}")
-        echo("  A team's own page:   add &team=CODE to the team dashboard's address.")
+        echo(f"  A team's own page:   add {'?' if opts.no_token else '&'}team=CODE to the team "
+             "dashboard's address.")  # fmt: skip
+        if opts.routes_url != opts.base_url:
+            echo(f"  Through the proxy:   {opts.base_url}voila/render/team.ipynb and "
+                 "programme.ipynb (the proxy strips the prefix).")  # fmt: skip
+        if opts.no_token:
+            echo(f"  No token: any account on this machine can open {opts.host}:{opts.port}. "
+                 "Use this only behind JupyterHub or a proxy that logs visitors in.")  # fmt: skip
         if generated:
             echo("  The token was generated for this run; give it only to people who may see "
                  "and change the programme's data.")  # fmt: skip
@@ -498,6 +535,12 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        # a second signal must not cut the clean-up short: a launcher such as
+        # jhsingle-native-proxy passes on JupyterHub's SIGINT and then exits (SIGTERM from
+        # --stop-with-parent), which left the temporary folder behind
+        previous.setdefault(signal.SIGINT, signal.getsignal(signal.SIGINT))
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         stop(prewarm)
         stop(voila)
         shutil.rmtree(root, ignore_errors=True)
