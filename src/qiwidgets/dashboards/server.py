@@ -393,7 +393,8 @@ def voila_command(site: Site, opts: ServeOptions) -> list[str]:
 
 
 def dashboard_url(opts: ServeOptions, page: str = "team.ipynb", **params: str) -> str:
-    """The address of a dashboard, with the token so it opens at once."""
+    """The address of a dashboard on the server itself, with the token (unless ``no_token``)
+    so it opens at once."""
     import urllib.parse
 
     query = urllib.parse.urlencode({**params} if opts.no_token else {**params, "token": opts.token})
@@ -436,24 +437,19 @@ _PR_SET_PDEATHSIG = 1
 
 def _stop_with_parent() -> None:
     """Have Linux send this process SIGTERM when its parent process ends, even by SIGKILL or
-    the OOM killer (no-op elsewhere)."""
+    the OOM killer (no-op elsewhere). Voilà and the prewarm get it, so they never outlive
+    ``qiwidgets serve`` (Voilà stops its kernels on SIGTERM)."""
     if sys.platform == "linux":
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def _stop_with_serve() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    """Voilà and the prewarm never outlive ``qiwidgets serve`` (Voilà stops its kernels on
-    SIGTERM)."""
-    _stop_with_parent()
-
-
 def start_voila(site: Site, opts: ServeOptions, env: dict[str, str]) -> subprocess.Popen:
     """Start Voilà in a session of its own (a Ctrl+C in the terminal reaches ``serve`` only,
     which stops Voilà in order); it stops when ``serve`` dies."""
     return subprocess.Popen(voila_command(site, opts), cwd=site.root, env=env,
-                            preexec_fn=_stop_with_serve,  # noqa: PLW1509 - serve has no threads
+                            preexec_fn=_stop_with_parent,  # noqa: PLW1509 - serve has no threads
                             start_new_session=True)  # fmt: skip
 
 
@@ -462,7 +458,7 @@ def start_prewarm(opts: ServeOptions, site: Site, env: dict[str, str]) -> subpro
     cmd = [sys.executable, "-m", "qiwidgets.dashboards.prewarm"]
 
     def lower_priority() -> None:  # pragma: no cover - runs in the child
-        _stop_with_serve()
+        _stop_with_parent()
         os.nice(10)
 
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
