@@ -463,7 +463,6 @@ def test_the_operator_s_terminal_stays_clean_and_kernels_ignore_the_account_s_ip
     each kernel); stopping the server while warm kernels wait for visitors prints no
     traceback; a start-up script in the account's IPython profile does not run in the
     dashboards' kernels (they have a profile of their own)."""
-    import time
 
     from qiwidgets.dashboards.harness import ServedDashboards
 
@@ -473,10 +472,7 @@ def test_the_operator_s_terminal_stays_clean_and_kernels_ignore_the_account_s_ip
     marker = tmp_path / "startup-script-ran"
     Path(startup, "00-marker.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     with served:
-        deadline = time.monotonic() + 120
-        while sum("Kernel pool of" in line for line in served.output) < 2:
-            assert time.monotonic() < deadline, "the warm kernels never got ready"
-            time.sleep(0.2)
+        assert served.wait_for_output("Kernel pool of", 2), "the warm kernels never got ready"
     text = "".join(served.output)
     assert text.count("Kernel shutdown") >= 2, text[-3000:]  # both waiting kernels were stopped
     assert "Traceback" not in text, text[-3000:]
@@ -503,10 +499,7 @@ def test_voila_and_its_kernels_stop_when_serve_is_hung_up_or_killed(store, tmp_p
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
     with ServedDashboards(store, workdir=tmp_path / "work") as served:
-        deadline = time.monotonic() + 120
-        while sum("Kernel pool of" in line for line in served.output) < 2:
-            assert time.monotonic() < deadline, "the warm kernels never got ready"
-            time.sleep(0.2)
+        assert served.wait_for_output("Kernel pool of", 2), "the warm kernels never got ready"
         children = psutil.Process(served.proc.pid).children(recursive=True)
         voila = [c for c in children if "-m voila" in " ".join(c.cmdline())]
         kernels = [c for c in children if "ipykernel_launcher" in " ".join(c.cmdline())]
@@ -536,17 +529,14 @@ def test_behind_a_prefix_stripping_proxy_the_links_keep_the_prefix(store, tmp_pa
     """The JupyterHub set-up of docs/deployment.md: jhsingle-native-proxy logs the visitor in
     and forwards /services/qi-dashboards/X as /X. Voilà answers at /, its pages link under the
     prefix, and no token is asked for (the Hub's login is the gate)."""
-    import time
 
     from qiwidgets.dashboards.harness import ServedDashboards
 
     prefix = "/services/qi-dashboards/"
     with ServedDashboards(store, token=None, workdir=tmp_path / "hub",
                           extra_args=["--base-url", prefix, "--server-url", "/"]) as served:  # fmt: skip
-        deadline = time.monotonic() + 10  # the lines after "ready" may still be on their way
-        while f"{prefix}voila/render/team.ipynb" not in "".join(served.output):
-            assert time.monotonic() < deadline, "serve did not print the proxy's address"
-            time.sleep(0.1)
+        # the lines after "ready" may still be on their way
+        assert served.wait_for_output(f"{prefix}voila/render/team.ipynb", timeout=10)
         with urllib.request.urlopen(served.url("team.ipynb", team="W02"), timeout=120) as resp:
             page = resp.read().decode("utf-8")
         links = re.findall(r'(?:src|href)="(/[^"]*)"', page)
@@ -598,10 +588,7 @@ def test_a_visitor_arriving_after_the_cell_time_limit_still_gets_the_page(store,
 
     with ServedDashboards(store, workdir=tmp_path / "late",
                           extra_args=["--timeout", "30"]) as served:  # fmt: skip
-        deadline = time.monotonic() + 120
-        while not any("Kernel pool of team.ipynb is filled" in line for line in served.output):
-            assert time.monotonic() < deadline, "the warm kernel never got ready"
-            time.sleep(0.2)
+        assert served.wait_for_output("Kernel pool of team.ipynb is filled"), "no warm kernel"
         time.sleep(40)  # past the limit, with the warm kernel waiting
         page = visit().open(served.url("team.ipynb", team="W02"), charts=3)
         assert dashboard(page).count() == 1

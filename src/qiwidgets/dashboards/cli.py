@@ -13,8 +13,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="serve the team and programme dashboards (Voilà) on 127.0.0.1",
         description="Serve the team and programme dashboards with Voilà on 127.0.0.1. Only the "
         "two dashboards are served, with their code hidden, a token required (generated and "
-        "printed with the address unless --token is given; --no-token behind JupyterHub), idle kernels shut down and a time "
-        "limit on every step. Stop it with Ctrl+C.",
+        "printed with the address unless --token is given; --no-token behind JupyterHub), "
+        "idle kernels shut down and a time limit on every step. Stop it with Ctrl+C.",
     )
     p.add_argument("--db", help="the store: a SQLite file or a database URL "
                    "(default: $QIWIDGETS_DB or qiwidgets.db)")  # fmt: skip

@@ -107,6 +107,15 @@ class ServedDashboards:
 
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def wait_for_output(self, text: str, count: int = 1, timeout: float = 120) -> bool:
+        """Wait until ``count`` lines the server printed contain ``text``; False on time-out."""
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in self.output) < count:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     def wait_port_closed(self, timeout: float = 30) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -397,10 +397,9 @@ def dashboard_url(opts: ServeOptions, page: str = "team.ipynb", **params: str) -
     so it opens at once."""
     import urllib.parse
 
-    query = urllib.parse.urlencode({**params} if opts.no_token else {**params, "token": opts.token})
-    return f"http://{opts.host}:{opts.port}{opts.routes_url}voila/render/{page}" + (
-        f"?{query}" if query else ""
-    )
+    query = dict(params) if opts.no_token else {**params, "token": opts.token}
+    url = f"http://{opts.host}:{opts.port}{opts.routes_url}voila/render/{page}"
+    return f"{url}?{urllib.parse.urlencode(query)}" if query else url
 
 
 def wait_until_ready(opts: ServeOptions, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -500,7 +499,9 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
                          "choose another with --port.")  # fmt: skip
     root = Path(tempfile.mkdtemp(prefix=SITE_PREFIX, dir=site_parent()))
     voila = prewarm = None
-    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in _STOP_SIGNALS}
+    previous = {sig: signal.getsignal(sig) for sig in (*_STOP_SIGNALS, signal.SIGINT)}
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _exit_on_signal)
     try:
         site = prepare_site(opts, root)
         env = server_env(opts, site)
@@ -534,7 +535,6 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
         # a second signal must not cut the clean-up short: a launcher such as
         # jhsingle-native-proxy passes on JupyterHub's SIGINT and then exits (SIGTERM from
         # --stop-with-parent), which left the temporary folder behind
-        previous.setdefault(signal.SIGINT, signal.getsignal(signal.SIGINT))
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
         stop(prewarm)
