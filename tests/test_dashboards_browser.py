@@ -505,10 +505,16 @@ def test_voila_and_its_kernels_stop_when_serve_is_hung_up_or_killed(store, tmp_p
         kernels = [c for c in children if "ipykernel_launcher" in " ".join(c.cmdline())]
         assert len(voila) == 1 and len(kernels) == 2
         site = Path(voila[0].cwd())
-        for kernel in kernels:
-            connection = Path(kernel.cmdline()[kernel.cmdline().index("-f") + 1])
+        connections = [Path(k.cmdline()[k.cmdline().index("-f") + 1]) for k in kernels]
+        for connection in connections:
             assert connection.is_relative_to(site)
             assert json.loads(connection.read_text())["transport"] == "ipc"
+        # "pool filled" can come while a kernel still starts up; a signal then makes it print a
+        # KeyboardInterrupt of its own. Its 5 sockets exist once its start-up is over.
+        deadline = time.monotonic() + 60
+        while any(len(list(c.parent.glob(f"{c.stem}-ipc-*"))) < 5 for c in connections):
+            assert time.monotonic() < deadline, "the kernels never opened their sockets"
+            time.sleep(0.1)
         for i, name in enumerate(how.split("+")):  # serve only, not its process group
             if i:  # a launcher passing Ctrl+C on, then exiting: serve is cleaning up
                 time.sleep(0.5)
