@@ -26,9 +26,10 @@ from that description):
   4. ``run_length`` (7) or more points in a row on the same side of the mean (a point exactly on
      the mean breaks the run).
 
-Missing values (documented behaviour, never an error): a point whose value is missing is kept
-and plotted as missing; it is left out of the mean and of the moving ranges (both moving ranges
-next to it are missing, so no moving range bridges the gap); its ``outside_limits``,
+Missing values (documented behaviour, never an error; a blank text cell, ``''`` or spaces, is a
+missing value, as in ``control_chart``, and any other text is an error): a point whose value is
+missing is kept and plotted as missing; it is left out of the mean and of the moving ranges (both
+moving ranges next to it are missing, so no moving range bridges the gap); its ``outside_limits``,
 ``relative_to_mean`` and ``close_to_limits`` are missing and it is never flagged
 (``Common Cause``). **A missing value breaks a trend, a run on one side of the mean and a
 two-in-three window**: no pattern is counted across it. (NHSRplotthedots 0.2.2 stops with an
@@ -39,7 +40,6 @@ NHSRplotthedots.
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import warnings
@@ -53,6 +53,14 @@ import pandas as pd
 
 from qiwidgets.errors import RebaseDateWarning, ShortBaselineWarning, SPCDataError, SPCOptionError
 from qiwidgets.spc import _segments as seg
+from qiwidgets.spc import classify
+from qiwidgets.spc.classify import (
+    ASSURANCE_ICONS,
+    ASSURANCE_TYPES,
+    IMPROVEMENTS,
+    POINT_TYPES,
+    VARIATION_ICONS,
+)
 from qiwidgets.spc.constants import (
     D4_MR,
     MDC_LIMIT_CONSTANT,
@@ -81,36 +89,9 @@ __all__ = [
 
 RULE_SET = "Making Data Count"
 
-#: Values of ``improvement`` and their sign (NHSRplotthedots ``improvement_direction``).
-IMPROVEMENTS = {"increase": 1, "decrease": -1, "neutral": 0}
-
 #: Values of ``two_in_three``: ``"ptd"`` reproduces NHSRplotthedots 0.2.2; ``"beyond_included"``
 #: also counts points beyond the process limits (Making Data Count, November 2023).
 TWO_IN_THREE_MODES = ("ptd", "beyond_included")
-
-#: ``point_type`` vocabulary, in code order (NHSRplotthedots).
-POINT_TYPES = (
-    "common_cause",
-    "special_cause_improvement",
-    "special_cause_concern",
-    "special_cause_neutral_high",
-    "special_cause_neutral_low",
-)
-
-#: Icon names for the charts layer; index = variation icon code.
-VARIATION_ICONS = (
-    "common_cause",
-    "improvement_high",
-    "improvement_low",
-    "concern_high",
-    "concern_low",
-    "neutral_high",
-    "neutral_low",
-)
-
-#: ``assurance_type`` vocabulary (NHSRplotthedots) and the matching icon names.
-ASSURANCE_TYPES = ("consistent_pass", "consistent_fail", "inconsistent")
-ASSURANCE_ICONS = ("pass", "fail", "hit_and_miss")
 
 # special_cause_type codes. Odd codes are "high" (above / increasing), even non-zero "low".
 COMMON, ABOVE_UCL, BELOW_LCL, TREND_UP, TREND_DOWN, TWO3_ABOVE, TWO3_BELOW, RUN_ABOVE, RUN_BELOW = (
@@ -161,14 +142,8 @@ SUMMARY_COLUMNS = (
 )
 
 
-@functools.cache
-def _dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
-    """One categorical dtype per vocabulary (building the categories each call is slow)."""
-    return pd.CategoricalDtype(pd.Index(categories), ordered=False)
-
-
-def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes, dtype=_dtype(categories), validate=False)
+#: Categorical columns from codes (-1 = missing), one cached dtype per vocabulary.
+_categorical = classify.categorical
 
 
 def special_cause_types(run_length: int = MDC_RUN_LENGTH) -> tuple[str, ...]:
@@ -426,7 +401,10 @@ def _numeric_y(data: pd.DataFrame, col: str) -> np.ndarray:
         values = s.to_numpy(dtype=float, na_value=np.nan)
     else:
         converted = pd.to_numeric(s, errors="coerce")
-        bad = converted.isna() & s.notna()
+        # a blank cell ('' or spaces, as a CSV export writes a missing value) is missing data,
+        # as in control_chart; any other text is an error
+        blank = s.astype(str).str.strip() == ""
+        bad = converted.isna() & s.notna() & ~blank
         if bad.any():
             where = np.flatnonzero(bad.to_numpy())
             examples = ", ".join(_fmt(v) for v in s.iloc[where[:3]])
@@ -799,19 +777,16 @@ def _classify(
     return code
 
 
+def _way(code: np.ndarray) -> np.ndarray:
+    """+1 for "high" special_cause_type codes (above / increasing), -1 for "low", 0 for none."""
+    way = np.where(code % 2 == 1, 1, -1).astype(np.int8)
+    way[code == COMMON] = 0
+    return way
+
+
 def _point_types(code: np.ndarray, direction: int) -> np.ndarray:
     """point_type codes (index into POINT_TYPES) from special_cause_type codes."""
-    high = (code % 2 == 1) & (code > 0)
-    low = (code % 2 == 0) & (code > 0)
-    pt = np.zeros(len(code), dtype=np.int8)
-    if direction == 0:
-        pt[high] = 3
-        pt[low] = 4
-    else:
-        good_high = direction > 0
-        pt[high] = 1 if good_high else 2
-        pt[low] = 2 if good_high else 1
-    return pt
+    return classify.point_types(code > 0, _way(code), direction)
 
 
 # =============================================================================================
@@ -880,7 +855,8 @@ def mdc_chart(
         rebase group with ``cl``, ``lcl``, ``ucl``, ``n``, the counts of common cause /
         improvement / concern / neutral points, ``variation_type`` (the point_type of the
         group's last point) and ``variation_icon``, ``assurance_type`` (last group of a facet
-        with a target and a direction) and ``assurance_icon``. ``readings``: one sentence per
+        with a target, a direction and finite limits; a target with no limits to hold it
+        against, e.g. a single point, gives none and a warning) and ``assurance_icon``. ``readings``: one sentence per
         facet, computed when first read.
 
     Examples
@@ -991,23 +967,14 @@ def _compute(
     last_of_facet = np.ones(n_groups, dtype=bool)
     last_of_facet[:-1] = gf[1:] != gf[:-1]
     target_g = target_f[gf]
-    assurance = np.full(n_groups, -1, dtype=np.int8)
-    if direction != 0:
-        has = last_of_facet & ~np.isnan(target_g)
-        hi = target_g > upl_g
-        lo = target_g < lpl_g
-        good_hi = direction < 0  # target above the limits is a pass when lower is better
-        assurance[has] = 2
-        assurance[has & hi] = 0 if good_hi else 1
-        assurance[has & lo] = 1 if good_hi else 0
-    last_code = code[last]
+    # assurance: only for the last group of each facet (NHSRplotthedots), and only where the
+    # group has finite limits to hold the target against
+    assurance = np.where(
+        last_of_facet, classify.assurance(target_g, lpl_g, upl_g, direction), -1
+    ).astype(np.int8)
+    unjudged = last_of_facet & ~np.isnan(target_g) & ~(np.isfinite(lpl_g) & np.isfinite(upl_g))
     last_pt = pt[last]
-    last_high = last_code % 2 == 1
-    icon = np.zeros(n_groups, dtype=np.int8)
-    icon[last_pt == 1] = np.where(last_high[last_pt == 1], 1, 2)
-    icon[last_pt == 2] = np.where(last_high[last_pt == 2], 3, 4)
-    icon[last_pt == 3] = 5
-    icon[last_pt == 4] = 6
+    icon = classify.variation_icons(last_pt, _way(code[last]))
     short_g = group_n < MDC_SHORT_GROUP_THRESHOLD
 
     # ---- output frames (built when first read) ----------------------------------------------
@@ -1100,6 +1067,20 @@ def _compute(
         )
         messages.append(msg)
         warnings.warn(msg, RebaseDateWarning, stacklevel=3)
+
+    n_unjudged = int(unjudged.sum()) if direction != 0 else 0
+    if n_unjudged:
+        which = np.flatnonzero(unjudged)[:3]
+        names = "; ".join(
+            _group_text(p.facet_keys[gf[i]], 0, bool(opts.facets), False) for i in which
+        )
+        more = f" and {n_unjudged - len(which)} more" if n_unjudged > len(which) else ""
+        msg = (
+            f"No assurance for {names}{more}: the series has no limits (fewer than two values), "
+            "so there is nothing to hold the target against."
+        )
+        messages.append(msg)
+        warnings.warn(msg, classify.NoLimitsWarning, stacklevel=3)
 
     facet_last_group = np.flatnonzero(last_of_facet)
     readings = _Readings(
