@@ -331,7 +331,7 @@ def test_lower_target_upper_and_inputs_untouched(data, kind):
     before = d.copy()
     r = run(d, data_type=data_type, sr_method=sr_method, draw_unadjusted=True)
     pd.testing.assert_frame_equal(d, before)
-    target = r.summary["target"].iloc[0]
+    target = r.summary["target_plotted"].iloc[0]  # the limits are in plotted units
     lim = r.limits
     if data_type == "PR":
         # FunnelPlotR clips PR limits to [0, 1] and fixes non-monotone rows against the next

@@ -168,8 +168,8 @@ def funnel(
         ``points``: one row per unit, sorted by group: ``group``, ``numerator``,
         ``denominator_input`` (summed), ``denominator`` (used: SHMI-rounded for SR/SHMI),
         ``rr`` (numerator / summed denominator), ``value`` (``multiplier * numerator /
-        denominator``, what is drawn), ``target`` (``multiplier`` x target),
-        ``target_transformed``, ``y_transformed``, ``s_zscore``, ``z``, ``z_trimmed`` (NaN when
+        denominator``, what is drawn), ``target`` (``multiplier`` x target, in plotted units
+        like ``value``), ``target_transformed``, ``y_transformed``, ``s_zscore``, ``z``, ``z_trimmed`` (NaN when
         truncated), ``trimmed`` (truncated or Winsorised), ``rank`` and ``trunc_group`` (SHMI
         only), ``s_limits``, the eight limits at the unit's denominator (``od95_lcl``, ...,
         ``ucl998``, named as in ``limits``), ``lcl`` and ``ucl`` (the limits it is judged on),
@@ -179,7 +179,9 @@ def funnel(
 
         ``summary``: one row: ``data_type``, ``sr_method``, ``limit`` (95 or 99.8), ``phi``,
         ``tau2`` (as FunnelPlotR returns them), ``phi_computed``, ``tau2_computed``,
-        ``n_units``, ``n_used_for_phi``, ``winsor_lower_z``, ``winsor_upper_z``, ``target``,
+        ``n_units``, ``n_used_for_phi``, ``winsor_lower_z``, ``winsor_upper_z``, ``target``
+        (FunnelPlotR's value, in data units: 0.155 for a proportion drawn as 15.5 %),
+        ``target_plotted`` (``multiplier`` x target: where the centre line is drawn),
         ``target_transformed``, ``multiplier``, ``n_outliers``, ``n_above``, ``n_below``,
         ``draw_adjusted_requested``, ``draw_unadjusted_requested``, ``draw_adjusted``,
         ``draw_unadjusted`` (effective), ``judged_on``.
@@ -668,7 +670,8 @@ def _compute(units: pd.DataFrame, o: dict[str, Any], warns: list[str]) -> Funnel
                 "n_used_for_phi": n_used,
                 "winsor_lower_z": lz,
                 "winsor_upper_z": uz,
-                "target": m * target,
+                "target": target,  # FunnelPlotR's summary: data units, never multiplied
+                "target_plotted": m * target,  # where the centre line is drawn
                 "target_transformed": target_t,
                 "multiplier": m,
                 "n_outliers": int(outlier.sum()),
