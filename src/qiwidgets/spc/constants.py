@@ -75,6 +75,12 @@ MDC_MIN_FIX_AFTER = 12
 # c4(n) and c5(n) are computed exactly from the gamma function in qiwidgets.spc.qic (Montgomery,
 # Appendix VI; A3 = 3/(c4 sqrt n), B3/B4 = 1 -/+ 3 c5/c4).
 
+#: G chart with a given centre line: the plotted centre is G_CL_MEDIAN_FACTOR x the given mean,
+#: the theoretical median of the geometric distribution (median ~ ln 2 x mean; Provost & Murray,
+#: *The Health Care Data Guide*, 2011, p. 228). qicharts2 0.8.1 `qic.g` uses the rounded 0.693;
+#: without a given centre line it plots the median of the data instead.
+G_CL_MEDIAN_FACTOR = 0.693
+
 #: T chart transform exponent: y**(1/3.6) is close to normal for exponential times
 #: (Nelson L.S. 1994, "A control chart for parts-per-million nonconforming items", JQT 26(3)).
 T_CHART_EXPONENT = 3.6

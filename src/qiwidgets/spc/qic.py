@@ -19,9 +19,17 @@ import pandas as pd
 
 from qiwidgets.errors import QIWarning, SPCDataError, SPCOptionError
 from qiwidgets.spc import _segments as seg
+from qiwidgets.spc import classify
 from qiwidgets.spc import runs as runs_mod
 from qiwidgets.spc import validate as v
-from qiwidgets.spc.constants import D2_MR, D4_MR, SIGMA_INNER, SIGMA_LIMIT, T_CHART_EXPONENT
+from qiwidgets.spc.constants import (
+    D2_MR,
+    D4_MR,
+    G_CL_MEDIAN_FACTOR,
+    SIGMA_INNER,
+    SIGMA_LIMIT,
+    T_CHART_EXPONENT,
+)
 from qiwidgets.spc.reading import control_chart_readings
 from qiwidgets.spc.result import SPCResult, frame, once
 
@@ -42,6 +50,18 @@ POINT_COLUMNS = (
     "n_useful", "n", "y_sum", "y_length", "y_mean", "y_sd", "baseline", "include", "target",
 )  # fmt: skip
 
+#: Columns the engine adds to ``points`` beyond qicharts2's (after ``shift``/``trend``, which
+#: only the IHI rule set has): the combined signal and the point's classification.
+EXTRA_POINT_COLUMNS = ("signal", "point_type")
+
+#: Columns the engine adds to ``summary`` beyond qicharts2's ``summary()``.
+EXTRA_SUMMARY_COLUMNS = (
+    "n_points", "variation_type", "variation_icon", "assurance_type", "assurance_icon",
+)  # fmt: skip
+
+#: x values like these are dates written as text (checked only to warn: text stays text).
+_DATE_LIKE_TEXT = r"^\s*(\d{4}[-/.]\d{1,2}([-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\s*$"
+
 
 def control_chart(
     data: pd.DataFrame,
@@ -57,7 +77,7 @@ def control_chart(
     multiply: float = 1,
     cl: float | None = None,
     target: float | None = None,
-    agg_fun: str = "mean",
+    agg_fun: str | None = None,
     method: str = "anhoej",
     rule_set: str = "anhoej",
     screen_mr: bool = True,
@@ -74,7 +94,14 @@ def control_chart(
     x, y, n:
         Column names: the time axis (dates or numbers), the value or numerator, and the
         denominator (for ``p``, ``pp``, ``u``, ``up``; optional for ``i`` and ``run``, where
-        ``y/n`` is plotted).
+        ``y/n`` is plotted). An ``x`` of text (or a categorical, or True/False) holds labels,
+        as in qicharts2: they are sorted alphabetically (by character code; a categorical in
+        the order of its categories), there is no runs analysis (``runs_signal`` is always
+        False, and no IHI shift or trend), and P' / U' charts take the standard deviation of
+        the z-scores instead of their moving range. Text is never read as dates: dates written
+        as text are sorted as text (``'01/02/2024'`` before ``'2024-01-01'``), with a warning;
+        convert them with ``pandas.to_datetime``. A blank ``y`` or ``n`` cell (``''``) is a
+        missing value.
     chart:
         ``run``, ``i``, ``mr``, ``xbar``, ``s``, ``p``, ``pp`` (Laney P'), ``c``, ``u``,
         ``up`` (Laney U'), ``g`` or ``t``.
@@ -92,12 +119,20 @@ def control_chart(
         Multiplier applied to y, centre line and limits after all calculations (e.g. 100 for
         per cent, 1000 for per 1,000 bed days).
     cl:
-        A user-fixed centre line, in plotted units (after ``multiply``).
+        A given centre line, in **plotted units** (after ``multiply``: 20 for 20 % on a P chart
+        with ``multiply=100``). qicharts2's ``cl`` is in data units (0.2 there) and is
+        multiplied with the data: pass ``cl * multiply`` to reproduce a qicharts2 call. As in
+        qicharts2, a G chart builds its limits from ``cl`` taken as the mean and plots
+        0.693 x ``cl`` as its centre line, and a T chart uses ``cl`` on the transformed scale
+        (``y ** (1/3.6)``, times ``multiply``) as it is.
     target:
-        A target value, in plotted units; carried in the ``target`` column.
+        A target value, in **plotted units**, as in qicharts2 (never multiplied); carried in
+        the ``target`` column and held against the limits for ``assurance_type``.
     agg_fun:
-        How several rows per ``x`` are combined when there is no ``n``: ``mean``, ``median``,
-        ``sum`` or ``sd``.
+        How several rows per ``x`` are combined when there is no ``n``: ``mean`` (the default),
+        ``median``, ``sum`` or ``sd`` (as qicharts2, with missing values left out: the sum of
+        no values is 0). On a run or I chart, rows sharing an ``x`` are averaged with a warning
+        (they are usually duplicates) unless ``agg_fun`` is given.
     method:
         Runs analysis: ``anhoej`` (default), ``bestbox`` or ``cutbox`` (experimental in
         qicharts2).
@@ -108,12 +143,15 @@ def control_chart(
         Screen moving ranges >= 3.267 x their mean before estimating sigma for I, P', U' and T
         charts (Nelson 1982; qicharts2's default when attached). Switch off with ``False``.
     y_neg:
-        ``False`` floors the lower limit at zero for every chart.
+        ``False`` floors the lower limits (``lcl``, ``lcl_95``) at zero, as qicharts2 does:
+        only when no plotted value in any facet is negative, and after the points outside the
+        limits are found.
     label:
         The measure's name, used in the plain-language reading.
     improvement:
-        ``increase``, ``decrease`` or ``neutral``: lets the reading say whether a signal is
-        an improvement or a concern. Does not change any statistic.
+        ``increase``, ``decrease`` or ``neutral``: says whether a signal is an improvement or
+        a concern (``point_type``, ``variation_type``) and how to judge the target
+        (``assurance_type``). Does not change any other statistic.
 
     Returns
     -------
@@ -122,8 +160,34 @@ def control_chart(
         (1-based position within the facet), ``y``, ``cl``, ``lcl``, ``ucl``, ``lcl_95``,
         ``ucl_95``, ``sigma_signal``, ``runs_signal``, ``longest_run``, ``longest_run_max``,
         ``n_crossings``, ``n_crossings_min``, ``n_obs``, ``n_useful``, ``n``, ``y_sum``,
-        ``y_length``, ``y_mean``, ``y_sd``, ``baseline``, ``include``, ``target``, and
-        ``signal``), ``summary`` (one row per facet x part) and ``readings``.
+        ``y_length``, ``y_mean``, ``y_sd``, ``baseline``, ``include``, ``target`` (the
+        qicharts2 columns; ``longest_run`` and ``n_crossings`` are NaN when a part has no useful
+        point), then ``shift`` and ``trend`` with ``rule_set="ihi"``, ``signal`` (sigma signal or
+        runs signal / shift / trend) and ``point_type``: ``common_cause``,
+        ``special_cause_improvement``, ``special_cause_concern``,
+        ``special_cause_neutral_high`` or ``special_cause_neutral_low``, see below).
+
+        ``summary``: one row per facet x part with qicharts2's summary columns (``part``,
+        ``n_obs``, ``n_useful``, ``longest_run``, ``longest_run_max``, ``n_crossings``,
+        ``n_crossings_min``, ``runs_signal`` 0/1, ``lcl``, ``lcl_95``, ``cl``, ``ucl_95``,
+        ``ucl`` as means over the part, ``sigma_signal`` as a count), ``n_points``, ``shift``
+        and ``trend`` (IHI), and the verdict: ``variation_type`` (the point type of the part's
+        latest point: ``common_cause``, ``special_cause_improvement``,
+        ``special_cause_concern`` or ``special_cause_neutral``), ``variation_icon`` (Making
+        Data Count icon name), ``assurance_type`` (``consistent_pass``, ``consistent_fail``,
+        ``inconsistent``; missing without a target, a direction or finite limits) and
+        ``assurance_icon`` (``pass``, ``fail``, ``hit_and_miss``). ``readings``: one sentence
+        per facet. ``latest()`` / ``verdicts()``: the verdict at each facet's latest point.
+
+        A point is special cause when it is outside the 3-sigma limits; with the Anhøj rules,
+        also when its part has a runs signal and the point takes part in the runs analysis
+        (included, not missing, not exactly on the centre line: such a point stays common
+        cause unless it is outside the limits); with the IHI rules, when it is part of a shift
+        or a trend. Its direction: above or below the limits, its side of the centre line for a
+        run or a shift, the way a trend goes (in that order). Assurance holds the target
+        against the limits at the part's latest point that has limits (NHSRplotthedots' rule:
+        higher is better and target < lcl: ``consistent_pass``; target > ucl:
+        ``consistent_fail``; the reverse when lower is better; otherwise ``inconsistent``).
 
     Examples
     --------
@@ -137,7 +201,8 @@ def control_chart(
     """
     # ---- stage 1: options on their own ----------------------------------------------------
     chart = v.one_of("chart", chart, CHARTS)
-    agg_fun = v.one_of("agg_fun", agg_fun, AGG_FUNS)
+    if agg_fun is not None:
+        agg_fun = v.one_of("agg_fun", agg_fun, AGG_FUNS)
     method = v.one_of("method", method, METHODS)
     rule_set = v.one_of("rule_set", rule_set, RULE_SETS)
     if improvement is not None:
@@ -173,40 +238,67 @@ def control_chart(
     yv = v.numeric_column(data, y, "y")
     nv = v.numeric_column(data, n, "n") if n is not None else None
     _check_values(data, chart, yv, nv, y, n)
+    result_warnings: list[str] = []
 
-    pts = _subgroups(data, x, yv, nv, facet_cols, part_col, chart, agg_fun)
+    text_x = _x_is_text(data[x])
+    if text_x and _looks_like_dates(data[x]):
+        result_warnings.append(
+            f"`x` column {x!r} holds dates written as text: they are treated as labels, as in "
+            "qicharts2 (sorted as text, so '01/02/2024' comes before '2024-01-01', and no runs "
+            "analysis). Convert the column with pandas.to_datetime to chart it over time."
+        )
+    pts = _subgroups(data, x, yv, nv, facet_cols, part_col, chart, agg_fun or "mean")
+    if agg_fun is None and nv is None and chart in ("run", "i") and len(pts["y"]) < len(data):
+        result_warnings.append(
+            f"{len(data) - len(pts['y'])} row(s) share an `x` value with another row of the same "
+            "series and were averaged into one point (as qicharts2 does). If these are "
+            "duplicate rows, remove them; to combine rows on purpose, pass `agg_fun`."
+        )
+    agg_fun = agg_fun or "mean"
     _assign_parts(pts, part_col, part_pos, freeze, exclude_pos)
     cl_fixed = None if cl_user is None else cl_user / multiply
-    _compute_limits(pts, chart, screen_mr, cl_fixed)
-    if not y_neg:
-        for col in ("lcl", "lcl_95"):
-            pts[col] = np.where(pts[col] < 0, 0.0, pts[col])
-    _runs(pts, chart, method, rule_set)
+    _compute_limits(pts, chart, screen_mr, cl_fixed, text_x)
+    if text_x and chart in ("pp", "up") and len(pts["y"]) > 1 and np.isnan(pts["ucl"]).all():
+        result_warnings.append(
+            f"No limits on this {'P′' if chart == 'pp' else 'U′'} chart: with labels for `x` the spread of the "
+            "z-scores is their standard deviation, which a label without data (n = 0 or "
+            "missing) leaves undefined, as in qicharts2. Leave such labels out of `data`."
+        )
+    _runs(pts, chart, method, rule_set, text_x)
 
-    # ---- finish: signals, multiply, tidy columns ----------------------------------------------
-    with np.errstate(invalid="ignore"):
-        pts["sigma_signal"] = (pts["y"] > pts["ucl"]) | (pts["y"] < pts["lcl"])  # NaN -> False
+    # ---- finish: multiply, signals, y_neg, classification -------------------------------------
     if multiply != 1:
         for col in ("y", "cl", "lcl", "ucl", "lcl_95", "ucl_95"):
             pts[col] = pts[col] * multiply
+    with np.errstate(invalid="ignore"):
+        pts["sigma_signal"] = (pts["y"] > pts["ucl"]) | (pts["y"] < pts["lcl"])  # NaN -> False
+    if not y_neg:
+        # qicharts2: only when no plotted value (in any facet) is negative, and after the
+        # signals are decided: negative data keep their negative limits
+        finite_y = pts["y"][~np.isnan(pts["y"])]
+        if not finite_y.size or finite_y.min() >= 0:
+            for col in ("lcl", "lcl_95"):
+                pts[col] = np.where(pts[col] < 0, 0.0, pts[col])
     pts["target"] = np.full(len(pts["y"]), np.nan if target is None else target)
     if rule_set == "ihi":
         pts["signal"] = pts["shift"] | pts["trend"] | pts["sigma_signal"]
     else:
         pts["signal"] = pts["sigma_signal"] | pts["runs_signal"]
+    direction = classify.direction_sign(improvement)
+    _classify(pts, rule_set, direction)
 
     extra = [c for c in ("shift", "trend") if c in pts]
-    columns = ["x", *facet_cols, *POINT_COLUMNS[1:], *extra, "signal"]
-    points = once(lambda: frame({c: pts[c] for c in columns}))
-    summary = once(lambda: _summary(pts, facet_cols))
+    columns = ["x", *facet_cols, *POINT_COLUMNS[1:], *extra, *EXTRA_POINT_COLUMNS]
+    points = once(lambda: _points_frame(pts, columns))
+    summary = once(lambda: _summary(pts, facet_cols, direction))
     options = {
         "x": x, "y": y, "n": n, "chart": chart, "facets": facet_cols, "freeze": freeze,
         "part": part_col or list(part_pos) or None, "exclude": list(exclude_pos) or None,
         "multiply": multiply, "cl": cl_user, "target": target, "agg_fun": agg_fun,
         "method": method, "rule_set": rule_set, "screen_mr": bool(screen_mr),
         "y_neg": bool(y_neg), "label": label, "improvement": improvement,
+        "x_is_text": text_x,
     }  # fmt: skip
-    result_warnings: list[str] = []
     if (pts["n_useful"] == 0).any():
         result_warnings.append(
             "Some series have no usable points (all missing or all on the centre line): "
@@ -267,6 +359,29 @@ def _check_values(data, chart, yv, nv, y, n) -> None:
 # aggregation into subgroups
 
 
+def _x_is_text(values: pd.Series) -> bool:
+    """True when ``x`` holds labels rather than times or numbers (qicharts2's "dots only":
+    text, a categorical or True/False). Python ``date`` objects count as times."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+        return True
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return False
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    return kind not in (
+        "integer", "floating", "mixed-integer-float", "decimal", "date", "datetime",
+        "datetime64", "timedelta", "timedelta64", "period", "time", "empty",
+    )  # fmt: skip
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    """True when every text label looks like a date (e.g. '2024-01-01' or '01/02/2024')."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    text = values.dropna().astype(str)
+    return bool(len(text)) and bool(text.str.match(_DATE_LIKE_TEXT).all())
+
+
 def _sort_key(values: pd.Series, array: np.ndarray) -> np.ndarray:
     """A numeric key that sorts like ``values`` (dates, numbers, or text in sorted order);
     ``array`` is ``values`` as a numpy array."""
@@ -279,7 +394,10 @@ def _sort_key(values: pd.Series, array: np.ndarray) -> np.ndarray:
         return array.astype(float, copy=False)
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.to_numpy(dtype=float)
-    codes, _ = pd.factorize(values, sort=True)
+    try:  # text: alphabetical (by code point); a categorical: in the order of its categories
+        codes, _ = pd.factorize(values, sort=True)
+    except TypeError:  # labels of mixed types (e.g. text and numbers): sorted as text
+        codes, _ = pd.factorize(values.astype(str), sort=True)
     return codes
 
 
@@ -346,27 +464,32 @@ def _subgroups(data, x, yv, nv, facet_cols, part_col, chart, agg_fun) -> dict:
                     f"the rows for {format(out['x'][sg[np.flatnonzero(mixed)[0]]])} mix labels."
                 )
         out["part_label"] = labels[first]
+    # qicharts2's aggregates (qic.agg): y_sum is sum(y, na.rm = <more than one row>), so a
+    # single missing value stays missing but a subgroup of several all-missing rows sums to 0;
+    # n is sum(n, na.rm = TRUE), 0 when every n is missing; the plotted value with n is
+    # sum(y) / sum(n) (0/0 = NaN), without n agg_fun(y, na.rm = TRUE): sum() of nothing is 0,
+    # mean() NaN, median() and sd() NA (sd of a single value too).
     if len(first) == nrow:  # one row per subgroup: nothing to combine (the fast path)
         y_length = present.astype(np.int64)
         y_sum = yy
         y_mean = yy
         y_sd = np.full(nrow, np.nan)
-        n_sum = nn if nn is not None else np.full(nrow, np.nan)
-        agg_value = yy
+        n_sum = np.where(np.isnan(nn), 0.0, nn) if nn is not None else np.full(nrow, np.nan)
+        agg_value = {"sum": np.where(present, yy, 0.0), "sd": y_sd}.get(agg_fun, yy)
     else:
+        counts = np.diff(np.append(first, nrow))
         y_length = np.add.reduceat(present.astype(np.int64), first)
         y0 = np.where(present, yy, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            y_sum = np.where(y_length > 0, np.add.reduceat(y0, first), np.nan)
-            m = y_sum / y_length
-            counts = np.diff(np.append(first, nrow))
+            sums = np.add.reduceat(y0, first)
+            y_sum = np.where((counts == 1) & (y_length == 0), np.nan, sums)
+            m = sums / y_length
             resid = np.where(present, yy - np.repeat(m, counts), 0.0)
             y_mean = m + np.add.reduceat(resid, first) / y_length  # R's refined mean
             dev = np.where(present, yy - np.repeat(y_mean, counts), 0.0)
             y_sd = np.where(y_length > 1, np.sqrt(np.add.reduceat(dev * dev, first) / (y_length - 1)), np.nan)
         if nn is not None:
-            n_present = np.add.reduceat((~np.isnan(nn)).astype(np.int64), first)
-            n_sum = np.where(n_present > 0, np.add.reduceat(np.nan_to_num(nn), first), np.nan)
+            n_sum = np.add.reduceat(np.nan_to_num(nn), first)
         else:
             n_sum = np.full(len(first), np.nan)
         if agg_fun == "median":
@@ -377,7 +500,7 @@ def _subgroups(data, x, yv, nv, facet_cols, part_col, chart, agg_fun) -> dict:
             agg_value = np.where(y_length > 0, (yo[lo] + yo[np.minimum(hi, nrow - 1)]) / 2.0, np.nan)
             agg_value = np.where(y_length == 1, yo[first], agg_value)
         else:
-            agg_value = {"mean": y_mean, "sum": y_sum, "sd": y_sd}[agg_fun]
+            agg_value = {"mean": y_mean, "sum": sums, "sd": y_sd}[agg_fun]
     if nn is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             yplot = y_sum / n_sum
@@ -469,7 +592,31 @@ def _moving_range_mean(values, g, n_groups, mask, screen) -> np.ndarray:
     return out
 
 
-def _compute_limits(pts: dict, chart: str, screen_mr: bool, cl_fixed: float | None) -> None:
+def _sd_strict(values, g, n_groups, mask) -> np.ndarray:
+    """Sample standard deviation per segment over the rows in ``mask``, like R's ``sd()``
+    without ``na.rm``: missing when any of those values is missing, or when fewer than two."""
+    count = np.bincount(g[mask], minlength=n_groups)
+    bad = np.bincount(g[mask], weights=~np.isfinite(values[mask]), minlength=n_groups) > 0
+    vals = np.where(mask & np.isfinite(values), values, 0.0)
+    mean = seg.seg_mean(vals, g, n_groups, mask)
+    dev = np.where(mask, vals - mean[g], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(np.bincount(g, weights=dev * dev, minlength=n_groups) / (count - 1))
+    return np.where(bad | (count < 2), np.nan, sd)
+
+
+def _floor_finite(arr: np.ndarray) -> np.ndarray:
+    """Negative finite values become 0 (qicharts2: ``lcl[lcl < 0 & is.finite(lcl)] <- 0``);
+    -Inf stays, to become a missing limit."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(arr) & (arr < 0), 0.0, arr)
+
+
+def _compute_limits(
+    pts: dict, chart: str, screen_mr: bool, cl_fixed: float | None, text_x: bool = False
+) -> None:
+    """Centre line and limits per row, in data units (before ``multiply``), as qicharts2 0.8.1
+    computes them per facet x part; limits that are not finite become missing (NaN)."""
     g, k = pts["g"], pts["n_groups"]
     y = pts["y"].astype(float)
     n = pts["n"].astype(float)
@@ -477,69 +624,71 @@ def _compute_limits(pts: dict, chart: str, screen_mr: bool, cl_fixed: float | No
     use = base_inc & np.isfinite(y)
     if chart in NEEDS_N:
         use &= np.isfinite(n) & (n > 0)
+    nrow = len(y)
 
     def centre(values, mask):
         if cl_fixed is not None:
             return np.full(k, cl_fixed)
         return seg.seg_mean(values, g, k, mask)
 
-    sigma = None  # per-row sigma: limits are cl +/- SIGMA_LIMIT * sigma
-    floor_zero = chart in ("u", "up", "c", "g")
-    clamp_one = chart in ("p", "pp")
+    def around(cl, sigma):  # cl +/- 3 and 2 sigma
+        with np.errstate(invalid="ignore"):
+            return {
+                "lcl": cl - SIGMA_LIMIT * sigma,
+                "ucl": cl + SIGMA_LIMIT * sigma,
+                "lcl_95": cl - SIGMA_INNER * sigma,
+                "ucl_95": cl + SIGMA_INNER * sigma,
+            }
 
     if chart == "run":
         clg = np.full(k, cl_fixed) if cl_fixed is not None else seg.seg_median(y, g, k, use)
         cl = clg[g]
-        lcl = ucl = lcl95 = ucl95 = np.full(len(y), np.nan)
-        pts.update(cl=cl, lcl=lcl, ucl=ucl, lcl_95=lcl95, ucl_95=ucl95)
-        return
-    if chart in ("i", "t"):
+        nan = np.full(nrow, np.nan)
+        lims = {"lcl": nan, "ucl": nan.copy(), "lcl_95": nan.copy(), "ucl_95": nan.copy()}
+    elif chart in ("i", "t"):
         yy = y ** (1.0 / T_CHART_EXPONENT) if chart == "t" else y
-        if chart == "t" and cl_fixed is not None:
-            clg = np.full(k, cl_fixed ** (1.0 / T_CHART_EXPONENT))
-        else:
-            clg = centre(yy, use)
+        # a given centre line is used as it is; for a T chart that puts it on the transformed
+        # scale, y**(1/3.6), untransformed (qicharts2 qic.t passes it straight to qic.i)
+        clg = centre(yy, use & np.isfinite(yy))
         mr = _moving_range_mean(yy, g, k, base_inc, screen_mr)
         sigma = (mr / D2_MR)[g]
         cl = clg[g]
+        lims = around(cl, sigma)
         if chart == "t":
-            lims = {}
-            for name, mult in (("lcl", -SIGMA_LIMIT), ("ucl", SIGMA_LIMIT),
-                               ("lcl_95", -SIGMA_INNER), ("ucl_95", SIGMA_INNER)):  # fmt: skip
-                with np.errstate(invalid="ignore"):
-                    lim = (cl + mult * sigma) ** T_CHART_EXPONENT
-                if mult < 0:
-                    lim = np.where(np.isnan(lim) & np.isfinite(sigma), 0.0, lim)
-                lims[name] = lim
-            pts.update(cl=cl**T_CHART_EXPONENT, y=yy**T_CHART_EXPONENT, **lims)
-            return
+            with np.errstate(invalid="ignore"):  # a negative base to a power 3.6 is NaN
+                lims = {name: lim**T_CHART_EXPONENT for name, lim in lims.items()}
+                # qicharts2 floors only the 3-sigma lower limit (NaN or negative -> 0); the
+                # 2-sigma one stays missing
+                lims["lcl"] = np.where(np.isnan(lims["lcl"]) | (lims["lcl"] < 0), 0.0, lims["lcl"])
+                cl = cl**T_CHART_EXPONENT
+            pts["y"] = yy**T_CHART_EXPONENT
     elif chart == "mr":
         prev = seg.prev_in_segment(y, g)
         mrv = np.abs(y - prev)
         pts["y"] = mrv
-        mr_use = base_inc & np.isfinite(mrv)
-        clg = centre(mrv, mr_use)
+        clg = centre(mrv, base_inc & np.isfinite(mrv))
         cl = clg[g]
         ucl = D4_MR * cl
-        ucl95 = SIGMA_INNER / SIGMA_LIMIT * ucl
-        zeros = np.zeros(len(y))
-        pts.update(cl=cl, lcl=zeros, ucl=ucl, lcl_95=zeros.copy(), ucl_95=ucl95)
-        return
+        zeros = np.zeros(nrow)
+        lims = {"lcl": zeros, "ucl": ucl, "lcl_95": zeros.copy(),
+                "ucl_95": SIGMA_INNER / SIGMA_LIMIT * ucl}  # fmt: skip
     elif chart in ("xbar", "s"):
         size = pts["y_length"].astype(float)
         means = pts["y_mean"].astype(float)
         sds = pts["y_sd"].astype(float)
-        use_s = base_inc & np.isfinite(sds) & (size > 1)
-        # s-bar: mean of SDs with equal subgroup sizes, otherwise the pooled SD
+        # s-bar: the mean of the subgroup SDs when every subgroup of the part has the same size,
+        # otherwise the pooled SD sqrt(sum((n_i - 1) s_i^2) / sum(n_i - 1)). As in qicharts2,
+        # "the same size" looks at every subgroup of the part (an empty one too), and the pooled
+        # denominator counts every baseline subgroup: an empty one adds n_i - 1 = -1.
         sz_min = np.full(k, np.inf)
         sz_max = np.full(k, -np.inf)
-        np.minimum.at(sz_min, g[use_s], size[use_s])
-        np.maximum.at(sz_max, g[use_s], size[use_s])
+        np.minimum.at(sz_min, g, size)
+        np.maximum.at(sz_max, g, size)
         equal = sz_min == sz_max
-        sbar_eq = seg.seg_mean(sds, g, k, use_s)
-        w = np.where(use_s, size - 1, 0.0)
-        num = np.bincount(g, weights=np.where(use_s, w * sds**2, 0.0), minlength=k)
-        den = np.bincount(g, weights=w, minlength=k)
+        has_sd = base_inc & np.isfinite(sds)
+        sbar_eq = seg.seg_mean(sds, g, k, has_sd)
+        num = np.bincount(g, weights=np.where(has_sd, (size - 1) * sds**2, 0.0), minlength=k)
+        den = np.bincount(g, weights=np.where(base_inc, size - 1, 0.0), minlength=k)
         with np.errstate(invalid="ignore", divide="ignore"):
             sbar_pool = np.sqrt(num / den)
         sbar = np.where(equal, sbar_eq, sbar_pool)
@@ -550,18 +699,21 @@ def _compute_limits(pts: dict, chart: str, screen_mr: bool, cl_fixed: float | No
             nsum = np.bincount(g, weights=np.where(use_m, size, 0.0), minlength=k)
             with np.errstate(invalid="ignore", divide="ignore"):
                 clg = np.full(k, cl_fixed) if cl_fixed is not None else wsum / nsum
-            cl = clg[g]
-            with np.errstate(invalid="ignore", divide="ignore"):
                 sigma = sbar[g] / (c4 * np.sqrt(size))
+            cl = clg[g]
+            lims = around(cl, sigma)
         else:
             clg = np.full(k, cl_fixed) if cl_fixed is not None else sbar
             cl = clg[g]
             with np.errstate(invalid="ignore", divide="ignore"):
                 sigma = cl * np.sqrt(1 - c4**2) / c4
-            floor_zero = True
+            lims = around(cl, sigma)
+            lims["lcl"] = _floor_finite(lims["lcl"])  # B3 = max(0, 1 - 3 c5/c4)
+            lims["lcl_95"] = _floor_finite(lims["lcl_95"])
     elif chart in ("p", "pp", "u", "up"):
         ysum = pts["y_sum"].astype(float)
-        # rows in ``use`` have finite y and n > 0, hence a finite y_sum: nothing to clean
+        # rows in ``use`` have finite y and n > 0, hence a finite y_sum; rows left out add 0 to
+        # both sums in qicharts2 too (n = 0, or y and n both missing)
         tot_y = seg.seg_sum(ysum, g, k, use)
         tot_n = seg.seg_sum(n, g, k, use)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -575,43 +727,45 @@ def _compute_limits(pts: dict, chart: str, screen_mr: bool, cl_fixed: float | No
         if chart in ("pp", "up"):
             with np.errstate(invalid="ignore", divide="ignore"):
                 z = (y - cl) / sigma
-            zmr = _moving_range_mean(z, g, k, base_inc & np.isfinite(n) & (n > 0), screen_mr)
-            sigma = sigma * (zmr / D2_MR)[g]
-    elif chart == "c":
-        ysum = y
-        clg = centre(ysum, use)
-        cl = clg[g]
-        sigma = np.sqrt(cl)
-    elif chart == "g":
-        mean_g = seg.seg_mean(y, g, k, use)
-        med = np.full(k, cl_fixed) if cl_fixed is not None else seg.seg_median(y, g, k, use)
-        m = mean_g[g]
-        sd = np.sqrt(m * (m + 1))
-        lims = {
-            "lcl": m - SIGMA_LIMIT * sd,
-            "ucl": m + SIGMA_LIMIT * sd,
-            "lcl_95": m - SIGMA_INNER * sd,
-            "ucl_95": m + SIGMA_INNER * sd,
-        }
+            if text_x:
+                # labels have no order to take moving ranges along: qicharts2 uses the standard
+                # deviation of the z-scores (R's sd(), so one missing z leaves no limits)
+                sigma_z = _sd_strict(z, g, k, base_inc)
+            else:
+                # a missing z (n = 0, or no data) breaks the moving ranges next to it
+                sigma_z = _moving_range_mean(z, g, k, base_inc, screen_mr) / D2_MR
+            sigma = sigma * sigma_z[g]
+        lims = around(cl, sigma)
+        if chart in ("p", "pp"):
+            with np.errstate(invalid="ignore"):
+                for name in ("ucl", "ucl_95"):
+                    lims[name] = np.where(np.isfinite(lims[name]) & (lims[name] > 1), 1.0, lims[name])
         for name in ("lcl", "lcl_95"):
-            lims[name] = np.where(lims[name] < 0, 0.0, lims[name])
-        pts.update(cl=med[g], **lims)
-        return
+            lims[name] = _floor_finite(lims[name])
+    elif chart == "c":
+        clg = centre(y, use)
+        cl = clg[g]
+        lims = around(cl, np.sqrt(cl))
+        for name in ("lcl", "lcl_95"):
+            lims[name] = _floor_finite(lims[name])
+    elif chart == "g":
+        # limits from the mean; the plotted centre is the median of the data, or, with a given
+        # centre line (taken as the mean), G_CL_MEDIAN_FACTOR x it (qicharts2 qic.g)
+        if cl_fixed is None:
+            m = seg.seg_mean(y, g, k, use)[g]
+            cl = seg.seg_median(y, g, k, use)[g]
+        else:
+            m = np.full(nrow, cl_fixed)
+            cl = G_CL_MEDIAN_FACTOR * m
+        with np.errstate(invalid="ignore"):
+            lims = around(m, np.sqrt(m * (m + 1)))
+            for name in ("lcl", "lcl_95"):
+                lims[name] = np.where(lims[name] < 0, 0.0, lims[name])
     else:  # pragma: no cover - guarded by stage 1
         raise SPCOptionError(f"unknown chart {chart!r}")
 
-    with np.errstate(invalid="ignore"):
-        lcl = cl - SIGMA_LIMIT * sigma
-        ucl = cl + SIGMA_LIMIT * sigma
-        lcl95 = cl - SIGMA_INNER * sigma
-        ucl95 = cl + SIGMA_INNER * sigma
-    if floor_zero:
-        lcl = np.where(lcl < 0, 0.0, lcl)
-        lcl95 = np.where(lcl95 < 0, 0.0, lcl95)
-    lims = {"lcl": lcl, "ucl": ucl, "lcl_95": lcl95, "ucl_95": ucl95}
     for name, arr in lims.items():
-        arr = np.where(np.isfinite(arr), arr, np.nan)  # e.g. n = 0: no limits
-        pts[name] = np.minimum(np.maximum(arr, 0.0), 1.0) if clamp_one else arr  # NaN stays
+        pts[name] = np.where(np.isfinite(arr), arr, np.nan)  # e.g. n = 0: no limits
     pts["cl"] = cl
 
 
@@ -619,7 +773,14 @@ def _compute_limits(pts: dict, chart: str, screen_mr: bool, cl_fixed: float | No
 # runs analysis and summary
 
 
-def _runs(pts: dict, chart: str, method: str, rule_set: str) -> None:
+def _runs(pts: dict, chart: str, method: str, rule_set: str, text_x: bool = False) -> None:
+    """Anhøj runs statistics per facet x part (and the IHI rules per point).
+
+    As in qicharts2, a part with no useful point (all missing or all on the centre line, e.g.
+    an all-equal series or a single point) has no longest run and no crossings (NaN) and never
+    signals; the statistics are computed but never signal on an MR chart or with text x (labels
+    have no order for runs to follow).
+    """
     g, k = pts["g"], pts["n_groups"]
     stats = runs_mod.anhoej(pts["y"], pts["cl"], g, k, pts["include"])
     signal = stats["runs_signal"]
@@ -627,30 +788,69 @@ def _runs(pts: dict, chart: str, method: str, rule_set: str) -> None:
         from qiwidgets.spc.boxrules import box_signal
 
         signal = box_signal(method, stats["n_useful"], stats["longest_run"], stats["n_crossings"])
-    if chart == "mr":  # qicharts2 computes the statistics but never signals on an MR chart
+    no_order = chart == "mr" or text_x
+    if no_order:
         signal = np.zeros(k, dtype=bool)
-    stats["runs_signal"] = signal
-    for name in ("n_obs", "n_useful", "longest_run", "n_crossings"):  # counts, never missing
+    stats["runs_signal"] = signal & (stats["n_useful"] > 0)
+    for name in ("n_obs", "n_useful"):  # counts, never missing
         stats[name] = stats[name].astype(np.int64)
+    for name in ("longest_run", "n_crossings"):  # nothing to count: missing
+        stats[name] = np.where(stats["n_useful"] > 0, stats[name], np.nan)
     for name, arr in stats.items():
         pts[name] = arr[g]
     if rule_set == "ihi":
-        ihi = runs_mod.ihi(pts["y"], pts["cl"], g, pts["include"])
+        ihi = runs_mod.ihi(pts["y"], pts["cl"], g, pts["include"] & (not text_x))
         pts["shift"] = ihi["shift"]
         pts["trend"] = ihi["trend"]
+        pts["trend_way"] = ihi["trend_way"]
         pts["runs_signal"] = ihi["shift"] | ihi["trend"]
 
 
-def _summary(pts: dict, facet_cols: tuple[str, ...]) -> pd.DataFrame:
+def _classify(pts: dict, rule_set: str, direction: int) -> None:
+    """Each point's type (``point_type`` codes) and the way it went (``way``: +1/-1/0).
+
+    A point is special cause when it is outside the 3-sigma limits, or, with the Anhøj rules,
+    when it takes part in the runs analysis of a part that signals (included, not missing and
+    not on the centre line: a point exactly on the centre line, or an excluded one, stays
+    common cause unless it is outside the limits), or, with the IHI rules, when it is part of a
+    shift or a trend. Its way: above or below the limits for a sigma signal; its side of the
+    centre line for a run or a shift; the way the trend goes for a trend (in that precedence).
+    """
+    y, cl, ucl = pts["y"], pts["cl"], pts["ucl"]
+    with np.errstate(invalid="ignore"):
+        side = np.nan_to_num(np.sign(y - cl)).astype(np.int8)  # 0 where missing or on the line
+        sigma_way = np.where(y > ucl, 1, -1).astype(np.int8)
+    sigma = pts["sigma_signal"].astype(bool)
+    if rule_set == "ihi":
+        shift, trend = pts["shift"], pts["trend"]
+        way = np.where(sigma, sigma_way, np.where(shift, side, np.where(trend, pts["trend_way"], 0)))
+        special = sigma | shift | trend
+    else:
+        in_runs = pts["runs_signal"].astype(bool) & pts["include"] & (side != 0)
+        way = np.where(sigma, sigma_way, np.where(in_runs, side, 0))
+        special = sigma | in_runs
+    pts["way"] = way.astype(np.int8)
+    pts["point_type"] = classify.point_types(special, way, direction)
+
+
+def _points_frame(pts: dict, columns: list[str]) -> pd.DataFrame:
+    out = {c: pts[c] for c in columns}
+    out["point_type"] = classify.categorical(pts["point_type"], classify.POINT_TYPES)
+    return frame(out)
+
+
+def _summary(pts: dict, facet_cols: tuple[str, ...], direction: int = 0) -> pd.DataFrame:
     """One row per facet x part: runs statistics, mean limits (qicharts2's a* columns, NaN where
-    all are missing) and the count of points outside the limits."""
+    all are missing), the count of points outside the limits, and the verdict: the variation
+    type of the part's latest point and the assurance of its limits against the target."""
     g, k = pts["g"], pts["n_groups"]
-    first = np.flatnonzero(seg.starts(g))
+    first, last = seg.bounds(g)
     out = {c: pts[c][first] for c in facet_cols}
     out["part"] = pts["part"][first]
     for c in ("n_obs", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min"):
         out[c] = pts[c][first]
-    out["runs_signal"] = pts["runs_signal"][first].astype(np.int64)
+    # qicharts2: max() of the per-point flag (for the IHI rules: any shift or trend in the part)
+    out["runs_signal"] = (np.bincount(g, weights=pts["runs_signal"], minlength=k) > 0).astype(np.int64)
     for c in ("lcl", "lcl_95", "cl", "ucl_95", "ucl"):
         vals = pts[c]
         out[c] = seg.seg_mean(vals, g, k, np.isfinite(vals))
@@ -659,4 +859,21 @@ def _summary(pts: dict, facet_cols: tuple[str, ...]) -> pd.DataFrame:
     if "shift" in pts:
         out["shift"] = np.bincount(g, weights=pts["shift"], minlength=k) > 0
         out["trend"] = np.bincount(g, weights=pts["trend"], minlength=k) > 0
+    last_pt = pts["point_type"][last]
+    out["variation_type"] = classify.categorical(
+        classify.variation_types(last_pt), classify.VARIATION_TYPES
+    )
+    out["variation_icon"] = classify.categorical(
+        classify.variation_icons(last_pt, pts["way"][last]), classify.VARIATION_ICONS
+    )
+    # assurance: the limits at the part's latest point that has both limits (they vary with n
+    # on P, U and Xbar charts), held against the target
+    judged = np.flatnonzero(np.isfinite(pts["lcl"]) & np.isfinite(pts["ucl"]))
+    at = np.full(k, -1, dtype=np.int64)
+    np.maximum.at(at, g[judged], judged)
+    lower = np.where(at >= 0, pts["lcl"][at], np.nan)
+    upper = np.where(at >= 0, pts["ucl"][at], np.nan)
+    assurance = classify.assurance(pts["target"][first], lower, upper, direction)
+    out["assurance_type"] = classify.categorical(assurance, classify.ASSURANCE_TYPES)
+    out["assurance_icon"] = classify.categorical(assurance, classify.ASSURANCE_ICONS)
     return frame(out)

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qiwidgets.errors import SPCDataError
 from qiwidgets.spc.constants import IHI_SHIFT, IHI_TREND
+from qiwidgets.spc.result import NO_POINTS_MESSAGE
 
 #: How each chart's centre line is named in a reading.
 CENTRE_NAME = {"run": "median", "g": "median"}
@@ -52,6 +54,8 @@ def _direction_word(side: float, improvement: str | None) -> str:
 
 
 def _series_sentence(pts: pd.DataFrame, summ: pd.DataFrame, options: dict) -> str:
+    if len(pts) == 0:
+        raise SPCDataError(NO_POINTS_MESSAGE)
     label = options.get("label") or options.get("y") or "The measure"
     improvement = options.get("improvement")
     chart = options["chart"]

@@ -121,11 +121,14 @@ def ihi(y: np.ndarray, cl: np.ndarray, g: np.ndarray, mask: np.ndarray) -> dict:
       going down (a repeated value neither breaks nor counts towards a trend; missing values
       are skipped).
 
-    Returns boolean arrays ``shift`` and ``trend`` of the length of ``y``.
+    Returns boolean arrays ``shift`` and ``trend`` of the length of ``y``, and ``trend_way``:
+    +1 for a point of a rising trend, -1 of a falling one, 0 elsewhere (a point where a rising
+    trend turns into a falling one takes the way of the later trend).
     """
     n = len(y)
     shift = np.zeros(n, dtype=bool)
     trend = np.zeros(n, dtype=bool)
+    trend_way = np.zeros(n, dtype=np.int8)
     with np.errstate(invalid="ignore"):
         side = np.sign(y - cl)
     useful = mask & np.isfinite(side) & (side != 0)
@@ -157,4 +160,8 @@ def ihi(y: np.ndarray, cl: np.ndarray, g: np.ndarray, mask: np.ndarray) -> dict:
             pts[:-1] |= hit
             pts[1:] |= hit
             trend[idx[pts]] = True
-    return {"shift": shift, "trend": trend}
+            way = np.zeros(idx.size, dtype=np.int8)
+            way[1:][hit] = step[hit]  # the step that joins a point to the trend before it
+            way[:-1][hit] = step[hit]  # a step to the next point of a trend wins (later trend)
+            trend_way[idx] = way
+    return {"shift": shift, "trend": trend, "trend_way": trend_way}
