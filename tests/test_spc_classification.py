@@ -141,6 +141,11 @@ def test_ihi_trend_takes_the_way_the_trend_goes():
     assert r.points["trend"].tolist() == [False] * 5 + [True] * 5
     assert types(r) == [C] * 5 + [CON] * 5
     assert r.latest().variation_icon == "concern_high" and r.rule_set == "IHI"
+    # the reading judges the trend the same way (it said "special cause variation")
+    labelled = spc.control_chart(months([6, 4, 7, 5, 6, 3, 4, 5, 6, 7]), x="month", y="y",
+                                 rule_set="ihi", improvement="decrease", label="Falls")  # fmt: skip
+    assert labelled.reading.startswith("Falls: special cause concern (IHI rules) — a trend")
+    assert "going up" in labelled.reading
 
 
 def test_ihi_falling_trend_on_a_decrease_measure_is_improvement():

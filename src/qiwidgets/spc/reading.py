@@ -83,7 +83,13 @@ def _series_sentence(pts: pd.DataFrame, summ: pd.DataFrame, options: dict) -> st
                 f"the median {_span(xs, useful, start, end)}"
             )
         if last_part["trend"].any():
-            found.append(f"a trend of {IHI_TREND} or more points going the same way")
+            in_trend = np.flatnonzero(last_part["trend"].to_numpy())
+            way = float(np.sign(y[in_trend[-1]] - y[in_trend[-2]]))  # the latest trend's way
+            if not side:  # judged the way the engine's point types judge it
+                side = way
+            found.append(
+                f"a trend of {IHI_TREND} or more points going {'up' if way > 0 else 'down'}"
+            )
     elif bool(s_last["runs_signal"]) and chart != "mr":
         run = _latest_long_run(sides[useful], s_last["longest_run_max"])
         if run is not None:
