@@ -85,3 +85,57 @@ def store_url(db_url, request, _schema_templates):
     server._admin(f'DROP DATABASE "{name}" WITH (FORCE)')
     server._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
     return db_url
+
+
+# --- the dashboards, served, in Debian's Chromium (tests/browser.py) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    path = tmp_path_factory.mktemp("dash") / "sample.db"
+    init_db(f"sqlite:///{path}")
+    load_sample(f"sqlite:///{path}")
+    dispose_engines()
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def server(store, tmp_path_factory):
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    served = ServedDashboards(store, workdir=tmp_path_factory.mktemp("serve"))
+    served.start()
+    yield served
+    served.stop()
+    assert served.wait_port_closed(), "the server still listens after it was stopped"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright import sync_api
+
+    from qiwidgets.dashboards.harness import launch_chromium
+
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def visit(browser):
+    visits: list = []
+
+    def make():
+        from browser import Visit
+
+        v = Visit(browser)
+        visits.append(v)
+        return v
+
+    yield make
+    for v in visits:
+        v.close()

@@ -177,12 +177,13 @@ def test_the_site_holds_only_the_dashboards_and_a_private_config(tmp_path):
     for name in server.DASHBOARDS:  # only the cell that waits for the visitor is unlimited
         nb = nbformat.read(site.dashboards / name, as_version=4)
         unlimited = [c.source for c in nb.cells if c.cell_type == "code" and timeout(c) is None]
-        assert len(unlimited) == 1 and "page.open()" in unlimited[0]
+        assert len(unlimited) == 1 and "page.wait()" in unlimited[0].splitlines()[-1]
     static = site.jupyter_path / "voila" / "templates" / "qiwidgets" / "static"
     bundle = (static / "vega-bundle.js").read_text()
     assert "window.vegaEmbed" in bundle and bundle.startswith("(function () {")
     cmd = server.voila_command(site, opts)
     assert "s" * 24 not in " ".join(cmd)  # the token is not on the command line
+    assert cmd[1:3] == ["-m", "qiwidgets.dashboards.voila_app"]  # Voilà with its holes closed
     env = server.server_env(opts, site)
     assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(site.jupyter_path)
     assert env[runtime.DB_ENV] == opts.db and env[runtime.DEV_ENV] == "0"
@@ -205,9 +206,9 @@ def test_the_template_links_no_other_host():
 def test_the_notebooks_wait_for_the_visitor_before_reading_the_store():
     for name in server.DASHBOARDS:
         nb = json.loads((server.NOTEBOOKS_DIR / name).read_text())
-        code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-        assert len(code) == 2
-        assert ".prepare()" in code[0] and "page.open()" in code[1]
+        code = ["".join(c["source"]).splitlines()[-1] for c in nb["cells"]
+                if c["cell_type"] == "code"]  # fmt: skip
+        assert code[0].endswith(".prepare()") and code[1:] == ["page.wait()", "page.open()"]
 
 
 def test_cli_passes_the_options_on(monkeypatch):
@@ -215,7 +216,8 @@ def test_cli_passes_the_options_on(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(server, "serve", lambda opts: seen.setdefault("opts", opts) and 0)
-    cli.main(["serve", "--db", "a.db", "--port", "9001", "--token", "k" * 20, "--dev",
+    monkeypatch.setenv("QI_TOKEN", "k" * 20)
+    cli.main(["serve", "--db", "a.db", "--port", "9001", "--dev",
               "--pool", "0", "--cull-idle", "30", "--timeout", "45", "--no-prewarm",
               "--base-url", "/services/qi/", "--server-url", "/", "--stop-with-parent"])  # fmt: skip
     o = seen["opts"]
@@ -233,6 +235,7 @@ def test_cli_passes_the_options_on(monkeypatch):
         "/services/qi/", "/", False, True
     )  # fmt: skip
     seen.clear()
+    monkeypatch.delenv("QI_TOKEN")
     cli.main(["serve", "--no-token"])
     assert seen["opts"].no_token and seen["opts"].token is None
 

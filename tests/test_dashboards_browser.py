@@ -23,126 +23,8 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts" / "dashboards"
-PAGE_TIMEOUT = 180_000  # ms: a kernel start on a loaded 2-core machine can take a while
-#: Every chart a visitor can see is drawn (a chart in a closed tab is drawn when it is opened).
-EVERY_SHOWN_CHART_DRAWN = """() => [...document.querySelectorAll('.qi-vl:not([data-drawn="yes"])')]
-    .every(el => el.getClientRects().length === 0)"""
-ACTION_TIMEOUT = 90_000
-
-if not Path("/usr/bin/chromium").exists():  # the Makefile installs it (`make test`)
-    pytest.fail("Debian's chromium is missing: run `make system-deps` (apt-get install chromium).",
-                pytrace=False)  # fmt: skip
-from playwright import sync_api
+from browser import PAGE_TIMEOUT, screenshot
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-# --- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from qiwidgets.store.db import dispose_engines, init_db
-    from qiwidgets.store.sample import load_sample
-
-    path = tmp_path_factory.mktemp("dash") / "sample.db"
-    init_db(f"sqlite:///{path}")
-    load_sample(f"sqlite:///{path}")
-    dispose_engines()
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def server(store, tmp_path_factory):
-    from qiwidgets.dashboards.harness import ServedDashboards
-
-    served = ServedDashboards(store, workdir=tmp_path_factory.mktemp("serve"))
-    served.start()
-    yield served
-    served.stop()
-    assert served.wait_port_closed(), "the server still listens after it was stopped"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from qiwidgets.dashboards.harness import launch_chromium
-
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-class Visit:
-    """A browser context that records every request, dialog, console error and page error."""
-
-    def __init__(self, browser):
-        self.context = browser.new_context(viewport={"width": 1200, "height": 1000})
-        self.context.set_default_timeout(ACTION_TIMEOUT)
-        self.page = self.context.new_page()
-        self.requests: list[str] = []
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.document = None  # the response of the last page opened (the HTML as served)
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.context.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("dialog", self._dialog)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def _dialog(self, dialog):
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def open(self, url: str, *, charts: int = 1):
-        self.document = self.page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT)
-        self.page.wait_for_selector(".qi-team-dashboard, .qi-programme-dashboard, .qi-failed",
-                                    timeout=PAGE_TIMEOUT)  # fmt: skip
-        if charts:
-            self.wait_charts(charts)
-        return self.page
-
-    def wait_charts(self, n: int, scope: str = "") -> None:
-        self.page.wait_for_function(
-            "([sel, n]) => document.querySelectorAll(sel).length >= n",
-            arg=[f"{scope} .qi-vl[data-drawn='yes'] svg".strip(), n], timeout=PAGE_TIMEOUT,
-        )  # fmt: skip
-
-    def hosts(self) -> set[str]:
-        return {urllib.parse.urlsplit(u).netloc for u in self.requests if "://" in u}
-
-    def close(self):
-        self.context.close()
-
-
-@pytest.fixture
-def visit(browser):
-    visits: list[Visit] = []
-
-    def make() -> Visit:
-        v = Visit(browser)
-        visits.append(v)
-        return v
-
-    yield make
-    for v in visits:
-        v.close()
-
-
-def screenshot(page, name: str) -> Path:
-    """A full-page screenshot (the page scrolls inside Voilà's container: size the viewport)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate(
-        "() => { const el = document.querySelector('#rendered_cells');"
-        " return Math.max(document.body.scrollHeight, el ? el.scrollHeight + 80 : 0); }"
-    )
-    page.set_viewport_size({"width": 1200, "height": max(800, min(int(height), 10000))})
-    page.wait_for_function(EVERY_SHOWN_CHART_DRAWN)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": 1200, "height": 1000})
-    # kept as a test artefact: LOOK at it (test-artifacts/dashboards/*.png)
-    assert path.stat().st_size > 10_000, f"{path} is suspiciously small"
-    return path
 
 
 def dashboard(page):
@@ -218,10 +100,10 @@ def test_only_the_dashboards_are_served(server):
             opener.open(url, timeout=60)
         assert info.value.code in (403, 404), path
     assert cookie_url.startswith(server.base)
-    # the listing shows the two dashboards and nothing else
-    with opener.open(f"{server.base}/voila/api/contents?token={server.token}", timeout=60) as r:
-        listing = json.loads(r.read().decode())
-    assert {item["name"] for item in listing["content"]} == {"team.ipynb", "programme.ipynb"}
+    # nothing lists the served folder (the root sends to the team dashboard)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        opener.open(f"{server.base}/voila/api/contents?token={server.token}", timeout=60)
+    assert info.value.code == 404
 
 
 # --- the team dashboard -----------------------------------------------------------------------
@@ -501,7 +383,7 @@ def test_voila_and_its_kernels_stop_when_serve_is_hung_up_or_killed(store, tmp_p
     with ServedDashboards(store, workdir=tmp_path / "work") as served:
         assert served.wait_for_output("Kernel pool of", 2), "the warm kernels never got ready"
         children = psutil.Process(served.proc.pid).children(recursive=True)
-        voila = [c for c in children if "-m voila" in " ".join(c.cmdline())]
+        voila = [c for c in children if "voila_app" in " ".join(c.cmdline())]
         kernels = [c for c in children if "ipykernel_launcher" in " ".join(c.cmdline())]
         assert len(voila) == 1 and len(kernels) == 2
         site = Path(voila[0].cwd())

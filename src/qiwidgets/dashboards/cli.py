@@ -12,15 +12,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "serve",
         help="serve the team and programme dashboards (Voilà) on 127.0.0.1",
         description="Serve the team and programme dashboards with Voilà on 127.0.0.1. Only the "
-        "two dashboards are served, with their code hidden, a token required (generated and "
-        "printed with the address unless --token is given; --no-token behind JupyterHub), "
+        "two dashboards are served, with their code hidden, a token required (from "
+        "--token-file or $QI_TOKEN, else generated for this run; printed with the address; "
+        "--no-token behind JupyterHub), "
         "idle kernels shut down and a time limit on every step. Stop it with Ctrl+C.",
     )
     p.add_argument("--db", help="the store: a SQLite file or a database URL "
-                   "(default: $QIWIDGETS_DB or qiwidgets.db)")  # fmt: skip
+                   "(default: $QI_DATABASE_URL or qiwidgets.db)")  # fmt: skip
     p.add_argument("--port", type=int, default=_server.DEFAULT_PORT,
                    help=f"port (default {_server.DEFAULT_PORT})")  # fmt: skip
-    p.add_argument("--token", help="the token visitors need (default: a new random one, printed)")
+    p.add_argument("--token-file", metavar="FILE", help="read the token visitors need from FILE "
+                   "(readable by you only); when FILE does not exist it is created with a new "
+                   "token, so the same links work after a restart (default: $QI_TOKEN, else a "
+                   "new token for this run)")  # fmt: skip
+    p.add_argument("--token", action=_RefuseTokenOnCommandLine, help=argparse.SUPPRESS)
     p.add_argument("--dev", action="store_true",
                    help="show tracebacks in the pages (for development only)")  # fmt: skip
     p.add_argument("--programme", help="the programme code, when the store holds several")
@@ -58,9 +63,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+class _RefuseTokenOnCommandLine(argparse.Action):
+    """``--token VALUE`` would show the token to every account on the machine (``ps``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error("--token would show the token to every account on this machine (in the "
+                     "process list): put it in a file readable by you only and give "
+                     "--token-file FILE, or set QI_TOKEN.")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     opts = _server.ServeOptions(
-        db=args.db, port=args.port, token=args.token, dev=args.dev, pool=args.pool,
+        db=args.db, port=args.port, token=_server.token_from(args.token_file), dev=args.dev, pool=args.pool,
         cull_idle=args.cull_idle, timeout=args.timeout, programme=args.programme,
         cache_dir=args.cache_dir, prewarm=args.prewarm, base_url=args.base_url,
         server_url=args.server_url, no_token=args.no_token,

@@ -64,16 +64,20 @@ class ServedDashboards:
             path.mkdir(parents=True, exist_ok=True)
             env[name] = str(path)
         env.pop("QIWIDGETS_PROGRAMME", None)
+        env.pop("QI_TOKEN", None)
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
     def start(self) -> ServedDashboards:
-        token = ["--token", self.token] if self.token else ["--no-token"]
+        token = [] if self.token else ["--no-token"]  # the token goes in the environment
         cmd = [sys.executable, "-m", "qiwidgets.cli", "serve", "--db", self.db,
                "--port", str(self.port), *token, "--pool", str(self.pool),
                "--cache-dir", str(self.workdir / "charts"), *self.extra_args]  # fmt: skip
+        env = self.env()
+        if self.token:
+            env["QI_TOKEN"] = self.token
         self.proc = subprocess.Popen(
-            cmd, cwd=self.workdir, env=self.env(), stdout=subprocess.PIPE,
+            cmd, cwd=self.workdir, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()

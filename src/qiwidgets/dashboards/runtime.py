@@ -24,6 +24,7 @@ from errno import ENOTSOCK
 from typing import Any
 
 from qiwidgets._imports import imports_without_gc, skip_slow_optional_imports
+from qiwidgets.errors import QIError
 
 log = logging.getLogger("qiwidgets.dashboards")
 
@@ -41,6 +42,8 @@ FAILED = (
     "if it keeps happening, tell the person who runs the dashboards (the details are in the "
     "server's log). Nothing you saved before has been lost."
 )
+#: Why, when a warm kernel did not get the visitor's request in time.
+LATE = "The server was too busy to open your page in time."
 
 
 def dev_mode() -> bool:
@@ -58,13 +61,66 @@ def database() -> str:
     return db
 
 
+#: The kernel's environment variable holding its key for the visitor-request route, the header
+#: it sends the key in, and what it answers once it has the request (see
+#: :mod:`qiwidgets.dashboards.voila_app`, which checks them).
+VISITOR_KEY_ENV = "QIWIDGETS_VISITOR_KEY"
+VISITOR_KEY_HEADER = "X-Qiwidgets-Visitor-Key"
+RECEIVED = "received"
+#: Seconds between two attempts to reach the server while a warm kernel waits for its visitor.
+RECONNECT_DELAY = 1.0
+
+
+class VisitorLate(Exception):
+    """The server interrupted a warm kernel that had not taken its visitor's request in time."""
+
+
+def visitor_request_url() -> str:
+    """Where a warm kernel waits for its visitor: the server's ``voila/query/<kernel id>``."""
+    host = os.environ.get("VOILA_APP_IP") or "127.0.0.1"
+    port = os.environ.get("VOILA_APP_PORT", "8866")
+    prefix = os.environ.get("VOILA_WS_BASE_URL") or os.environ.get("VOILA_SERVER_URL", "/")
+    host = f"[{host}]" if ":" in host else host
+    return f"ws://{host}:{port}{prefix}voila/query/{os.environ['VOILA_KERNEL_ID']}"
+
+
 def wait_for_visitor() -> None:
-    """In a preheated kernel, wait until a visitor's request arrives (no-op otherwise)."""
+    """In a preheated kernel, wait until a visitor's request arrives (no-op otherwise).
+
+    Connects to the server with this kernel's key, waits with no time limit, takes the request
+    into the environment (``QUERY_STRING`` ...) and says it was received. A dropped connection
+    is made again. Raises :class:`VisitorLate` when the server interrupts the wait (the visitor
+    came and the request did not reach this kernel in time).
+    """
     if os.environ.get("VOILA_PREHEAT") != "True":
         return
-    from voila.utils import wait_for_request
+    import json
+    import time
 
-    wait_for_request()
+    from websockets.exceptions import InvalidStatus, WebSocketException
+    from websockets.sync.client import connect
+
+    url = visitor_request_url()
+    headers = {VISITOR_KEY_HEADER: os.environ.get(VISITOR_KEY_ENV, "")}
+    try:
+        while True:
+            try:
+                with connect(url, additional_headers=headers, open_timeout=30,
+                             max_size=1 << 20) as ws:  # fmt: skip
+                    message = ws.recv()
+                    ws.send(RECEIVED)
+                break
+            except InvalidStatus as exc:  # refused: waiting longer will not help
+                raise RuntimeError(f"The server refused this kernel's wait for its visitor "
+                                   f"({exc.response.status_code}).") from exc  # fmt: skip
+            except (OSError, WebSocketException):
+                log.debug("Lost the server while waiting for a visitor; trying again",
+                          exc_info=True)  # fmt: skip
+                time.sleep(RECONNECT_DELAY)
+    except KeyboardInterrupt as exc:
+        raise VisitorLate from exc
+    for key, value in json.loads(message).items():
+        os.environ[key] = str(value)
 
 
 def query() -> dict[str, str]:
@@ -135,8 +191,19 @@ class _Page:
     def _prepare(self) -> None:
         """Build what can be built before the visitor arrives (after the imports)."""
 
+    def wait(self) -> None:
+        """Wait for the visitor (a warm kernel; nothing to wait for otherwise). This is the
+        notebook's one cell without a time limit, and it only waits: the page is built by
+        :meth:`open`, in a cell of its own with the server's per-cell limit."""
+        try:
+            wait_for_visitor()
+        except VisitorLate:
+            log.warning("The visitor's request reached this kernel too late")
+            self.error = QIError(LATE)
+        except Exception as exc:  # noqa: BLE001 - shown by open(); never an empty page
+            self.error = exc
+
     def open(self) -> Any:
-        wait_for_visitor()
         if self.error is not None:
             return failure(self.error)
         try:

@@ -4,8 +4,11 @@ What the server is set up to do (each measured in ``../shared/docs/jupyter-traps
 
 * it serves a fresh folder holding only ``team.ipynb`` and ``programme.ipynb`` (``hide_globs``
   only hides files from the listing; they would still render by URL);
-* it listens on 127.0.0.1 only and needs a token (generated with :mod:`secrets` unless given);
-  the token is written to a ``voila.json`` readable by this user only, never on a command line;
+* it listens on 127.0.0.1 only and needs a token (from ``--token-file`` or ``$QI_TOKEN``, else
+  generated with :mod:`secrets`); the token is written to a ``voila.json`` readable by this user
+  only, never on a command line, and shows as ``[secret]`` in the log;
+* Voilà runs as :mod:`qiwidgets.dashboards.voila_app`, which closes the routes Voilà leaves
+  open (the warm kernels' request route, error pages, the folder listing);
 * sources are stripped; tracebacks are hidden (``--dev`` shows them);
 * idle kernels are culled (Voilà refuses the shutdown a page sends on leaving, so each page view
   would otherwise keep its ≈ 200 MB kernel) and every cell has an execution
@@ -154,6 +157,38 @@ class ServeOptions:
         return self.server_url or self.base_url
 
 
+#: The environment variable ``qiwidgets serve`` reads the visitors' token from.
+TOKEN_ENV = "QI_TOKEN"
+
+
+def token_from(token_file: str | os.PathLike | None) -> str | None:
+    """The visitors' token: from ``token_file`` (made with a new token, readable by this account
+    only, when it does not exist), else ``$QI_TOKEN``, else None (a token is generated)."""
+    if token_file is None:
+        return os.environ.get(TOKEN_ENV) or None
+    path = Path(token_file)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ServeError(f"Cannot create the token file {path}: {exc.strerror}.") from exc
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(24) + "\n")
+    try:
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            raise ServeError(f"The token file {path} can be read by other accounts: make it "
+                             f"yours alone (chmod 600 {path}).")  # fmt: skip
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ServeError(f"Cannot read the token file {path}: {exc.strerror}.") from exc
+    if not token:
+        raise ServeError(f"The token file {path} is empty: write a token of at least 16 "
+                         "characters in it, or delete it to have one made.")  # fmt: skip
+    return token
+
+
 def resolve_db(db: str | os.PathLike | None) -> str:
     """The store as a URL or absolute path the kernels can open from any folder."""
     from qiwidgets.store.db import resolve_url
@@ -266,7 +301,14 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
             "extension_allowlist": PAGE_EXTENSIONS,
             "preheat_kernel": opts.pool > 0,
             "default_pool_size": opts.pool,
+            # kernel ids out of command lines and socket names; a key per kernel for the
+            # visitor-request route (qiwidgets.dashboards.voila_app)
+            "multi_kernel_manager_class": (
+                "qiwidgets.dashboards.voila_app.DashboardKernelManager"
+            ),
         },
+        # a warm kernel has this long to take its visitor's request once the visitor came
+        "DashboardVoila": {"visitor_wait": float(opts.timeout)},
         "VoilaExecutor": {
             "timeout": opts.timeout,
             "cell_error_instruction": CELL_ERROR,
@@ -366,6 +408,7 @@ def server_env(opts: ServeOptions, site: Site) -> dict[str, str]:
 
     env = dict(os.environ)
     env.update(opts.extra_env)
+    env.pop(TOKEN_ENV, None)  # Voilà reads the token from voila.json; its kernels never see it
     env["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (str(site.jupyter_path), env.get("JUPYTER_PATH", "")) if p
     )
@@ -381,12 +424,19 @@ def server_env(opts: ServeOptions, site: Site) -> dict[str, str]:
     else:
         env.pop(runtime.PROGRAMME_ENV, None)
     env["PYTHONUNBUFFERED"] = "1"
+    # where a warm kernel reaches the server (Voilà assumes 127.0.0.1, which a server bound to
+    # one other address does not answer on)
+    if opts.host not in ("0.0.0.0", "::", ""):
+        env["VOILA_APP_IP"] = opts.host
+    else:
+        env.pop("VOILA_APP_IP", None)
     return env
 
 
 def voila_command(site: Site, opts: ServeOptions) -> list[str]:
     """The command line: the served folder and nothing secret (the rest is in voila.json)."""
-    cmd = [sys.executable, "-m", "voila", str(site.dashboards), "--no-browser"]
+    cmd = [sys.executable, "-m", "qiwidgets.dashboards.voila_app", str(site.dashboards),
+           "--no-browser"]  # fmt: skip
     if opts.dev:
         cmd.append("--debug")
     return cmd
@@ -522,8 +572,8 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
             echo(f"  No token: any account on this machine can open {opts.host}:{opts.port}. "
                  "Use this only behind JupyterHub or a proxy that logs visitors in.")  # fmt: skip
         if generated:
-            echo("  The token was generated for this run; give it only to people who may see "
-                 "and change the programme's data.")  # fmt: skip
+            echo("  The token was generated for this run (--token-file keeps one between runs); "
+                 "give it only to people who may see and change the programme's data.")  # fmt: skip
         if opts.dev:
             echo("  --dev: tracebacks are shown in the pages. Do not use this for visitors.")
         echo("")
