@@ -117,6 +117,11 @@ def test_month_and_slug_rules():
 def test_offline_check_finds_every_network_reference():
     ok = '<svg xmlns="http://www.w3.org/2000/svg"><image href="data:image/png;base64,AA"/></svg>'
     assert network_references(ok) == []
+    # text that reads like markup, escaped as every user text is, is only text
+    from qiwidgets.reports.html import esc
+
+    text = esc('data=https://intranet.example/audit <img src="https://x.example/a.png">')
+    assert network_references(f"<p>{text}</p>") == []
     for bad in (
         '<script src="https://cdn.example/require.js"></script>',
         '<link rel="stylesheet" href="https://cdn.example/x.css">',
@@ -124,6 +129,10 @@ def test_offline_check_finds_every_network_reference():
         '<div style="background:url(https://x.example/a.png)"></div>',
         "<style>@import 'https://x.example/a.css';</style>",
         "<script>alert(1)</script>",
+        '<svg><image xlink:href="https://x.example/a.png"/></svg>',
+        '<img srcset="a.png 1x, https://x.example/b.png 2x">',
+        '<meta http-equiv="refresh" content="0; url=https://x.example/">',
+        '<object data="https://x.example/a.swf"></object>',
     ):
         assert network_references(bad), bad
 
@@ -145,7 +154,8 @@ def small_db(tmp_path_factory):
     }
     texts = {
         0: '<script>alert("reflection")</script> We learned "a lot" & more',
-        1: "Line one\nline two </textarea> ${x}",
+        # an ordinary sentence with an address: text, not markup (it once stopped the report)
+        1: "Line one\nline two </textarea> ${x} see data=https://intranet.example/audit",
     }
     info = build_programme(db, teams=2, names=hostile, reflection_texts=texts)
     dispose_engines()
@@ -426,9 +436,52 @@ def test_hostile_names_and_texts_stay_data(small_db, tmp_path):
     shown = html.unescape(joined)
     assert 'Ward "7"' in shown and '<script>alert("reflection")</script>' in shown
     assert "O'Brien's ward {team} %s \\x00" in shown
+    assert "see data=https://intranet.example/audit" in shown
     for pdf in (out / MONTH / "teams").glob("*.pdf"):
         assert pdf.read_bytes()[:5] == b"%PDF-"
     assert len(list((out / MONTH / "teams").glob("*.pdf"))) == 2
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_database_password_reaches_no_report_file(pg_server, tmp_path):
+    """``qiwidgets reports --db postgresql://user:PASSWORD@...``: the reports are built, and
+    the password is in none of the files written (the executed notebooks' parameters show the
+    URL with ``***``; the kernel gets the whole URL through its environment)."""
+    from reports_data import build_programme
+
+    from qiwidgets.store.db import dispose_engines
+
+    password = "Pa55-word-not-for-notebooks"
+    url = pg_server.create_database().replace("@", f":{password}@", 1)  # trust: any password
+    build_programme(url, teams=2)
+    dispose_engines()
+    out = tmp_path / "out"
+    assert cli_main(["reports", "--month", MONTH, "--db", url, "--out", str(out),
+                     "--workers", "1", "--no-progress"]) == 0  # fmt: skip
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len([p for p in files if p.suffix == ".ipynb"]) == 3
+    for p in files:
+        assert password.encode() not in p.read_bytes(), p
+    nb = json.loads(next((out / MONTH / "teams").glob("*.ipynb")).read_text())
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert ":***@" in "".join(injected[0]["source"])
+
+
+def test_a_url_with_a_hidden_password_opens_only_with_the_whole_url_at_hand(monkeypatch):
+    from qiwidgets.errors import StoreError
+    from qiwidgets.store.db import redact, resolve_url
+
+    whole = "postgresql+psycopg://qi:pw@db.example/qi"
+    assert redact(whole) == "postgresql+psycopg://qi:***@db.example/qi"
+    assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    monkeypatch.setenv("QI_DATABASE_URL", whole)
+    assert resolve_url(redact(whole)) == whole
+    monkeypatch.setenv("QI_DATABASE_URL", "postgresql://qi:pw@db.example/other")
+    with pytest.raises(StoreError, match="password hidden"):
+        resolve_url(redact(whole))
 
 
 # --- Dask ----------------------------------------------------------------------------------------

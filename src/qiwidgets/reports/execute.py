@@ -58,6 +58,9 @@ class Job:
     kernel_name: str = "python3"
     fast_imports: bool = True
     reuse_kernel: bool = True  # run in the worker's kernel kept from its previous report
+    #: Environment for the kernel that is kept out of the notebook (the database URL with its
+    #: password, when the parameters show it hidden).
+    environment: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -321,6 +324,7 @@ def run_job(job: Job) -> JobResult:
     staging = Path(tempfile.mkdtemp(prefix=f"{job.slug}-", dir=job.staging_root))
     out_nb = staging / "report.ipynb"
     params = {**job.parameters, "output_dir": str(staging)}
+    os.environ.update(job.environment)  # the kernel (started from this process) inherits it
     result = JobResult(kind=job.kind, key=job.key, slug=job.slug, ok=False, seconds=0.0)
     try:
         attempts = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from html.parser import HTMLParser
 from typing import Any
 
 from qiwidgets.errors import ReportError
@@ -76,25 +77,64 @@ def page(title: str, body: str, *, lang: str = "en") -> str:
     )
 
 
-# Anything a browser would fetch from another host: src/href/action/poster/data attributes and
-# CSS url()/@import with an absolute or protocol-relative address, and every <script src>,
-# <link> stylesheet, <iframe>, <object> and <embed>.
-_ATTR_URL = re.compile(
-    r"""\b(src|href|action|poster|data|srcset|xlink:href)\s*=\s*["']?\s*(https?:|//|ftp:)""",
-    re.IGNORECASE,
-)
-_CSS_URL = re.compile(r"""(url\(\s*["']?\s*(https?:|//)|@import\s+["']?\s*(https?:|//))""", re.IGNORECASE)
-_TAGS = re.compile(r"<\s*(script|iframe|object|embed)\b[^>]*>|<\s*link\b[^>]*\bhref\b", re.IGNORECASE)
+# What makes a browser ask another host, read from the markup (tags, attributes, CSS), never
+# from text: a reflection that mentions "data=https://intranet.example/audit" is text, shown
+# escaped, and fetches nothing.
+#: Attributes whose address a browser fetches (or, on a form, sends to).
+_FETCH_ATTRS = frozenset({"src", "href", "action", "poster", "data", "srcset", "xlink:href",
+                          "formaction", "background", "ping"})  # fmt: skip
+#: Elements that load or run something whatever their attributes say.
+_ACTIVE_TAGS = frozenset({"script", "iframe", "object", "embed", "frame", "base", "applet"})
+_REMOTE = re.compile(r"^\s*(https?:|//|ftp:)", re.IGNORECASE)
+_CSS_REMOTE = re.compile(r"""url\(\s*["']?\s*(https?:|//|ftp:)|@import""", re.IGNORECASE)
+_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?\s*(https?:|//|ftp:)", re.IGNORECASE)
+
+
+class _FetchFinder(HTMLParser):
+    """Collects every tag, attribute or stylesheet of a page that would reach the network."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        shown = self.get_starttag_text() or f"<{tag}>"
+        if tag in _ACTIVE_TAGS:
+            self.found.append(shown[:120])
+            return
+        values = {name: value or "" for name, value in attrs}
+        for name, value in values.items():
+            remote = name in _FETCH_ATTRS and any(
+                _REMOTE.match(part) for part in value.split(",")
+            )
+            if remote or (name == "style" and _CSS_REMOTE.search(value)):
+                self.found.append(shown[:120])
+                return
+        if tag == "link" and values.get("href") or tag == "meta" and values.get("http-equiv", "").lower() == "refresh" and (
+            _REFRESH_URL.search(values.get("content", ""))
+        ):
+            self.found.append(shown[:120])
+        self._in_style = tag == "style"
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style and _CSS_REMOTE.search(data):
+            self.found.append(data[:120].replace("\n", " "))
 
 
 def network_references(text: str) -> list[str]:
-    """Every place in an HTML page that would make a browser ask the network (or run code)."""
-    found = []
-    for rx in (_ATTR_URL, _CSS_URL, _TAGS):
-        for m in rx.finditer(text):
-            start = max(0, m.start() - 20)
-            found.append(text[start : m.end() + 40].replace("\n", " "))
-    return found
+    """Every tag, attribute or stylesheet in an HTML page that would make a browser ask the
+    network (or run code). Text, escaped as it is in a report, never counts."""
+    finder = _FetchFinder()
+    finder.feed(text)
+    finder.close()
+    return finder.found
 
 
 def assert_offline(text: str, what: str = "report") -> str:

@@ -232,7 +232,8 @@ def plan(
             Job(
                 kind="team", key=t.code, slug=slug,
                 title=f"{t.name}: learning report {m.label()}", notebook=str(nb_team),
-                parameters={"team": t.code, "month": str(m), "database_url": url},
+                parameters={"team": t.code, "month": str(m), "database_url": _shown(url)},
+                environment=_secret_environment(url),
                 final_dir=str(teams_dir), failed_dir=str(failed_dir), staging_root=str(staging),
                 build=build, timeout=float(timeout), retries=int(retries), pdf=bool(pdf),
                 fast_imports=fast_imports, reuse_kernel=bool(reuse_kernels),
@@ -419,12 +420,28 @@ def _programme_job(p: Plan) -> Job | None:
         title=f"{p.programme.name}: programme learning report {p.month.label()}",
         notebook=str(nb),
         parameters={"programme": p.programme.code, "month": str(p.month),
-                    "database_url": p.database_url, "summaries_dir": str(teams_dir)},
+                    "database_url": _shown(p.database_url), "summaries_dir": str(teams_dir)},
+        environment=_secret_environment(p.database_url),
         final_dir=str(p.month_dir), failed_dir=str(p.month_dir / "failed"),
         staging_root=str(p.out / ".staging"), build=build, timeout=p.options["timeout"],
         retries=p.options["retries"], pdf=p.options["pdf"],
         fast_imports=p.options["fast_imports"], reuse_kernel=p.options["reuse_kernels"],
     )  # fmt: skip
+
+
+def _shown(url: str) -> str:
+    """The database URL as a report notebook's parameters show it: its password hidden."""
+    from qiwidgets.store.db import redact
+
+    return redact(url)
+
+
+def _secret_environment(url: str) -> dict[str, str]:
+    """What the report kernel needs beyond its parameters: a URL whose password the notebook
+    shows hidden goes to the kernel whole, through the environment (never into the notebook)."""
+    from qiwidgets.store.db import ENV_VAR
+
+    return {ENV_VAR: url} if _shown(url) != url else {}
 
 
 def run_plan(p: Plan, *, progress: bool = True) -> BatchResult:

@@ -71,6 +71,10 @@ BUSY_RETRY_PAUSE_S = 0.05
 #: PostgreSQL SQLSTATE codes meaning "try the transaction again".
 _PG_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
+#: What stands for the password in a URL written where others may read it (SQLAlchemy's own
+#: mark, ``URL.render_as_string(hide_password=True)``).
+HIDDEN_PASSWORD = "***"
+
 StoreLike = Engine | str | os.PathLike | None
 T = TypeVar("T")
 
@@ -107,7 +111,32 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
         raise StoreError(
             f"`db` must be a SQLite file or a PostgreSQL URL, got a {url.get_backend_name()!r} URL."
         )
+    if url.password == HIDDEN_PASSWORD:
+        return _with_password_from_environment(url)
     return text
+
+
+def _with_password_from_environment(url) -> str:
+    """The URL ``QI_DATABASE_URL`` gives for a URL written with its password hidden (as in a
+    report notebook's parameters), when both name the same user, server and database."""
+    shown = url.render_as_string(hide_password=True)
+    full = os.environ.get(ENV_VAR, "").strip()
+    if full and "://" in full:
+        candidate = resolve_url(full)
+        if make_url(candidate).set(password=HIDDEN_PASSWORD) == url:
+            return candidate
+    raise StoreError(f"The database URL {shown} has its password hidden: set {ENV_VAR} to the "
+                     "full URL (with the password) to open it.")  # fmt: skip
+
+
+def redact(db: str) -> str:
+    """``db`` with its password, if any, shown as ``***`` (for anything others may read: a
+    notebook's parameters, a log line). :func:`resolve_url` reads such a URL back when
+    ``QI_DATABASE_URL`` holds the full one."""
+    if "://" not in db:
+        return db
+    url = make_url(db)
+    return url.render_as_string(hide_password=True) if url.password else db
 
 
 def describe(db: StoreLike) -> str:
