@@ -1,0 +1,121 @@
+"""The learning-loop core: every verdict a team or a lead reads is worked out here, once.
+
+The package mirrors the loop, one module a step:
+
+* :mod:`~qiwidgets.workbook.inputs` — checks for values that arrive from a browser
+  (:func:`clean_text`, :func:`clean_date`, ...);
+* :mod:`~qiwidgets.workbook.purpose` — aims (:func:`aim_statement`, :func:`check_aim`) and
+  driver diagrams (:func:`driver_tree`, :func:`driver_diagram_html`);
+* :mod:`~qiwidgets.workbook.measures` — which chart suits which data (:func:`suggest_chart`,
+  :func:`chart_type_for`), definition gaps, what a family of measures lacks;
+* :mod:`~qiwidgets.workbook.variation` — a measure's chart under the team's annotations
+  (:func:`chart_options`, :func:`compute_chart`) and the signals on it (:func:`signal_events`);
+* :mod:`~qiwidgets.workbook.pdsa` — PDSA stages, markers and prompts;
+* :mod:`~qiwidgets.workbook.programme` — the shared outcome measure across teams, the
+  learning-system check.
+
+No statistics here: limits, rules and classifications come from :mod:`qiwidgets.spc`. Records
+may be store model objects or plain dicts with the same field names.
+"""
+
+from __future__ import annotations
+
+from qiwidgets.workbook.inputs import (
+    MAX_TEXT_LENGTH,
+    WorkbookInputError,
+    clean_choice,
+    clean_date,
+    clean_number,
+    clean_text,
+)
+from qiwidgets.workbook.measures import (
+    DATA_KIND_LABELS,
+    DATA_KINDS,
+    chart_type_for,
+    definition_gaps,
+    family_warnings,
+    infer_data_kind,
+    suggest_chart,
+)
+from qiwidgets.workbook.pdsa import (
+    PDSA_DECISIONS,
+    PDSA_PROMPT_WITHIN,
+    PDSA_STAGES,
+    PDSAPrompt,
+    chart_annotations,
+    cycles_for_measure,
+    pdsa_end_text,
+    pdsa_markers,
+    pdsa_signal_prompts,
+    pdsa_stage,
+)
+from qiwidgets.workbook.programme import (
+    FUNNEL_MONTHS,
+    health_history,
+    outcome_funnel,
+    outcome_small_multiples,
+)
+from qiwidgets.workbook.purpose import (
+    AimCheck,
+    aim_statement,
+    check_aim,
+    driver_diagram_html,
+    driver_tree,
+)
+from qiwidgets.workbook.variation import (
+    LIMIT_CHANGING_KINDS,
+    MDC_MIN_BASELINE,
+    ChartOptions,
+    ChartView,
+    SignalEvent,
+    chart_options,
+    compare_signals,
+    compute_chart,
+    series_frame,
+    signal_events,
+)
+
+__all__ = [
+    "DATA_KINDS",
+    "DATA_KIND_LABELS",
+    "FUNNEL_MONTHS",
+    "LIMIT_CHANGING_KINDS",
+    "MAX_TEXT_LENGTH",
+    "MDC_MIN_BASELINE",
+    "PDSA_DECISIONS",
+    "PDSA_PROMPT_WITHIN",
+    "PDSA_STAGES",
+    "AimCheck",
+    "ChartOptions",
+    "ChartView",
+    "PDSAPrompt",
+    "SignalEvent",
+    "WorkbookInputError",
+    "aim_statement",
+    "chart_annotations",
+    "chart_options",
+    "chart_type_for",
+    "check_aim",
+    "clean_choice",
+    "clean_date",
+    "clean_number",
+    "clean_text",
+    "compare_signals",
+    "compute_chart",
+    "cycles_for_measure",
+    "definition_gaps",
+    "driver_diagram_html",
+    "driver_tree",
+    "family_warnings",
+    "health_history",
+    "infer_data_kind",
+    "outcome_funnel",
+    "outcome_small_multiples",
+    "pdsa_end_text",
+    "pdsa_markers",
+    "pdsa_signal_prompts",
+    "pdsa_stage",
+    "series_frame",
+    "signal_events",
+    "suggest_chart",
+]
