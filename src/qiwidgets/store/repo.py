@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
@@ -61,6 +62,68 @@ ProgrammeRef = m.Programme | int | str | None
 
 #: The ``source`` written into the edit history when a value is changed from the workbook.
 WORKBOOK_SOURCE = "workbook"
+
+
+# --- rules shared with the file imports (qiwidgets.store.imports) -------------------------------
+# Each rule is a small function or constant used by both the single-record saves below and the
+# bulk imports, so that a file and the workbook accept and refuse the same things.
+
+#: At most this many characters in a code: the models' ``String(64)`` code columns.
+CODE_MAX_LENGTH = 64
+#: What a programme's, team's or measure's code may hold. Codes appear in links (``?team=W7``),
+#: report names and commands, so no spaces, slashes or other punctuation.
+CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+#: The rule in words, as every message about a code says it.
+CODE_RULE = "may contain only letters, digits, '_', '.' and '-'"
+
+
+def check_code(text: str) -> str:
+    """``text`` if it is a valid code, else ValueError whose message is the rule broken.
+
+    >>> check_code("W7")
+    'W7'
+    """
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > CODE_MAX_LENGTH:
+        raise ValueError(f"must be at most {CODE_MAX_LENGTH} characters long")
+    if not re.fullmatch(CODE_PATTERN, text):
+        raise ValueError(CODE_RULE)
+    return text
+
+
+#: Chart types whose data points are counted as numerator / denominator (P, P', U and U' charts).
+COUNTED_CHART_TYPES = ("p", "pp", "u", "up")
+#: Chart types whose numerator is part of its denominator (a proportion: P and P' charts).
+PROPORTION_CHART_TYPES = ("p", "pp")
+
+
+def is_counted(measure: m.Measure) -> bool:
+    """A measure whose data are a numerator and a denominator: chart type p, pp, u or up, or any
+    measure with a denominator definition."""
+    return measure.chart_type in COUNTED_CHART_TYPES or bool(
+        (measure.denominator_definition or "").strip()
+    )
+
+
+def is_proportion(measure: m.Measure) -> bool:
+    """A counted measure whose numerator is part of its denominator: chart type p or pp, or the
+    unit ``%``."""
+    return is_counted(measure) and (
+        measure.chart_type in PROPORTION_CHART_TYPES or (measure.unit or "").strip() == "%"
+    )
+
+
+#: Why a counted data point's denominator of 0 is refused (said by the imports and the workbook).
+ZERO_DENOMINATOR_RULE = (
+    "must be more than zero: a denominator of 0 means there were no cases in the period, and 0 "
+    "out of 0 is not a rate or a proportion that can be charted; leave this period without data"
+)
+
+
+def zero_denominator(denominator):
+    """Where a counted data point's denominator is 0 (a number, or a numpy array of them)."""
+    return denominator == 0
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -119,7 +182,7 @@ def _not_negative(v: float | None) -> float | None:
 
 Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
 Required = Annotated[str, Field(min_length=1)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)]
 Number = Annotated[float | None, BeforeValidator(_blank_to_none), AfterValidator(_finite)]
 Count = Annotated[Number, AfterValidator(_not_negative)]
 OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]
@@ -342,7 +405,7 @@ _PLAIN = {
     "string_too_short": "must not be empty",
     "string_type": "must be text",
     "list_type": "must be a list",
-    "string_pattern_mismatch": "may contain only letters, digits, '_', '.' and '-'",
+    "string_pattern_mismatch": CODE_RULE,
 }
 
 
@@ -1148,7 +1211,15 @@ def record_observation(
         _check_in_family(session, "data point", team, [values.measure_id], "measure_id")
         measure = session.get(m.Measure, values.measure_id)
         if (
-            measure.chart_type in ("p", "pp")
+            is_counted(measure)
+            and values.denominator is not None
+            and zero_denominator(values.denominator)
+        ):
+            raise _invalid(
+                "data point", "denominator", f"`denominator` {ZERO_DENOMINATOR_RULE}, got 0."
+            )
+        if (
+            is_proportion(measure)
             and values.numerator is not None
             and values.denominator is not None
             and values.numerator > values.denominator
