@@ -120,3 +120,27 @@ def test_damaged_exports_are_refused_and_nothing_is_written(store_url, tmp_path)
     with pytest.raises(StoreError, match="`format` must be one of 'csv', 'parquet', got 'xls'"):
         export.export_programme(store_url, folder, format="xls")
     dispose_engines()
+
+
+def test_texts_a_spreadsheet_would_run_as_formulas_are_exported_inert(store_url, tmp_path):
+    """A reflection reading ``=HYPERLINK(...)`` was written raw: Excel ran it when the export was
+    opened (CSV injection). Such a text gets a backslash in front and comes back unchanged."""
+    import csv
+
+    rec = build_programme(store_url)
+    texts = ['=HYPERLINK("http://example.org","click")', "+1 fall", "-2 since May",
+             "@SUM(A1:A9)", "\\N is not null", "plain text"]  # fmt: skip
+    for i, text in enumerate(texts):
+        repo.save_reflection(store_url, {"team_id": rec["w7"].id, "date": f"2026-0{i + 1}-15",
+                                         "what_happened": text})  # fmt: skip
+    folder = tmp_path / "export"
+    export.export_programme(store_url, folder, "FALLS")
+    with open(folder / "reflections.csv", encoding="utf-8", newline="") as fh:
+        cells = [cell for row in csv.reader(fh) for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert {'\\=HYPERLINK("http://example.org","click")', "\\+1 fall", "\\-2 since May",
+            "\\@SUM(A1:A9)", "\\\\N is not null", "plain text"} <= set(cells)  # fmt: skip
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    export.import_programme(target, folder)
+    assert export.dump_tables(target) == export.dump_tables(store_url)
+    dispose_engines()

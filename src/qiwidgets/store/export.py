@@ -10,6 +10,11 @@ CSV files are UTF-8 with a header row. ``\\N`` stands for a missing value (NULL)
 empty text stays distinct from no text; a text that itself starts with a backslash gets one more
 (the convention of PostgreSQL's COPY). Booleans are ``true``/``false``, dates and timestamps ISO
 8601 (timestamps in UTC), numbers as Python writes them, so floats round-trip exactly.
+
+A text that a spreadsheet would take for a formula -- one starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return (:data:`FORMULA_STARTS`) -- also gets a backslash in front, so
+that opening an export in Excel or LibreOffice shows the text instead of running it (CSV
+injection); reading the export back removes it, as for any text starting with a backslash.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ MANIFEST = "manifest.json"
 FORMATS = ("csv", "parquet")
 #: How a missing value is written in CSV files.
 CSV_NULL = "\\N"
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection":
+#: =, +, -, @, tab and carriage return); a text starting with one is written after a backslash.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Format = Literal["csv", "parquet"]
 
@@ -117,7 +125,7 @@ def _to_csv(value: Any) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, str):
-        return "\\" + value if value.startswith("\\") else value
+        return "\\" + value if value.startswith(("\\", *FORMULA_STARTS)) else value
     return str(value)
 
 
