@@ -23,7 +23,10 @@ IMPORT_EPILOG = """kinds of file (row 1 is the header; see the README for every 
   teams         programme, programme_name, code, name, organisation
   pdsa          team, title, change_idea, measures, plan_question, ..., act, act_date
 
-Files are CSV (UTF-8 or Windows-1252; , ; tab or | between cells) or Excel .xlsx.
+Files are CSV (UTF-8 or Windows-1252; , ; tab or | between cells) or Excel .xlsx
+(the visible sheet named after KIND, else the active one; hidden sheets are never read).
+Every row needs one cell per column; numbers use a point for decimals (in a file
+separated by ; tab or | write 1234, not 1.234 or 1,234); counts are whole numbers.
 Every problem is listed (file, row, column, value, rule) and then nothing is imported;
 importing the same file again changes nothing; a changed value is kept in the edit history.
 
