@@ -861,7 +861,7 @@ def _header_elsewhere(file: str, kind: str | None, top: list[tuple[int, list[str
             above = "the row" if number == 2 else f"the {number - 1} rows"
             raise _fatal(
                 file,
-                f"row 1 does not hold the column names, but row {number} seems to ({shown}): "
+                f"does not hold the column names, but row {number} seems to ({shown}): "
                 f"delete {above} above it, so that the column names are in row 1",
                 1,
             )
@@ -1167,9 +1167,19 @@ def _sheet_rows(book, sheet) -> Iterator[tuple[int, list[tuple[int, Any]], bool]
     """(row number, [(column, value)], hidden) for each row that the sheet's XML holds.
 
     openpyxl's own read-only parser, told to mark a formula cell that has no saved value
-    (openpyxl gives None, as for an empty cell) and to pass on a row's ``hidden`` flag.
+    (openpyxl gives None, as for an empty cell) and to pass on a row's ``hidden`` flag. These are
+    openpyxl internals (3.1); should they change, its public rows are read without the marks.
     """
-    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+    try:
+        from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+        open_source = sheet._get_source
+        strings, dates = sheet._shared_strings, (book._date_formats, book._timedelta_formats)
+    except (ImportError, AttributeError):
+        log.warning("openpyxl's sheet parser has changed: formulas without values not marked")
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, list(enumerate(values, start=1)), False
+        return
 
     class Parser(WorkSheetParser):
         def parse_cell(self, element):
@@ -1183,14 +1193,14 @@ def _sheet_rows(book, sheet) -> Iterator[tuple[int, list[tuple[int, Any]], bool]
             number, cells = super().parse_row(row)
             return number, cells, hidden
 
-    with sheet._get_source() as source:
+    with open_source() as source:
         parser = Parser(
             source,
-            sheet._shared_strings,
+            strings,
             data_only=True,
             epoch=book.epoch,
-            date_formats=book._date_formats,
-            timedelta_formats=book._timedelta_formats,
+            date_formats=dates[0],
+            timedelta_formats=dates[1],
         )
         for number, cells, hidden in parser.parse():
             yield number, [(c["column"], c["value"]) for c in cells], hidden
