@@ -165,9 +165,9 @@ DECIMAL_POINT_DELIMITER = ","
 #: 27.5 MB; benchmarks/store_bench.py); a larger programme imports a year or a team at a time.
 MAX_TEXT_FILE_BYTES = 256 * 1024 * 1024
 #: An Excel sheet whose cells take more than this, unpacked (the sheet's XML plus the workbook's
-#: shared text), is refused before a row is read: openpyxl reads ~3-5 MB of sheet XML a second
-#: (measured on the benchmark machine; 100,000 rows of 7 cells are ~29 MB), so 100 MB is about
-#: 350,000 rows and half a minute. Larger data go faster as CSV.
+#: shared text), is refused before a row is read: openpyxl reads ~3 MB of sheet XML a second
+#: (measured on the benchmark machine: the benchmark's rows, 100,000 of them, are 29.6 MB of XML
+#: and import in 10.5 s), so 100 MB is ~340,000 rows and ~35 s. Larger data go faster as CSV.
 MAX_EXCEL_CELL_BYTES = 100 * 1000 * 1000
 #: How many rows at the top of a file are searched for the column names when row 1 does not hold
 #: them (a title row, or a blank first row), to say where they are.
@@ -854,17 +854,18 @@ def _header_elsewhere(file: str, kind: str | None, top: list[tuple[int, list[str
     """
     first = {_normalise_header(c) for c in top[0][1]} if top and top[0][0] == 1 else set()
     required = set(_required_columns(kind)) if kind else set()
-    for number, cells in top if kind and not required <= first else ():
-        names = [_normalise_header(c) for c in cells]
-        if number > 1 and required <= set(names):
-            shown = ", ".join(n for n in names if n)
-            above = "the row" if number == 2 else f"the {number - 1} rows"
-            raise _fatal(
-                file,
-                f"does not hold the column names, but row {number} seems to ({shown}): "
-                f"delete {above} above it, so that the column names are in row 1",
-                1,
-            )
+    if kind and not required <= first:
+        for number, cells in top:
+            names = [_normalise_header(c) for c in cells]
+            if number > 1 and required <= set(names):
+                shown = ", ".join(n for n in names if n)
+                above = "the row" if number == 2 else f"the {number - 1} rows"
+                raise _fatal(
+                    file,
+                    f"does not hold the column names, but row {number} seems to ({shown}): "
+                    f"delete {above} above it, so that the column names are in row 1",
+                    1,
+                )
     if not first - {""}:
         raise _fatal(file, "row 1 must hold the column names (the header), but it is empty", 1)
 
@@ -1343,18 +1344,19 @@ def _read_excel(
                     no_value[0][0],
                     None,
                     None,
-                    f"cell{'s' if len(cells) > 1 else ''} {_listed(cells)} hold a formula with no "
-                    "saved value (the program that wrote the file did not calculate it): open "
-                    "the file in Excel or LibreOffice and save it again, or type the values",
+                    f"{'cells' if len(cells) > 1 else 'cell'} {_listed(cells)} "
+                    f"{'hold' if len(cells) > 1 else 'holds'} a formula with no saved value (the "
+                    "program that wrote the file did not calculate it): open the file in Excel "
+                    "or LibreOffice and save it again, or type the values",
                 )
             ],
         )
     if hidden_rows:
+        many = len(hidden_rows) > 1
         notes.append(
-            f"{len(hidden_rows):,} hidden row{'s' if len(hidden_rows) > 1 else ''} "
-            f"{'were' if len(hidden_rows) > 1 else 'was'} read too (row "
-            f"{_listed(hidden_rows)}): unhide {'them' if len(hidden_rows) > 1 else 'it'} in Excel "
-            "to see what was imported"
+            f"{len(hidden_rows):,} hidden {'rows were' if many else 'row was'} read too "
+            f"({'rows' if many else 'row'} {_listed(hidden_rows)}): unhide "
+            f"{'them' if many else 'it'} in Excel to see what was imported"
         )
     return builder.finish(True, notes), problems
 
