@@ -128,10 +128,9 @@ from qiwidgets.store.models import (
 )
 from qiwidgets.store.repo import (
     CODE_MAX_LENGTH,
-    CODE_PATTERN,
-    CODE_RULE,
     COUNTED_CHART_TYPES,
     ZERO_DENOMINATOR_RULE,
+    check_code,
     is_counted,
     is_proportion,
     zero_denominator,
@@ -574,11 +573,12 @@ def _required(max_len: int = MAX_TEXT) -> BeforeValidator:
 
 
 def parse_code(text: str) -> str:
-    """A required code: the rule of :func:`qiwidgets.store.repo.check_code`, said as a cell rule."""
+    """A required code, checked by the repository's own rule (:func:`repo.check_code`)."""
     s = parse_required_text(text, CODE_MAX_LENGTH)
-    if not re.fullmatch(CODE_PATTERN, s):
-        raise _Rule(CODE_RULE)
-    return s
+    try:
+        return check_code(s)
+    except ValueError as exc:
+        raise _Rule(str(exc)) from None
 
 
 def _number() -> BeforeValidator:

@@ -182,7 +182,7 @@ def _not_negative(v: float | None) -> float | None:
 
 Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
 Required = Annotated[str, Field(min_length=1)]
-Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)]
+Code = Annotated[str, AfterValidator(check_code)]
 Number = Annotated[float | None, BeforeValidator(_blank_to_none), AfterValidator(_finite)]
 Count = Annotated[Number, AfterValidator(_not_negative)]
 OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]
