@@ -1379,14 +1379,17 @@ def read_table(
     file = file or path.name
     if not path.is_file():
         raise _fatal(file, f"does not exist or is not a file ({path})")
-    if path.stat().st_size == 0:
-        raise _fatal(file, "the file is empty")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head.startswith(b"PK\x03\x04"):
-        table, problems = _read_excel(path, file, kind, cap)
-    else:
-        table, problems = _read_text(path, file, kind, cap)
+    try:
+        if path.stat().st_size == 0:
+            raise _fatal(file, "the file is empty")
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head.startswith(b"PK\x03\x04"):
+            table, problems = _read_excel(path, file, kind, cap)
+        else:
+            table, problems = _read_text(path, file, kind, cap)
+    except OSError as exc:
+        raise _fatal(file, f"cannot be read ({exc.strerror or exc})") from None
     if kind:
         allowed = [c.name for c in FORMATS[kind]]
         for name in table.columns:
