@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         load = os.getloadavg()
         print(f"qiwidgets store benchmark: {os.cpu_count()} CPUs, load average "
               f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
-        print(f"files and database in {folder}  ({size / 1e6:.1f} MB CSV, {db_mb:.1f} MB database; "
+        where = folder if args.keep else "a temporary folder (removed afterwards)"
+        print(f"files and database in {where}  ({size / 1e6:.1f} MB CSV, {db_mb:.1f} MB database; "
               f"writing the CSV took {write_s:.1f} s)")  # fmt: skip
         print("memory: the peak resident set size of the import above the process's own before it")
         print()
