@@ -108,6 +108,33 @@ def test_runs_signal_with_points_on_both_sides_and_on_the_centre_line():
     assert r.latest().variation_type == CON
 
 
+def test_a_long_run_before_a_change_does_not_make_the_latest_point_a_concern():
+    # I chart: 10 points around 11.5, then 6 around 4.6 (a change for the better on a
+    # "decrease" measure). Mean 142 / 16 = 8.875: the first 10 above, the last 6 below. 16
+    # useful points: longest run 10 > round(log2 16) + 3 = 7 and 1 crossing < 4: a runs signal.
+    # Only the run longer than 7 is special cause (above: concern); the 6 points since, below
+    # the mean, are not part of an unusually long run: common cause (no point is outside
+    # 0.54 .. 17.21). The latest point is no concern.
+    pre, post = [12, 9, 14, 10, 13, 9.5, 12, 10, 14, 11], [4, 6, 3, 5.5, 4, 5]
+    r = spc.control_chart(months(pre + post), x="month", y="y", chart="i",
+                          improvement="decrease")  # fmt: skip
+    assert not r.points["sigma_signal"].any() and r.summary["runs_signal"].iloc[0] == 1
+    assert types(r) == [CON] * 10 + [C] * 6
+    assert r.latest().variation_type == C
+
+
+def test_too_few_crossings_alone_make_the_whole_part_special_cause():
+    # Run chart: 5 below, 5 above, 5 below, 5 above (the median, 5.5, lies between the levels
+    # 3 and 8): 20 useful points, longest run 5 <= round(log2 20) + 3 = 7, but 3 crossings < 6
+    # (the 5th percentile of Binomial(19, 0.5)): the part signals by crossings alone, so every
+    # point in it is special cause by its side: below is improvement on a "decrease" measure.
+    y = ([3, 3.2, 2.8, 3.1, 2.9] + [8, 8.2, 7.8, 8.1, 7.9]) * 2
+    r = spc.control_chart(months(y), x="month", y="y", improvement="decrease")
+    s = r.summary.iloc[0]
+    assert s["longest_run"] == 5 and s["n_crossings"] == 3 and s["runs_signal"] == 1
+    assert types(r) == ([IMP] * 5 + [CON] * 5) * 2
+
+
 def test_excluded_points_take_no_part_in_runs_but_are_tested_against_the_limits():
     # An excluded point takes no part in the runs analysis (common cause in a signalling part)
     # but is still tested against the limits (qicharts2), and then special cause. Second

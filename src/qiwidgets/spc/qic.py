@@ -809,12 +809,16 @@ def _runs(pts: dict, chart: str, method: str, rule_set: str, text_x: bool = Fals
 def _classify(pts: dict, rule_set: str, direction: int) -> None:
     """Each point's type (``point_type`` codes) and the way it went (``way``: +1/-1/0).
 
-    A point is special cause when it is outside the 3-sigma limits, or, with the Anhøj rules,
-    when it takes part in the runs analysis of a part that signals (included, not missing and
-    not on the centre line: a point exactly on the centre line, or an excluded one, stays
-    common cause unless it is outside the limits), or, with the IHI rules, when it is part of a
-    shift or a trend. Its way: above or below the limits for a sigma signal; its side of the
-    centre line for a run or a shift; the way the trend goes for a trend (in that precedence).
+    A point is special cause when it is outside the 3-sigma limits; with the Anhøj rules, when
+    its part signals and it belongs to the unusually long run (a run longer than the part's
+    ``longest_run_max``) — or, when the part signals by too few crossings alone, when it takes
+    part in the runs analysis at all (the whole part is non-random); with the IHI rules, when
+    it is part of a shift or a trend. Points on the centre line, missing or excluded stay
+    common cause unless outside the limits. So a run that ended is special cause, and the
+    points after it, back on the other side, are not: a long run before a change does not make
+    the latest point a concern. Its way: above or below the limits for a sigma signal; its side
+    of the centre line for a run or a shift; the way the trend goes for a trend (in that
+    precedence).
     """
     y, cl, ucl = pts["y"], pts["cl"], pts["ucl"]
     with np.errstate(invalid="ignore"):
@@ -826,7 +830,12 @@ def _classify(pts: dict, rule_set: str, direction: int) -> None:
         way = np.where(sigma, sigma_way, np.where(shift, side, np.where(trend, pts["trend_way"], 0)))
         special = sigma | shift | trend
     else:
-        in_runs = pts["runs_signal"].astype(bool) & pts["include"] & (side != 0)
+        signal = pts["runs_signal"].astype(bool)
+        with np.errstate(invalid="ignore"):
+            long_part = pts["longest_run"] > pts["longest_run_max"]
+        long_points = runs_mod.in_long_runs(y, cl, pts["g"], pts["include"],
+                                            pts["longest_run_max"])  # fmt: skip
+        in_runs = signal & pts["include"] & (side != 0) & (long_points | ~long_part)
         way = np.where(sigma, sigma_way, np.where(in_runs, side, 0))
         special = sigma | in_runs
     pts["way"] = way.astype(np.int8)

@@ -109,6 +109,23 @@ def anhoej(y: np.ndarray, cl: np.ndarray, g: np.ndarray, n_groups: int, mask: np
     }
 
 
+def in_long_runs(y: np.ndarray, cl: np.ndarray, g: np.ndarray, mask: np.ndarray,
+                 limit: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Per row: True for the points of a run longer than ``limit`` (per row: the segment's
+    ``longest_run_max``), counted on the useful points as :func:`anhoej` counts them (points
+    on the centre line, missing or left out neither break nor count towards a run)."""
+    out = np.zeros(len(y), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        side = np.sign(y - cl)
+    useful = mask & np.isfinite(side) & (side != 0)
+    idx = np.flatnonzero(useful)
+    if idx.size:
+        _, _, run_len = seg.run_lengths(side[idx], g[idx])
+        with np.errstate(invalid="ignore"):
+            out[idx] = run_len > np.asarray(limit)[idx]
+    return out
+
+
 # --- IHI run chart rules ------------------------------------------------------------------------
 
 
