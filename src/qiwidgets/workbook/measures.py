@@ -6,11 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from qiwidgets import glossary
 from qiwidgets.workbook.inputs import WorkbookInputError, _get
-
-# =============================================================================================
-# Measures
-# =============================================================================================
 
 #: What kind of data a measure holds -> the chart that suits it.
 DATA_KINDS: dict[str, str] = {
@@ -141,3 +138,59 @@ def family_warnings(measures: Sequence[Any], aim: Any = None) -> list[str]:
     return out
 
 
+
+
+#: Charts of a proportion: without a multiplier they are shown as a percentage (x 100), on
+#: every screen alike (a P chart's 0.558 on one screen and 55.8 on another told two stories).
+PERCENT_CHARTS = ("p", "pp")
+#: Charts whose value is a numerator over a denominator.
+RATIO_CHARTS = ("p", "pp", "u", "up")
+
+
+def multiplier_for(measure: Any) -> float:
+    """What a measure's ratio is multiplied by when it is shown: its ``multiplier``, else 100
+    for a proportion (P, P′ charts: a percentage), else 1.
+
+    >>> multiplier_for({"chart_type": "p"}), multiplier_for({"chart_type": "u", "multiplier": 1000})
+    (100.0, 1000.0)
+    """
+    given = _get(measure, "multiplier")
+    if given:
+        return float(given)
+    return 100.0 if chart_type_for(measure) in PERCENT_CHARTS else 1.0
+
+
+def unit_for(measure: Any) -> str:
+    """The unit a measure's values are shown in: its ``unit``, else ``%`` for a proportion
+    shown as a percentage, else nothing."""
+    unit = (_get(measure, "unit") or "").strip()
+    if unit:
+        return unit
+    if chart_type_for(measure) in PERCENT_CHARTS and multiplier_for(measure) == 100:
+        return "%"
+    return ""
+
+
+#: The rule set that governs a measure when none is stored on it, by chart type: Making Data
+#: Count for an XmR chart (the NHS's own method), Anhøj's rules (qicharts2) for every other
+#: chart, which is what the chart types were defined by.
+DEFAULT_RULE_SET = {"xmr": "mdc"}
+#: Rule sets a run chart may be governed by (IHI's rules are run-chart rules).
+RUN_CHART_RULE_SETS = ("anhoej", "ihi")
+
+
+def rule_set_for(measure: Any) -> str:
+    """The one rule set that governs a measure's verdict on every screen: the measure's own
+    ``rule_set`` when set, else the default for its chart type (:data:`DEFAULT_RULE_SET`).
+
+    >>> rule_set_for({"chart_type": "u"}), rule_set_for({"chart_type": "xmr"})
+    ('anhoej', 'mdc')
+    """
+    stored = _get(measure, "rule_set")
+    if stored:
+        if stored not in glossary.RULE_SETS:
+            raise WorkbookInputError(
+                f"`rule_set` must be one of {', '.join(glossary.RULE_SETS)}, got {stored!r:.40}."
+            )
+        return stored
+    return DEFAULT_RULE_SET.get(_get(measure, "chart_type") or "", "anhoej")

@@ -10,13 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from qiwidgets import glossary
+from qiwidgets.spc.constants import MDC_MIN_FIX_AFTER
 from qiwidgets.workbook.inputs import WorkbookInputError, _as_date, _get, _periods, clean_choice
-from qiwidgets.workbook.measures import chart_type_for
+from qiwidgets.workbook.measures import RATIO_CHARTS, chart_type_for, multiplier_for, rule_set_for
 
 #: Annotation kinds that change how the limits are computed; each needs a recorded reason.
 LIMIT_CHANGING_KINDS = ("baseline", "phase", "rebase", "exclude")
 #: Fewest points Making Data Count fixes limits on (NHSRplotthedots ``fix_after_n_points``).
-MDC_MIN_BASELINE = 12
+MDC_MIN_BASELINE = MDC_MIN_FIX_AFTER
+#: Fewest points a new phase (rebase) needs before its limits are calculated: enough for
+#: provisional limits, as Making Data Count advises (NHSRplotthedots warns below 12,
+#: docs/domain.md "Recalculating limits"). Until then the limits describe the process before
+#: the change, and the chart says so.
+MIN_PHASE_POINTS = MDC_MIN_FIX_AFTER
 
 @dataclass(frozen=True)
 class ChartOptions:
@@ -109,6 +115,13 @@ def chart_options(
                     f"The new phase from {when.isoformat()} was not applied: there is no data "
                     "point on both sides of it."
                 )
+            elif n - pos < MIN_PHASE_POINTS:
+                notes.append(
+                    f"The new phase from {when:%b %Y} has {n - pos} point"
+                    f"{'s' if n - pos != 1 else ''} so far: its limits are calculated once it "
+                    f"has {MIN_PHASE_POINTS} (Making Data Count guidance). Until then the limits "
+                    "describe the process before the change."
+                )
             else:
                 parts.add(pos)
         else:  # exclude
@@ -169,7 +182,8 @@ def series_frame(obs: Any, measure: Any, *, mdc: bool = False):
 
     Counts-based charts (P, U ...) plot ``numerator`` over ``denominator``; other charts plot
     ``value`` (or ``numerator`` when there is no value). With ``mdc`` a single value per period
-    is made: ``value``, or ``numerator / denominator x multiplier``.
+    is made: ``value``, or ``numerator / denominator x`` :func:`multiplier_for`. Every row is
+    kept; :func:`plotted_series` leaves out the periods that have nothing to plot.
     """
     import numpy as np
     import pandas as pd
@@ -179,23 +193,43 @@ def series_frame(obs: Any, measure: Any, *, mdc: bool = False):
     num = obs["numerator"].astype("float64").reset_index(drop=True)
     den = obs["denominator"].astype("float64").reset_index(drop=True)
     val = obs["value"].astype("float64").reset_index(drop=True)
-    multiplier = _get(measure, "multiplier") or 1.0
     if mdc:
         if val.notna().any():
             y = val
         elif den.notna().any():
             with np.errstate(divide="ignore", invalid="ignore"):
-                y = num / den.where(den > 0) * multiplier
+                y = num / den.where(den > 0) * multiplier_for(measure)
         else:
             y = num
         return pd.DataFrame({"x": x, "y": y})
     chart = chart_type_for(measure)
-    if chart in ("p", "pp", "u", "up") or (
+    if chart in RATIO_CHARTS or (
         chart in ("run", "i") and val.isna().all() and den.notna().any()
     ):
         return pd.DataFrame({"x": x, "y": num, "n": den})
     y = val if val.notna().any() else num
     return pd.DataFrame({"x": x, "y": y})
+
+
+def plotted_series(obs: Any, measure: Any, *, mdc: bool = False):
+    """``(frame, notes)``: :func:`series_frame` without the periods that have nothing to plot
+    (no value; or a denominator that is missing or 0, as in "0 of 0 patients": no cases that
+    month), each named in ``notes``. Every channel charts the same points."""
+    frame = series_frame(obs, measure, mdc=mdc)
+    bad = frame["y"].isna()
+    zero = None
+    if "n" in frame:
+        zero = frame["n"].notna() & (frame["n"] <= 0)
+        bad = bad | frame["n"].isna() | zero
+    notes = []
+    for i in bad[bad].index:
+        when = f"{frame['x'].iat[i]:%b %Y}"
+        if zero is not None and zero.iat[i]:
+            notes.append(f"{when} has a denominator of 0 (no cases that month): it is left out "
+                         "of the chart.")  # fmt: skip
+        else:
+            notes.append(f"{when} has no value to plot: it is left out of the chart.")
+    return frame[~bad].reset_index(drop=True), notes
 
 
 @dataclass(frozen=True)
@@ -210,29 +244,35 @@ class ChartView:
 
 
 def compute_chart(
-    obs: Any, measure: Any, rule_set: str = "anhoej", annotations: Iterable[Any] = ()
+    obs: Any, measure: Any, rule_set: str | None = None, annotations: Iterable[Any] = ()
 ) -> ChartView:
     """Compute one measure's chart under a rule set, with the team's baseline/phase/exclude.
 
     ``rule_set``: ``anhoej`` (the measure's chart type, Anhøj run rules), ``ihi`` (a run chart
-    with IHI rules) or ``mdc`` (a Making Data Count XmR chart). Raises
-    :class:`WorkbookInputError` when there are no data points yet.
+    with IHI rules) or ``mdc`` (a Making Data Count XmR chart); by default the measure's own
+    (:func:`~qiwidgets.workbook.measures.rule_set_for`). Ratios are multiplied by
+    :func:`~qiwidgets.workbook.measures.multiplier_for`. Raises :class:`WorkbookInputError`
+    when there are no data points yet.
     """
     from qiwidgets import spc
 
+    if rule_set is None:
+        rule_set = rule_set_for(measure)
     rule_set = clean_choice(rule_set, "rule_set", glossary.RULE_SETS)
     name = _get(measure, "name") or _get(measure, "code") or "The measure"
     if obs is None or len(obs) == 0:
         raise WorkbookInputError(f"There are no data points for {name} yet.")
+    frame, dropped = plotted_series(obs, measure, mdc=rule_set == "mdc")
+    if frame.empty:
+        raise WorkbookInputError(f"There are no data points for {name} yet: " + " ".join(dropped))
     options = chart_options(
-        obs["period"], annotations, rule_set=rule_set, baseline_end=_get(measure, "baseline_end")
+        frame["x"], annotations, rule_set=rule_set, baseline_end=_get(measure, "baseline_end")
     )
     direction = _get(measure, "improvement_direction")
     target = _get(measure, "target")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if rule_set == "mdc":
-            frame = series_frame(obs, measure, mdc=True)
             result = spc.mdc_chart(
                 frame, x="x", y="y", improvement=direction or "neutral", target=target,
                 label=name, **options.mdc_chart_kwargs(),
@@ -240,15 +280,13 @@ def compute_chart(
             chart = "xmr"
         else:
             chart = "run" if rule_set == "ihi" else chart_type_for(measure)
-            frame = series_frame(obs, measure)
             has_n = "n" in frame
-            multiply = (_get(measure, "multiplier") or 1.0) if has_n else 1.0
             result = spc.control_chart(
                 frame, x="x", y="y", n="n" if has_n else None, chart=chart,
-                multiply=multiply, target=target, label=name, improvement=direction,
-                rule_set=rule_set, **options.control_chart_kwargs(),
+                multiply=multiplier_for(measure) if has_n else 1.0, target=target, label=name,
+                improvement=direction, rule_set=rule_set, **options.control_chart_kwargs(),
             )  # fmt: skip
-    notes = list(options.notes) + [
+    notes = [*dropped, *options.notes] + [
         str(w.message) for w in caught if str(w.message) not in options.notes
     ]
     return ChartView(result, options, chart, rule_set, tuple(dict.fromkeys(notes)))
@@ -317,9 +355,9 @@ def signal_events(result: Any) -> list[SignalEvent]:
                     not by_side or _direction(y[i], cl[i]) == _direction(y[start], cl[start])
                 ):
                     continue
-                events.append(
-                    SignalEvent(kind, xs[start], xs[i - 1], _direction(y[start], cl[start]))
-                )
+                # a run goes the way of its side of the centre line, a trend the way it moves
+                way = _direction(y[start], cl[start]) if by_side else _direction(y[i - 1], y[start])
+                events.append(SignalEvent(kind, xs[start], xs[i - 1], way))
                 start = i
 
     if "special_cause_flag" in pts:  # Making Data Count
