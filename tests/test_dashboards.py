@@ -452,7 +452,7 @@ def test_team_dashboard_in_process(sample_db, monkeypatch, tmp_path):
     dash = TeamDashboard(sample_db, "W02")
     assert dash.team.code == "W02" and "Ward 2" in dash.header.value
     assert [c.code for c in dash.cards] == ["FALLS_HARM", "RISK_24H", "MOBILITY_LOSS"]
-    assert all('class="qi-vl"' in c.html and "qi-icons" in c.html for c in dash.cards)
+    assert all('class="qi-vl"' in c.html and "qi-verdict" in c.html for c in dash.cards)
     assert dash.sections == {}  # the other tabs are built when opened
     dash.tabs.selected_index = TABS.index("Reflections")
     assert "Reflections" in dash.sections and dash.message_kind != "problem"

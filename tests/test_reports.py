@@ -392,17 +392,17 @@ def test_a_report_chart_marks_the_pdsa_cycles_the_dashboard_chart_marks(small_db
         charted = [mm for mm in report.measures if mm.result is not None]
         assert len(charted) == len(data.measures) == 4
         for mm in charted:
-            measure_id = next(x.id for x in data.measures if x.code == mm.code)
+            measure_id = mm.measure_id
             notes = [a for a in data.annotations if a.measure_id in (None, measure_id)]
             dashboard = [r for r in wb.chart_annotations(notes, data.pdsa, measure_id)
                          if r["kind"].startswith("pdsa") and r["date"] <= last_day]  # fmt: skip
-            shown = [(a["date"], a["text"]) for a in mm.annotations
+            shown = [(a["date"], a["text"]) for a in mm.chart_rows
                      if a["kind"].startswith("pdsa")]  # fmt: skip
             assert sorted(shown) == sorted((r["date"], r["text"]) for r in dashboard)
             texts = {t for _, t in shown}
             if month == MONTH:  # the cycle that watches no measure is on every chart
                 assert "PDSA: Extend to night shift" in texts
-            if mm.code == "risk_assessed":
+            if mm.measure_code == "risk_assessed":
                 assert "PDSA: bedside assessment" in texts  # its start, marked by the team
                 assert "PDSA: Bedside risk assessment on one bay" not in texts  # not twice
                 adopted = "Adopted: Bedside risk assessment on one bay"

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qiwidgets import glossary
+from qiwidgets import glossary, views
 from qiwidgets import workbook as wb
+from qiwidgets.spc.reading import format_number
 
 __all__ = [
     "HTMLBlock",
@@ -247,9 +248,13 @@ def teams(db: Any, programme: Any = None) -> HTMLBlock:
     return HTMLBlock(_table(["Code", "Team", "Organisation"], rows, empty="No teams yet."), text)
 
 
-def _reading(result: Any, name: str) -> str:
-    """The chart's reading without the measure's name in front (the table already shows it)."""
-    text = str(result.reading)
+def _reading(view: wb.ChartView, measure: Any, annotations: Any = ()) -> str:
+    """The chart's reading (the workbook's story) without the measure's name in front (the
+    table already shows it)."""
+    from qiwidgets.workbook.story import tell
+
+    text = tell(view, measure, view.result.latest(), annotations)[0]
+    name = measure.name
     return text[len(name) + 2 :] if text.startswith(f"{name}: ") else text
 
 
@@ -259,97 +264,37 @@ def _aim_text(aim: Any) -> str:
     return wb.aim_statement(aim.what, aim.for_whom, aim.how_much, aim.by_when)
 
 
-def _number(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return ""
-    if math.isnan(v):
-        return ""
-    return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
-
-
-def _latest_value(obs: Any, measure: Any) -> float | None:
-    frame = wb.series_frame(obs, measure, mdc=True).dropna(subset=["y"])
-    return float(frame["y"].iloc[-1]) if len(frame) else None
-
-
-def _mdc_icons(view: wb.ChartView | None) -> str:
-    if view is None:
-        return ""
-    from qiwidgets import charts
-
-    s = view.result.summary.iloc[-1]
-    return charts.icons_html(s.get("variation_icon"), s.get("assurance_icon"), size=28)
-
-
 def team_overview(db: Any, team: Any, *, programme: Any = None) -> HTMLBlock:
     """Where a team stands: its aim, latest progress score, and each measure in one line.
 
-    For each measure of the family: its kind, latest value and target, the Making Data Count
-    icons and the plain-language reading of its chart (the measure's own chart, Anhøj rules).
+    For each measure of the family: its kind, latest value and target, its verdict (icons and
+    words, under the measure's own rule set) and the reading of its chart: the core's
+    :class:`~qiwidgets.workbook.MeasureStatus`, the same as on the dashboard and in the report.
     """
+    from qiwidgets import views
     from qiwidgets.store import repo
 
     t = _team(db, team, programme)
     prog = repo.get_programme(db, t.programme_id)
-    aim = repo.get_aim(db, t.id)
-    scores = repo.progress_scores(db, t.programme_id)
-    scores = scores[scores["team_id"] == t.id].sort_values("month")
-    rows, lines = [], []
-    for m in repo.list_measures(db, t.id):
-        obs = repo.observations(db, t.id, m.id)
-        ann = repo.list_annotations(db, t.id, m.id)
-        if not len(obs):
-            rows.append(
-                [
-                    _esc(m.name),
-                    _esc(glossary.label(m.measure_type)),
-                    "",
-                    "",
-                    "",
-                    "<em>No data yet.</em>",
-                ]
-            )
-            continue
-        view = wb.compute_chart(obs, m, "anhoej", ann)
-        mdc = wb.compute_chart(obs, m, "mdc", ann)
-        latest = _latest_value(obs, m)
-        unit = f" {m.unit}" if m.unit and m.unit != "%" else (m.unit or "")
-        target = f"{_number(m.target)}{unit}" if m.target is not None else "none set"
-        rows.append(
-            [
-                _esc(m.name),
-                _esc(glossary.label(m.measure_type)),
-                _esc(f"{_number(latest)}{unit}"),
-                _esc(target),
-                _mdc_icons(mdc),
-                _esc(_reading(view.result, m.name)),
-            ]
-        )
-        lines.append(f"- {m.name}: {_reading(view.result, m.name)}")
-    if len(scores):
-        last = scores.iloc[-1]
-        score = (
-            f"{last['month']:%B %Y}: team {glossary.progress_description(last['team_score'])}; "
-            f"lead {glossary.progress_description(last['lead_score'])}"
-        )
-    else:
-        score = "not scored yet"
-    aim_s = _aim_text(aim) or "No aim yet: write one in 01_purpose."
+    status = wb.team_status(db, t)
+    score = status.latest_score
+    score_text = (
+        f"{score.month:%B %Y}: team {glossary.progress_description(score.team_score)}; "
+        f"lead {glossary.progress_description(score.lead_score)}"
+        if score is not None else "not scored yet"
+    )  # fmt: skip
+    aim_s = _aim_text(status.records.aim) or "No aim yet: write one in 01_purpose."
     body = (
         f'<div class="qi-overview"><h3 style="margin:0.2em 0">{_esc(t.name)}</h3>'
         f"<p><strong>Programme aim:</strong> {_esc(prog.shared_aim or prog.name)}<br>"
         f"<strong>Team aim:</strong> {_esc(aim_s)}<br>"
-        f"<strong>{_esc(glossary.label('progress_score'))}:</strong> {_esc(score)}</p>"
-        + _table(
-            ["Measure", "Kind", "Latest", "Target", "Icons", "What the chart says"],
-            rows,
-            empty="This team has no measures yet.",
-        )
+        f"<strong>{_esc(glossary.label('progress_score'))}:</strong> {_esc(score_text)}<br>"
+        f"<strong>As of:</strong> {status.month:%B %Y}</p>"
+        + views.overview_table(status)
         + "</div>"
     )
-    text = f"{t.name}\nAim: {aim_s}\nProgress score: {score}\n" + "\n".join(lines)
+    lines = [f"- {m.reading}" for m in status.measures]
+    text = f"{t.name}\nAim: {aim_s}\nProgress score: {score_text}\n" + "\n".join(lines)
     return HTMLBlock(body, text)
 
 
@@ -457,7 +402,8 @@ def measure_family(db: Any, team: Any, *, programme: Any = None) -> HTMLBlock:
                 _esc(counted),
                 _esc(m.unit),
                 _esc(direction),
-                _esc(_number(m.target) if m.target is not None else "none"),
+                _esc(views.value_text(m.target, wb.unit_for(m)) if m.target is not None
+                     else "none"),
                 _esc(f"{m.data_source or '?'}; {m.collector or '?'}; {m.frequency or '?'}"),
                 f'<span title="{_esc(glossary.explain(chart))}">{_esc(glossary.label(chart))}</span>',
             ]
@@ -535,7 +481,10 @@ class MeasureView:
 
     @property
     def reading(self) -> str:
-        return self.view.result.reading
+        """The workbook's reading of the chart (the story, under this view's rule set)."""
+        from qiwidgets.workbook.story import tell
+
+        return tell(self.view, self.measure, self.view.result.latest(), self.annotations)[0]
 
     def svg(self) -> str:
         """The chart as SVG (rendered here, no network)."""
@@ -549,7 +498,7 @@ class MeasureView:
         parts = [charts.to_html(self.chart), _notes_list(self.annotations)]
         if self.view.notes:
             parts.append(
-                '<ul style="color:#8a4b00">'
+                '<ul style="color:#6b3a00">'
                 + "".join(f"<li>{_esc(n)}</li>" for n in self.view.notes)
                 + "</ul>"
             )
@@ -580,7 +529,7 @@ def measure_chart(
     db: Any,
     team: Any,
     measure: Any = None,
-    rule_set: str = "anhoej",
+    rule_set: str | None = None,
     *,
     programme: Any = None,
     width: int = 640,
@@ -588,8 +537,9 @@ def measure_chart(
     """One measure of a team over time, with its baseline/phases, notes and PDSA starts.
 
     ``rule_set``: ``"anhoej"`` (the measure's own chart with Anhøj rules), ``"ihi"`` (a run
-    chart with IHI rules) or ``"mdc"`` (a Making Data Count XmR chart). The same computation
-    as the variation explorer, so the notebook and the widget agree.
+    chart with IHI rules) or ``"mdc"`` (a Making Data Count XmR chart); by default the
+    measure's own rule set, the one its verdict uses everywhere. The same computation as the
+    variation explorer, so the notebook and the widget agree.
     """
     from qiwidgets import charts
     from qiwidgets.store import repo
@@ -667,7 +617,7 @@ def compare_rule_sets(
                 f"<strong>{_esc(glossary.label(key))}</strong>",
                 _esc(glossary.explain(key)),
                 _esc(found),
-                _esc(_reading(view.result, m.name)),
+                _esc(_reading(view, m, ann)),
             ]
         )
         lines.append(f"{glossary.label(key)}: {found}")
@@ -687,23 +637,22 @@ def icons_table(result: Any, names: dict | None = None, facet: str = "team") -> 
     from qiwidgets import charts
 
     names = names or {}
-    last = result.summary.groupby(facet, sort=True, observed=True).tail(1)
+    verdicts = result.verdicts()
     rows, lines = [], []
-    for _, r in last.iterrows():
+    for _, r in verdicts.sort_values(facet).iterrows():
         key = r[facet]
         reading = result.readings.get(key, "") if hasattr(result, "readings") else ""
+        variation, assurance = r.get("variation_type"), r.get("assurance_type")
         rows.append(
             [
                 _esc(names.get(key, key)),
                 charts.icons_html(r.get("variation_icon"), r.get("assurance_icon"), size=32),
-                _esc(str(r.get("variation_type", "")).replace("_", " ")),
-                _esc(str(r.get("assurance_type", "") or "").replace("_", " ")),
+                _esc(glossary.label(variation) if isinstance(variation, str) else ""),
+                _esc(glossary.label(assurance) if isinstance(assurance, str) else ""),
                 _esc(reading),
             ]
         )
-        lines.append(
-            f"{names.get(key, key)}: {r.get('variation_type')} / {r.get('assurance_type')}"
-        )
+        lines.append(f"{names.get(key, key)}: {variation} / {assurance}")
     return HTMLBlock(
         _table(["Team", "Icons", "Variation", "Assurance", "Reading"], rows), "\n".join(lines)
     )
@@ -845,7 +794,7 @@ def health_table(db: Any, team: Any = None, *, programme: Any = None) -> HTMLBlo
     periods = [f"{p:%b %Y}" for p in wide["period"]]
     rows = []
     for comp in glossary.HEALTH_COMPONENTS:
-        cells = [_esc(_number(v).replace(".0", "")) for v in wide[comp]]
+        cells = ["" if v is None or math.isnan(v) else _esc(format_number(float(v))) for v in wide[comp]]
         rows.append(
             [
                 f'<span title="{_esc(glossary.explain(comp))}">{_esc(glossary.label(comp))}</span>',

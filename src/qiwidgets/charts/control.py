@@ -78,6 +78,7 @@ def spc_chart_spec(
     limit_labels: bool = True,
     width: int = P.WIDTH,
     height: int = P.HEIGHT,
+    reading: str | None = None,
 ) -> dict:
     """The Vega-Lite spec (a plain dict) of a control chart, run chart or Making Data Count
     chart: what :func:`spc_chart` draws, for rendering with :func:`qiwidgets.charts.to_svg` or
@@ -107,6 +108,9 @@ def spc_chart_spec(
         Label the centre line and limits at the right end of the chart.
     width, height:
         Size of the plotting area in pixels.
+    reading:
+        The chart's text alternative and caption (default: the engine's reading of the
+        result). The workbook passes its status's reading, so the chart says what the card says.
 
     Returns
     -------
@@ -145,7 +149,10 @@ def spc_chart_spec(
     pts = result.points
     if result.facets:
         pts = pts[_facet_mask(pts, result.facets, key)]
-    reading = result.readings.get(key, result.reading)
+    if reading is None:
+        reading = result.readings.get(key, result.reading)
+    else:
+        reading = check_text("reading", reading)
     rows = _rows(result, pts, annotations, show_icons, height, width)
     xk = x_kind(result.points["x"])
     layers = _layers(result, rows, xk, show_inner, limit_labels, width, small=False)
@@ -436,11 +443,10 @@ def _qic_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         side = np.sign(y - cl)
     tdir = _trend_direction(y, trend, f["seg"].to_numpy())
-    # the way a signal went: a trend goes the way it runs, anything else by its side of the centre
-    way = np.where(trend & ~sigma & ~shift, tdir, side)
-    special = sigma | shift | trend
-    f["cat"] = _categories(special, way, opts.get("improvement"))
+    # each point's type as the engine classified it (the colours never decide anything)
+    f["cat"] = pts["point_type"].astype(str).to_numpy()
     f["cat_label"] = f["cat"].map(P.POINT_LABELS_QIC)
+    in_run = (f["cat"].to_numpy() != "common_cause") & runs & ~sigma
 
     why = []
     for i in range(len(f)):
@@ -461,6 +467,9 @@ def _qic_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
                 + ("up" if tdir[i] > 0 else "down")
                 + ")"
             )
+        if in_run[i]:
+            reasons.append(f"part of a non-random run ({'above' if side[i] > 0 else 'below'} "
+                           f"the {centre}, Anhøj rules)")  # fmt: skip
         why.append("; ".join(reasons).capitalize() + "." if reasons else "None at this point.")
     f["t_signal"] = why
     f["t_runs"] = _qic_runs_text(pts, runs, centre)
@@ -522,15 +531,6 @@ def _trend_direction(y: np.ndarray, trend: np.ndarray, seg: np.ndarray) -> np.nd
         out[i : j + 1] = np.sign(y[j] - y[i])
         i = j + 1
     return out
-
-
-def _categories(special: np.ndarray, way: np.ndarray, improvement: str | None) -> np.ndarray:
-    if improvement in ("increase", "decrease"):
-        good = (way > 0) if improvement == "increase" else (way < 0)
-        kind = np.where(good, "special_cause_improvement", "special_cause_concern")
-    else:
-        kind = np.where(way < 0, "special_cause_neutral_low", "special_cause_neutral_high")
-    return np.where(special, kind, "common_cause")
 
 
 def _mdc_why_words(run_length: int) -> dict[str, str]:

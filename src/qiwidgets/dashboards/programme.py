@@ -2,26 +2,26 @@
 learning worth spreading.
 
 A learning tool, not performance management: teams are listed by name (never ranked), with
-their progress scores and the Making Data Count icons of each shared measure; the shared
-outcome measure is read across teams with a funnel plot and small multiples; bright spots and
-the reflections teams flagged as "may generalise" are listed; each team name links to that
-team's dashboard. The page only reads the store.
+their progress scores and the verdict of each shared measure; the shared outcome measure is
+read across teams with a funnel plot and small multiples; bright spots, changes taking hold,
+teams that may need support and the reflections teams flagged as "may generalise" are listed;
+each team name links to that team's dashboard. The page only reads the store, and renders the
+core's :class:`~qiwidgets.workbook.status.ProgrammeStatus`: the verdicts, the bright spots and
+the teams that may need support are the same as in the programme report.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.parse
-from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
-from qiwidgets import glossary
+from qiwidgets import glossary, views
 from qiwidgets import workbook as wb
 from qiwidgets.dashboards import fastchart
-from qiwidgets.dashboards.team import ICON_SIZE
 from qiwidgets.errors import QIError
 from qiwidgets.store import repo
 from qiwidgets.widgets._base import Panel, esc, multiline
@@ -34,89 +34,14 @@ MAX_REFLECTIONS = 15
 TEAM_PAGE = "team.ipynb"
 
 
-@dataclass
-class TeamGlance:
-    """One team's row: scores and the icons of each shared measure."""
-
-    code: str
-    name: str
-    team_score: float | None = None
-    lead_score: float | None = None
-    month: Any = None
-    icons: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
-
-
 def team_link(code: str, name: str) -> str:
     """A link to a team's dashboard (the login cookie carries the token)."""
     query = urllib.parse.urlencode({"team": code})
     return f'<a class="qi-team-link" href="{esc(TEAM_PAGE)}?{esc(query)}">{esc(name)}</a>'
 
 
-def glance(db: Any, programme: Any, teams: list, shared: list, obs: pd.DataFrame,
-           scores: pd.DataFrame) -> list[TeamGlance]:  # fmt: skip
-    """Every team's latest scores and, per shared measure, the MDC icons of its series."""
-    rows = []
-    for team in teams:
-        g = TeamGlance(team.code, team.name)
-        mine = scores[scores["team"] == team.code]
-        if len(mine):
-            last = mine.iloc[-1]
-            g.month = last["month"]
-            g.team_score = None if pd.isna(last["team_score"]) else float(last["team_score"])
-            g.lead_score = None if pd.isna(last["lead_score"]) else float(last["lead_score"])
-        for measure in shared:
-            series = obs[(obs["team_id"] == team.id) & (obs["measure_id"] == measure.id)]
-            if not len(series):
-                g.icons[measure.code] = (None, None, None)
-                continue
-            try:
-                summ = wb.compute_chart(series.reset_index(drop=True), measure, "mdc").result
-                last = summ.summary.iloc[-1]
-                g.icons[measure.code] = (last.get("variation_icon"), last.get("assurance_icon"),
-                                         last.get("variation_type"))  # fmt: skip
-            except Exception:
-                log.warning("No icons for %s %s", team.code, measure.code, exc_info=True)
-                g.icons[measure.code] = (None, None, None)
-        rows.append(g)
-    return rows
-
-
-def glance_html(rows: list[TeamGlance], shared: list) -> str:
-    """The teams-at-a-glance table (every cell escaped; icons are generated SVG)."""
-    from qiwidgets import charts
-
-    head = ["Team", "Progress score (team / lead)"] + [m.name for m in shared]
-    th = "".join(f'<th style="text-align:left;padding:4px 8px;vertical-align:bottom">{esc(h)}'
-                 "</th>" for h in head)  # fmt: skip
-    body = []
-    for g in rows:
-        month = f" <small>({g.month:%b %Y})</small>" if g.month is not None else ""
-        score = (
-            f"{esc(_score(g.team_score))} / {esc(_score(g.lead_score))}{month}"
-            if g.month is not None else "<em>not scored</em>"
-        )  # fmt: skip
-        cells = [team_link(g.code, g.name), score]
-        for measure in shared:
-            variation, assurance, vtype = g.icons.get(measure.code, (None, None, None))
-            if not isinstance(variation, str):
-                cells.append("<em>no data</em>")
-                continue
-            words = glossary.label(vtype) if isinstance(vtype, str) else ""
-            cells.append(
-                charts.icons_html(variation, assurance if isinstance(assurance, str) else None,
-                                  size=ICON_SIZE - 8)
-                + f'<div style="font-size:80%;color:#425563">{esc(words)}</div>'
-            )  # fmt: skip
-        tds = "".join(f'<td style="padding:4px 8px;vertical-align:top">{c}</td>' for c in cells)
-        body.append(f'<tr data-team="{esc(g.code)}">{tds}</tr>')
-    return (
-        '<table class="qi-glance" style="border-collapse:collapse">'
-        f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    )
-
-
-def _score(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1f}"
+def _team_cell(team_status: Any) -> str:
+    return team_link(team_status.code, team_status.name)
 
 
 def outcome_charts(outcome: Any, obs: pd.DataFrame, names: dict[str, str]) -> tuple[str, str]:
@@ -142,28 +67,9 @@ def outcome_charts(outcome: Any, obs: pd.DataFrame, names: dict[str, str]) -> tu
     return funnel_html, sm
 
 
-def learning_html(rows: list[TeamGlance], reflections: list, outcome: Any,
-                  names: dict[int, str]) -> str:  # fmt: skip
-    """Bright spots (special-cause improvement on the shared outcome) and the reflections
-    teams flagged as a bright spot or as may-generalise."""
+def learning_html(reflections: list, names: dict[int, str]) -> str:
+    """The reflections teams flagged as a bright spot or as may-generalise."""
     out = []
-    if outcome is not None:
-        bright = [
-            g
-            for g in rows
-            if str(g.icons.get(outcome.code, (None,))[0] or "").startswith("improvement")
-        ]
-        if bright:
-            items = "".join(f"<li>{team_link(g.code, g.name)}</li>" for g in bright)
-            out.append(
-                f"<p>Teams whose {esc(outcome.name.lower())} shows special-cause improvement "
-                f'at the latest point:</p><ul class="qi-bright">{items}</ul>'
-            )
-        else:
-            out.append(
-                f"<p>No team's {esc(outcome.name.lower())} shows special-cause improvement at the "
-                "latest point yet.</p>"
-            )
     items = []
     for r in list(reversed(reflections))[:MAX_REFLECTIONS]:
         flags = [w for w, on in (("bright spot", r.bright_spot), ("may generalise",
@@ -190,26 +96,25 @@ class ProgrammeDashboard(Panel):
 
     Attributes
     ----------
-    rows:
-        A :class:`TeamGlance` per team, by team code.
+    programme_status:
+        The core's :class:`~qiwidgets.workbook.status.ProgrammeStatus` the page renders.
     outcome:
         The shared outcome measure drawn across teams (None when the programme has none).
     """
 
-    def __init__(self, db: Any, programme: Any = None):
+    def __init__(self, db: Any, programme: Any = None, month: Any = None):
         super().__init__(db)
         self.add_class("qi-programme-dashboard")
-        self.prog = repo.get_programme(db, programme)
-        teams = repo.list_teams(db, self.prog.id)
-        shared = repo.list_measures(db, None, self.prog.id)
-        self.outcome = next((m for m in shared if m.measure_type == "outcome"), None)
+        self.programme_status = wb.programme_status(db, programme, month)
+        self.prog = self.programme_status.programme
+        teams = [t.team for t in self.programme_status.teams]
+        shared = self.programme_status.shared
+        self.outcome = self.programme_status.outcome
         obs = (
             pd.concat([repo.observations(db, measure=m.id, programme=self.prog.id) for m in shared])
             if shared
             else pd.DataFrame(columns=["team", "team_id", "measure_id", "period"])
         )
-        scores = repo.progress_scores(db, self.prog.id)
-        self.rows = glance(db, self.prog, teams, shared, obs, scores)
         code_names = {t.code: t.name for t in teams}
         id_names = {t.id: t.name for t in teams}
         reflections = [
@@ -217,34 +122,46 @@ class ProgrammeDashboard(Panel):
             for r in repo.list_reflections(db, programme=self.prog.id)
             if r.bright_spot or r.generalisable
         ]
+        month = f"{self.programme_status.month:%B %Y}"
         head = widgets.HTML(
             f'<h2 style="margin:0.2em 0">{esc(self.prog.name)}</h2>'
-            f'<p style="color:#425563">{len(teams)} teams. This page is for learning across '
-            "teams, not for ranking them: teams are listed by name. Click a team to open its "
-            "dashboard.</p>"
+            f'<p style="color:{views.MUTED}">{len(teams)} teams, as of {esc(month)}. This page is '
+            "for learning across teams, not for ranking them: teams are listed by name. Click a "
+            "team to open its dashboard.</p>"
         )
         table = widgets.HTML(
             "<h3>Teams at a glance</h3>"
-            f'<p style="font-size:90%;color:#425563">{esc(glossary.explain("progress_score"))} '
-            "The icons are the Making Data Count variation (and, with a target, assurance) "
-            "icons of each shared measure at its latest point.</p>" + glance_html(self.rows, shared)
+            f'<p style="font-size:90%;color:{views.MUTED}">'
+            f"{esc(glossary.explain('progress_score'))} Each shared measure shows its verdict at "
+            "the team's latest point, under the measure's own rule set and with the team's own "
+            "phases and baselines: the same verdict as on the team's dashboard.</p>"
+            + views.glance_table(self.programme_status, _team_cell)
         )
         parts = [head, self.status, table]
         if self.outcome is not None:
             funnel_html, sm_html = outcome_charts(self.outcome, obs, code_names)
             parts.append(widgets.HTML(
                 f"<h3>{esc(self.outcome.name)}: all teams, last {wb.FUNNEL_MONTHS} months</h3>"
-                '<p style="font-size:90%;color:#425563">A funnel plot: each dot is a team; teams '
-                "inside the funnel differ only by common-cause variation.</p>" + funnel_html
+                f'<p style="font-size:90%;color:{views.MUTED}">A funnel plot: each dot is a team; '
+                "teams inside the funnel differ only by common-cause variation.</p>" + funnel_html
             ))  # fmt: skip
             parts.append(widgets.HTML(
                 f"<h3>{esc(self.outcome.name)}: each team over time</h3>" + sm_html
             ))  # fmt: skip
         parts.append(widgets.HTML(
             "<h3>Bright spots and learning to share</h3>"
-            + learning_html(self.rows, reflections, self.outcome, id_names)
+            + views.bright_spots(self.programme_status, _team_cell)
+            + learning_html(reflections, id_names)
+        ))  # fmt: skip
+        parts.append(widgets.HTML(
+            "<h3>Teams that may need support</h3>" + views.support(self.programme_status, _team_cell)
         ))  # fmt: skip
         self.children = parts
 
+    @property
+    def rows(self) -> list:
+        """The teams' statuses, by name (never ranked)."""
+        return self.programme_status.teams
 
-__all__ = ["ProgrammeDashboard", "TeamGlance", "glance", "team_link"]
+
+__all__ = ["ProgrammeDashboard", "team_link"]

@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 
-from qiwidgets import glossary
+from qiwidgets import glossary, views
 from qiwidgets import workbook as wb
 from qiwidgets.dashboards import fastchart
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, multiline, safe
+from qiwidgets.widgets._base import Panel, esc, safe
 from qiwidgets.widgets.purpose import aim_text
 
 log = logging.getLogger("qiwidgets.dashboards")
 
 #: Width of each measure's chart in the family (pixels of the plotting area).
 CARD_CHART_WIDTH = 560
-#: Size of the Making Data Count icons on a card.
-ICON_SIZE = 44
 
 #: The tabs, in the order a team reads them.
 TABS = ("Measures", "Explore a chart", "PDSA cycles", "Reflections", "Progress score",
@@ -38,119 +35,50 @@ TABS = ("Measures", "Explore a chart", "PDSA cycles", "Reflections", "Progress s
 
 @dataclass(frozen=True)
 class MeasureCard:
-    """What a measure's card shows: ``html`` plus the facts tests and reports read."""
+    """A measure's card: its ``status`` (the core's verdict) and the ``html`` rendering it."""
 
-    measure_id: int
-    code: str
-    name: str
+    status: Any
     html: str
-    variation: str | None = None
-    assurance: str | None = None
-    reading: str = ""
+
+    @property
+    def measure_id(self) -> Any:
+        return self.status.measure_id
+
+    @property
+    def code(self) -> str:
+        return self.status.measure_code
+
+    @property
+    def name(self) -> str:
+        return self.status.measure_name
+
+    @property
+    def variation(self) -> str:
+        return self.status.variation
+
+    @property
+    def assurance(self) -> str:
+        return self.status.assurance
+
+    @property
+    def reading(self) -> str:
+        return self.status.reading
 
 
-def _number(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return ""
-    if math.isnan(f):
-        return ""
-    return f"{f:,.1f}".rstrip("0").rstrip(".") if abs(f) < 1e6 else f"{f:,.0f}"
+def measure_card(status: Any, width: int = CARD_CHART_WIDTH) -> MeasureCard:
+    """A measure's card, drawn from its status: the chart is drawn by the browser."""
+    chart = ""
+    if status.result is not None and status.view is not None and len(status.result.points) >= 2:
+        spec = fastchart.spc_spec(status.result, list(status.chart_rows), width,
+                                  reading=status.reading)  # fmt: skip
+        chart = fastchart.chart_html(spec)
+    return MeasureCard(status, views.measure_card(status, chart))
 
 
-def icons_and_words(variation: str | None, assurance: str | None, variation_type: str | None,
-                    assurance_type: str | None) -> str:  # fmt: skip
-    """The Making Data Count icons with their meaning in words beside them."""
-    from qiwidgets import charts
-
-    icons = charts.icons_html(variation, assurance, size=ICON_SIZE)
-    words = []
-    if isinstance(variation_type, str):
-        text = glossary.label(variation_type)
-        explain = glossary.explain(variation_type)
-        words.append(f"{text}" + (f" — {explain}" if explain else ""))
-    if isinstance(assurance_type, str):
-        words.append(f"Target: {glossary.label(assurance_type).lower()}")
-    return (
-        f'<div class="qi-icons" style="display:flex;gap:10px;align-items:center">{icons}'
-        f'<div style="font-size:90%;color:#425563">{"<br>".join(esc(w) for w in words)}'
-        "</div></div>"
-    )
-
-
-def measure_card(db: Any, team: Any, measure: Any, obs: Any, annotations: list, cycles: list,
-                 width: int = CARD_CHART_WIDTH) -> MeasureCard:  # fmt: skip
-    """A measure's card: name and kind, icons, the chart (drawn by the browser), the reading."""
-    kind = glossary.label(measure.measure_type)
-    head = (
-        f'<h3 style="margin:0.6em 0 0.2em 0">{esc(measure.name)} '
-        f'<span style="font-weight:normal;font-size:80%;color:#425563">({esc(kind)}'
-        f"{', shared by the programme' if measure.is_shared else ''})</span></h3>"
-    )
-    if obs is None or not len(obs):
-        body = f"<p><em>No data for {esc(measure.name)} yet.</em></p>"
-        return MeasureCard(measure.id, measure.code, measure.name,
-                           f'<div class="qi-card">{head}{body}</div>')  # fmt: skip
-    view = wb.compute_chart(obs, measure, "anhoej", annotations)
-    rows = wb.chart_annotations(annotations, cycles, measure.id)
-    spec = fastchart.spc_spec(view.result, rows, width)
-    variation = assurance = vtype = atype = None
-    try:
-        mdc = wb.compute_chart(obs, measure, "mdc", annotations).result.summary.iloc[-1]
-        variation, assurance = mdc.get("variation_icon"), mdc.get("assurance_icon")
-        vtype, atype = mdc.get("variation_type"), mdc.get("assurance_type")
-    except Exception:  # icons are a help, the chart is the content: never fail a card on them
-        log.warning("No Making Data Count icons for %s", measure.code, exc_info=True)
-    pts = view.result.points
-    latest = pts[pts["y"].notna()].iloc[-1] if pts["y"].notna().any() else None
-    facts = []
-    if latest is not None:
-        when = latest["x"]
-        when_text = f"{when:%b %Y}" if hasattr(when, "strftime") else esc(when)
-        facts.append(f"Latest: <strong>{esc(_number(latest['y']))}</strong> ({when_text})")
-    if measure.target is not None:
-        facts.append(f"target {esc(_number(measure.target))}")
-    if measure.unit:
-        facts.append(esc(measure.unit))
-    better = {"increase": "higher is better", "decrease": "lower is better"}.get(
-        measure.improvement_direction or ""
-    )
-    if better:
-        facts.append(better)
-    body = (
-        icons_and_words(variation, assurance, vtype, atype)
-        + f'<div class="qi-facts" style="margin:4px 0">{" · ".join(facts)}</div>'
-        + fastchart.chart_html(spec)
-        + f'<p class="qi-reading"><strong>Reading ({esc(view.result.rule_set)}):</strong> '
-        f"{multiline(view.result.reading)}</p>"
-    )
-    if view.notes:
-        body += '<ul class="qi-notes" style="color:#8a4b00">' + "".join(
-            f"<li>{esc(n)}</li>" for n in view.notes) + "</ul>"  # fmt: skip
-    return MeasureCard(
-        measure.id, measure.code, measure.name,
-        f'<div class="qi-card" data-measure="{esc(measure.code)}" style="border-top:1px solid '
-        f'#d8dde0;padding-top:4px">{head}{body}</div>',
-        variation if isinstance(variation, str) else None,
-        assurance if isinstance(assurance, str) else None,
-        view.result.reading,
-    )  # fmt: skip
-
-
-def team_cards(db: Any, team: Any) -> list[MeasureCard]:
-    """The cards of a team's whole family of measures (one read of the observations)."""
-    measures = repo.list_measures(db, team.id)
-    obs = repo.observations(db, team.id)
-    annotations = repo.list_annotations(db, team.id)
-    cycles = repo.list_pdsa_cycles(db, team.id)
-    cards = []
-    for measure in measures:
-        own_obs = obs[obs["measure_id"] == measure.id].reset_index(drop=True)
-        own_notes = [a for a in annotations if a.measure_id in (None, measure.id)]
-        own_cycles = wb.cycles_for_measure(cycles, measure.id)
-        cards.append(measure_card(db, team, measure, own_obs, own_notes, own_cycles))
-    return cards
+def team_cards(db: Any, team: Any, month: Any = None) -> list[MeasureCard]:
+    """The cards of a team's whole family of measures (one read of the store)."""
+    status = wb.team_status(db, team, month)
+    return [measure_card(s) for s in status.measures]
 
 
 def header_html(db: Any, team: Any) -> str:

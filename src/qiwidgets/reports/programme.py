@@ -1,14 +1,14 @@
-"""The monthly programme learning report, built from the teams' JSON summaries.
+"""The monthly programme learning report.
 
 It rolls the team reports up (``docs/domain.md``): teams by progress score (the team's and the
-lead's, shown as a distribution, not a ranking), the variation and assurance icons of every
-shared measure per team, a funnel plot and small multiples of the shared outcome measure, bright
-spots (teams with special-cause improvement) next to the reflections teams flagged as
-generalisable, and teams that may need support. A learning tool: no league table, no
-red/amber/green. Teams are listed by name throughout.
+lead's, shown as a distribution, not a ranking), the verdict of every shared measure per team,
+a funnel plot and small multiples of the shared outcome measure, bright spots next to the
+reflections teams flagged as generalisable, and teams that may need support. A learning tool:
+no league table, no red/amber/green. Teams are listed by name throughout.
 
-The team part comes from the JSON summaries the team reports wrote (never from their notebooks);
-the funnel plot and small multiples read the shared outcome measure from the store.
+Every verdict, the bright spots and the teams that may need support come from the core's
+:class:`~qiwidgets.workbook.status.ProgrammeStatus`, the same as on the programme dashboard;
+the team reports' JSON summaries only say which team reports were built this month.
 """
 
 from __future__ import annotations
@@ -23,20 +23,19 @@ from typing import Any
 
 import pandas as pd
 
-from qiwidgets import __version__
+from qiwidgets import __version__, views
 from qiwidgets import workbook as wb
 from qiwidgets.errors import ParameterError, QIError
-from qiwidgets.reports.html import Raw, esc, table
+from qiwidgets.reports.html import esc, table
 from qiwidgets.reports.params import Month, parse_month
 from qiwidgets.reports.team import SUMMARY_FILE, write_json_atomic
 from qiwidgets.store import repo
 from qiwidgets.store.models import PROGRESS_SCORES
+from qiwidgets.workbook.status import ProgrammeStatus
 
 __all__ = ["SECTIONS", "ProgrammeReport", "build", "load_summaries"]
 
 SECTIONS = ("header", "scores", "icons", "outcome", "bright_spots", "support")
-#: A gap this large between the team's and the lead's score is worth a conversation.
-SCORE_GAP = 1.0
 
 
 def load_summaries(folder: str | os.PathLike, month: Month, programme: str | None) -> list[dict]:
@@ -63,16 +62,27 @@ def natural_key(text: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", text))
 
 
+def _name_cell(team_status: Any) -> str:
+    return esc(team_status.name)
+
+
 @dataclass
 class ProgrammeReport:
     programme: Any
     month: Month
-    teams: list  # store teams of the programme
-    summaries: list[dict]
-    shared: list  # shared measures
-    outcome: Any = None  # the shared outcome measure charted across teams
+    status: ProgrammeStatus  # the core's verdicts for every team of the programme
+    summaries: list[dict]  # the team reports built this month
+    teams: list = field(default_factory=list)  # every team of the programme, by name
     outcome_obs: pd.DataFrame | None = None
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shared(self) -> list:
+        return self.status.shared
+
+    @property
+    def outcome(self) -> Any:
+        return self.status.outcome
 
     def section(self, name: str) -> str:
         if name not in SECTIONS:
@@ -117,16 +127,15 @@ class ProgrammeReport:
         ]
         levels = sorted(PROGRESS_SCORES, reverse=True)
         rows = []
+        scored = [(t.name, t.score) for t in self.status.teams]
         for level in levels:
-            by_team = [s["team"]["name"] for s in self.summaries
-                       if s["progress"]["team_score"] == level]  # fmt: skip
-            by_lead = [s["team"]["name"] for s in self.summaries
-                       if s["progress"]["lead_score"] == level]  # fmt: skip
+            by_team = [n for n, sc in scored if sc is not None and sc.team_score == level]
+            by_lead = [n for n, sc in scored if sc is not None and sc.lead_score == level]
             if by_team or by_lead:
                 rows.append((f"{level:.1f} {PROGRESS_SCORES[level]}", "; ".join(by_team),
                              "; ".join(by_lead)))  # fmt: skip
-        unscored = [s["team"]["name"] for s in self.summaries
-                    if s["progress"]["team_score"] is None and s["progress"]["lead_score"] is None]  # fmt: skip
+        unscored = [n for n, sc in scored if sc is None
+                    or (sc.team_score is None and sc.lead_score is None)]  # fmt: skip
         if rows:
             out.append(table(["Level", "Scored by the team", "Scored by the lead"], rows))
         if unscored:
@@ -134,30 +143,14 @@ class ProgrammeReport:
         return "".join(out)
 
     def _section_icons(self) -> str:
-        from qiwidgets import charts
-
         out = [
             "<h2>Shared measures: variation and assurance</h2>",
-            ('<p class="qiw-explain">Making Data Count icons at each team\'s latest point: '
-            "variation (common cause, or special cause improvement / concern) and assurance "
-            "(will the target be met?).</p>"),
+            ('<p class="qiw-explain">Each shared measure\'s verdict at the team\'s latest point, '
+            "under the measure's own rule set and with the team's own phases and baselines "
+            "applied: variation (common cause, or special cause improvement / concern) and "
+            "assurance (will the target be met?).</p>"),
+            views.glance_table(self.status, _name_cell),
         ]
-        codes = [m.code for m in self.shared]
-        rows = []
-        for s in self.summaries:
-            by_code = {mm["code"]: mm for mm in s["measures"]}
-            cells: list[Any] = [s["team"]["name"]]
-            for code in codes:
-                mm = by_code.get(code)
-                if mm is None or not mm.get("variation_icon"):
-                    cells.append("no chart")
-                    continue
-                icons = charts.variation_icon_svg(mm["variation_icon"], size=28)
-                if mm.get("assurance_icon"):
-                    icons += charts.assurance_icon_svg(mm["assurance_icon"], size=28)
-                cells.append(Raw(f'<span class="qiw-icons">{icons}</span>'))
-            rows.append(cells)
-        out.append(table(["Team", *[m.name for m in self.shared]], rows))
         return "".join(out)
 
     def _section_outcome(self) -> str:
@@ -186,89 +179,44 @@ class ProgrammeReport:
         out.append("</div>")
         return "".join(out)
 
-    def bright_spots(self) -> list[dict]:
-        """Teams with special-cause improvement at their latest point, or a sustained one."""
-        return [s for s in self.summaries if s.get("improvement") or s.get("sustained")]
+    def bright_spots(self) -> list:
+        """The bright spots (:data:`~qiwidgets.workbook.status.BRIGHT_SPOT_RULE`)."""
+        return self.status.bright_spots()
 
     def _section_bright_spots(self) -> str:
         out = [
             "<h2>Bright spots and learning to share</h2>",
-            ('<p class="qiw-explain">Bright spots are teams whose charts show special-cause '
-            "improvement; their learning may generalise. Shown next to the reflections teams "
-            "flagged as generalisable.</p>"),
+            views.bright_spots(self.status, _name_cell),
         ]
-        names = {m.code: m.name for m in self.shared}
-        rows = []
-        spots = self.bright_spots()
-        for s in spots:
-            own = {mm["code"]: mm["name"] for mm in s["measures"]}
-            measures = [names.get(c) or own.get(c, c) for c in s["improvement"]]
-            measures += [
-                f"{names.get(c) or own.get(c, c)} ({why})"
-                for c, why in s.get("sustained", {}).items() if c not in s["improvement"]
-            ]  # fmt: skip
-            learning = s.get("generalisable") or [
-                r for r in s["reflections"] if r.get("generalisable")
-            ]
-            text = "".join(
-                f"<p>{esc(r.get('date', ''))}: {esc(r.get('what_happened'))}"
-                + (f" <em>What worked:</em> {esc(r['what_worked'])}" if r.get("what_worked") else "")
-                + "</p>"
-                for r in learning
-            ) or "<p>No reflection flagged as generalisable yet.</p>"
-            rows.append((s["team"]["name"], "; ".join(measures), Raw(text)))
-        if rows:
-            out.append(table(["Team", "Special-cause improvement on", "Generalisable learning"],
-                             rows))  # fmt: skip
+        learning = []
+        end = self.month.last_day
+        for t in self.status.teams:
+            flagged = [r for r in t.records.reflections if r.generalisable and r.date <= end]
+            for r in flagged[-3:]:
+                text = f"{r.date:%d %b %Y}: {r.what_happened or ''}"
+                if r.what_worked:
+                    text += f" What worked: {r.what_worked}"
+                learning.append((t.name, text))
+        if learning:
+            out.append("<h3>Learning teams flagged as generalisable</h3>")
+            out.append(table(["Team", "What they learned"], learning))
         else:
-            out.append("<p>No team shows special-cause improvement this month.</p>")
-        others = [
-            (s["team"]["name"], r) for s in self.summaries if s not in spots
-            for r in s["reflections"] if r.get("generalisable")
-        ]  # fmt: skip
-        if others:
-            out.append("<p>More learning flagged as generalisable:</p><ul>")
-            out.extend(f"<li>{esc(name)}: {esc(r.get('what_happened'))}</li>" for name, r in others)
-            out.append("</ul>")
+            out.append("<p>No team has flagged a reflection as generalisable yet.</p>")
         return "".join(out)
 
     def support(self) -> list[tuple[str, list[str]]]:
-        """Teams that may need support, with the reasons (plain sentences)."""
-        out = []
-        for s in self.summaries:
-            reasons = []
-            if s.get("concern"):
-                names = [mm["name"] for mm in s["measures"] if mm["code"] in s["concern"]]
-                reasons.append("special-cause concern on " + ", ".join(names))
-            if s.get("help_needed"):
-                reasons.append("asked for help: " + " / ".join(s["help_needed"]))
-            c = s["completeness"]
-            if c["with_value"] < c["measures"]:
-                reasons.append(f"{c['measures'] - c['with_value']} measures without data this month")
-            pdsa = s["pdsa"]
-            improving = s.get("improvement") or s.get("sustained")
-            if not improving and pdsa["started"] == pdsa["finished"] == pdsa["planned"] == 0:
-                reasons.append("no PDSA cycle started, finished or planned, and no improvement yet")
-            ts, ls = s["progress"]["team_score"], s["progress"]["lead_score"]
-            if ts is not None and ls is not None and abs(ts - ls) >= SCORE_GAP:
-                reasons.append(f"the team ({ts:.1f}) and the lead ({ls:.1f}) see progress differently")
-            if reasons:
-                out.append((s["team"]["name"], reasons))
+        """Teams that may need support (:data:`~qiwidgets.workbook.status.SUPPORT_RULE`),
+        and teams whose report could not be built."""
+        out = [(t.name, reasons) for t, reasons in self.status.support()]
         for t in self.missing_teams:
             out.append((t.name, ["no report could be built this month"]))
         return out
 
     def _section_support(self) -> str:
-        out = [
-            "<h2>Teams that may need support</h2>",
-            '<p class="qiw-explain">Prompts for a conversation, not ratings.</p>',
-        ]
-        rows = self.support()
-        if rows:
-            out.append(table(["Team", "Why a conversation may help"],
-                             [(name, "; ".join(r)) for name, r in rows]))  # fmt: skip
-        else:
-            out.append("<p>No team shows a reason for extra support this month.</p>")
+        out = ["<h2>Teams that may need support</h2>", views.support(self.status, _name_cell)]
+        if self.missing_teams:
+            names = ", ".join(esc(t.name) for t in self.missing_teams)
+            out.append(f"<p>No report could be built this month for: {names}.</p>")
         return "".join(out)
 
     def summary(self) -> dict:
@@ -279,7 +227,7 @@ class ProgrammeReport:
             "programme": {"code": self.programme.code, "name": self.programme.name},
             "teams": [s["team"]["code"] for s in self.summaries],
             "missing_teams": [t.code for t in self.missing_teams],
-            "bright_spots": [s["team"]["code"] for s in self.bright_spots()],
+            "bright_spots": [b.team_code for b in self.bright_spots()],
             "support": [name for name, _ in self.support()],
             "errors": dict(self.errors),
             "build": {"qiwidgets": __version__, "python": sys.executable},
@@ -292,21 +240,22 @@ class ProgrammeReport:
 def build(
     database_url: str, month: str, summaries_dir: str, programme: str | None = None
 ) -> ProgrammeReport:
-    """Read the team summaries and the shared outcome measure for the programme report."""
+    """The programme's month from the store (:func:`qiwidgets.workbook.programme_status`) and
+    the list of team reports built (``summaries_dir``)."""
     m = parse_month(month)
     prog = repo.get_programme(database_url, programme)
-    teams = sorted(repo.list_teams(database_url, prog.id), key=lambda t: (natural_key(t.name), t.code))
     summaries = load_summaries(summaries_dir, m, prog.code)
-    shared = repo.list_measures(database_url, None, prog.id)
-    report = ProgrammeReport(programme=prog, month=m, teams=teams, summaries=summaries,
-                             shared=shared)  # fmt: skip
-    outcomes = [x for x in shared if x.measure_type == "outcome"]
-    if outcomes:
-        report.outcome = outcomes[0]
+    status = wb.programme_status(database_url, prog.id, m.first_day)
+    status.teams.sort(key=lambda t: (natural_key(t.name), t.code))
+    teams = sorted(repo.list_teams(database_url, prog.id),
+                   key=lambda t: (natural_key(t.name), t.code))  # fmt: skip
+    report = ProgrammeReport(programme=prog, month=m, status=status, summaries=summaries,
+                             teams=teams)  # fmt: skip
+    if report.outcome is not None:
         try:
             report.outcome_obs = repo.observations(
-                database_url, measure=outcomes[0].id, programme=prog.id, end=m.last_day
+                database_url, measure=report.outcome.id, programme=prog.id, end=m.last_day
             )
         except QIError as exc:
-            report.errors[outcomes[0].name] = str(exc)
+            report.errors[report.outcome.name] = str(exc)
     return report

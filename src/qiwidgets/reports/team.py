@@ -27,15 +27,13 @@ from typing import Any
 
 import pandas as pd
 
-from qiwidgets import __version__
-from qiwidgets import workbook as wb
-from qiwidgets.errors import ParameterError, QIError
+from qiwidgets import __version__, views
+from qiwidgets.errors import ParameterError
 from qiwidgets.reports.data import TeamData, gather_team
 from qiwidgets.reports.html import esc, table
-from qiwidgets.reports.measures import MeasureMonth, analyse_measure
 from qiwidgets.reports.params import Month, parse_month
-from qiwidgets.spc.reading import format_number, format_x
 from qiwidgets.store.models import PROGRESS_SCORES
+from qiwidgets.workbook.status import MeasureStatus, TeamRecords, TeamStatus, team_status_from
 
 __all__ = ["SECTIONS", "SUMMARY_SCHEMA", "TeamReport", "build", "write_json_atomic"]
 
@@ -73,8 +71,13 @@ class TeamReport:
     """A team's month: the data, each measure analysed, and the sections built from them."""
 
     data: TeamData
-    measures: list[MeasureMonth]
+    status: TeamStatus
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def measures(self) -> list[MeasureStatus]:
+        """Each measure's status at the report month (the core's verdict)."""
+        return self.status.measures
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -93,15 +96,7 @@ class TeamReport:
         return "\n".join(self.section(s) for s in SECTIONS)
 
     def completeness(self) -> dict:
-        with_value = [mm.code for mm in self.measures if mm.has_month_value]
-        missing = [mm.code for mm in self.measures if not mm.has_month_value]
-        n = len(self.measures)
-        return {
-            "measures": n,
-            "with_value": len(with_value),
-            "missing": missing,
-            "percent": round(100 * len(with_value) / n) if n else 0,
-        }
+        return self.status.completeness()
 
     def _month_reflections(self):
         return [r for r in self.data.reflections if _in_month(r.date, self.month)]
@@ -152,7 +147,7 @@ class TeamReport:
         )
 
     def _name(self, code: str) -> str:
-        return next((mm.name for mm in self.measures if mm.code == code), code)
+        return next((mm.measure_name for mm in self.measures if mm.measure_code == code), code)
 
     def _section_aim(self) -> str:
         d = self.data
@@ -210,59 +205,16 @@ class TeamReport:
             "single points should not be chased.</p>"),
         ]
         for mm in self.measures:
-            out.append('<section class="qiw-measure">')
-            kind = MEASURE_TYPE_LABEL.get(mm.measure_type, mm.measure_type)
-            out.append(f"<h3>{esc(mm.name)} <small>({esc(kind)} measure)</small></h3>")
-            icons = []
-            if mm.variation_icon:
-                icons.append(charts.variation_icon_svg(mm.variation_icon))
-            if mm.assurance_icon:
-                icons.append(charts.assurance_icon_svg(mm.assurance_icon))
-            if icons:
-                out.append(f'<div class="qiw-icons">{"".join(icons)}</div>')
-            facts = []
-            if mm.latest_value is not None:
-                unit = f" {mm.unit}" if mm.unit else ""
-                target = (
-                    f" against a target of {format_number(mm.target)}{unit}"
-                    if mm.target is not None
-                    else " (no target set)"
-                )
-                facts.append(
-                    f"Latest value ({format_x(mm.latest_period)}): "
-                    f"{format_number(mm.latest_value)}{unit}{target}."
-                )
-            if mm.rule_set:
-                facts.append(f"Rule set: {mm.rule_set}.")
-            if facts:
-                out.append(f"<p>{esc(' '.join(facts))}</p>")
-            out.append(f"<p><strong>Reading:</strong> {esc(mm.reading)}</p>")
-            if mm.sustained:
-                out.append(f"<p>{esc(mm.sustained[:1].upper() + mm.sustained[1:])}.</p>")
-            if mm.new_signals:
-                items = "".join(f"<li>{esc(s)}</li>" for s in mm.new_signals)
-                out.append(f"<p>Signals new this month:</p><ul>{items}</ul>")
-            else:
-                out.append(f"<p>No new signal in {esc(self.month.label())}.</p>")
-            if mm.result is not None:
-                ann = [
-                    {"date": str(a["date"]), "text": a["text"], "kind": a["kind"]}
-                    for a in mm.annotations
-                    if a["kind"] != "exclude"
-                ]
-                spec = charts.spc_chart_spec(mm.result, annotations=ann or None, title=mm.name)
-                out.append(charts.to_html(spec))
-            if mm.annotations:
-                rows = [
-                    (f"{a['date']:%d %b %Y}", ANNOTATION_LABEL.get(a["kind"], a["kind"]), a["text"])
-                    for a in mm.annotations
-                ]
-                out.append("<p>Annotations and PDSA markers:</p>")
-                out.append(table(["Date", "Kind", "Note"], rows))
-            if mm.notes:
-                items = "".join(f"<li>{esc(n)}</li>" for n in mm.notes)
-                out.append(f'<div class="qiw-meta">Data notes:<ul>{items}</ul></div>')
-            out.append("</section>")
+            chart = ""
+            if mm.result is not None and len(mm.result.points) >= 2:
+                spec = charts.spc_chart_spec(mm.result, annotations=list(mm.chart_rows) or None,
+                                             title=mm.measure_name, reading=mm.reading)  # fmt: skip
+                chart = charts.to_html(spec, caption="")
+            rows = [(f"{r['date']:%d %b %Y}", ANNOTATION_LABEL.get(r["kind"], r["kind"]), r["text"])
+                    for r in mm.chart_rows]  # fmt: skip
+            extra = ("<p>Annotations and PDSA markers:</p>"
+                     + table(["Date", "Kind", "Note"], rows)) if rows else ""  # fmt: skip
+            out.append(views.measure_card(mm, chart, extra=extra, css_class="qiw-measure"))
         if not self.measures:
             out.append("<p>No measures are defined for this team yet.</p>")
         return "".join(out)
@@ -384,7 +336,7 @@ class TeamReport:
         items = []
         for mm in self.measures:
             for n in mm.notes:
-                items.append(f"{mm.name}: {n}")
+                items.append(f"{mm.measure_name}: {n}")
         month = self.month
         d = self.data
         for meas in d.measures:
@@ -433,11 +385,12 @@ class TeamReport:
                     for s in scores
                 ],
             },
-            "measures": [mm.summary() for mm in self.measures],
+            "measures": [mm.to_json() for mm in self.measures],
             "new_signals": sum(len(mm.new_signals) for mm in self.measures),
-            "improvement": [mm.code for mm in self.measures if mm.improvement_signal],
-            "sustained": {mm.code: mm.sustained for mm in self.measures if mm.sustained},
-            "concern": [mm.code for mm in self.measures if mm.concern_signal],
+            "improvement": [mm.measure_code for mm in self.measures
+                            if mm.variation == "special_cause_improvement"],
+            "sustained": {mm.measure_code: mm.sustained for mm in self.measures if mm.sustained},
+            "concern": [mm.measure_code for mm in self.measures if mm.concern],
             "pdsa": {"started": len(self._pdsa_started()), "finished": len(self._pdsa_finished()),
                      "planned": len(self._pdsa_next())},
             "reflections": [
@@ -480,27 +433,17 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 
 
 def build(database_url: str, team: str, month: str, programme: str | None = None) -> TeamReport:
-    """Read a team's month from the store and analyse every measure of its family.
+    """Read a team's month from the store; every measure's status comes from the core
+    (:func:`qiwidgets.workbook.status.team_status_from`), the same as on the dashboards.
 
-    A measure whose data cannot be charted is reported in the data-quality section (its error
-    message), the others are still charted.
+    A measure whose data cannot be charted says why in its reading and in the data-quality
+    section; the others are still charted.
     """
     m = parse_month(month)
     data = gather_team(database_url, team, m, programme)
-    measures = []
-    errors: dict[str, str] = {}
-    obs = data.observations
-    linked = [a.pdsa_id for a in data.annotations if a.kind == "pdsa_start"]  # their starts
-    for meas in data.measures:
-        own = obs[obs["measure_id"] == meas.id]
-        ann = [
-            {"date": a.date, "text": a.text, "kind": a.kind, "reason": a.reason}
-            for a in data.annotations
-            if a.measure_id in (None, meas.id)
-        ]
-        markers = wb.pdsa_markers(data.pdsa, meas.id, linked, until=m.last_day)
-        try:
-            measures.append(analyse_measure(meas, own, m, ann, markers))
-        except QIError as exc:
-            errors[meas.name] = str(exc)
-    return TeamReport(data=data, measures=measures, errors=errors)
+    records = TeamRecords(
+        programme=data.programme, team=data.team, measures=data.measures,
+        observations=data.observations, annotations=data.annotations, cycles=data.pdsa,
+        reflections=data.reflections, scores=data.scores, aim=data.aim,
+    )  # fmt: skip
+    return TeamReport(data=data, status=team_status_from(records, m.first_day))

@@ -8,12 +8,13 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from qiwidgets import glossary
+from qiwidgets import glossary, views
 from qiwidgets import workbook as wb
 from qiwidgets.store import models as m
 from qiwidgets.store import repo
 from qiwidgets.widgets._base import Panel, esc, multiline, safe, table_html, term_html
 from qiwidgets.widgets.purpose import resolve_team
+from qiwidgets.workbook.story import tell
 
 _WIDE = widgets.Layout(width="95%")
 
@@ -51,7 +52,8 @@ class VariationExplorer(Panel):
     programme:
         The programme, when several share the database.
     rule_set:
-        ``"anhoej"`` (default), ``"ihi"`` or ``"mdc"``.
+        ``"anhoej"``, ``"ihi"`` or ``"mdc"``; default: the measure's own rule set, the one its
+        verdict uses everywhere. Another rule set is for exploring: the page says so.
     show_team_picker:
         Show the team dropdown (``TeamWorkbook`` picks the team itself).
     prompt_within:
@@ -65,8 +67,12 @@ class VariationExplorer(Panel):
         The records shown.
     frame:
         The observations (tidy DataFrame) behind the chart.
+    measure_status:
+        The measure's :class:`qiwidgets.workbook.MeasureStatus` (its verdict, as every screen
+        shows it).
     view:
-        The :class:`qiwidgets.workbook.ChartView` (``view.result`` is the SPC result).
+        The :class:`qiwidgets.workbook.ChartView` shown (``view.result`` is the SPC result):
+        the status's chart under the measure's own rule set, another when exploring.
     result:
         The SPC result (``None`` before there are data).
     events:
@@ -86,7 +92,7 @@ class VariationExplorer(Panel):
     """
 
     def __init__(self, db: Any, team: Any = None, measure: Any = None, *, programme: Any = None,
-                 rule_set: str = "anhoej", show_team_picker: bool = True,
+                 rule_set: str | None = None, show_team_picker: bool = True,
                  prompt_within: int = wb.PDSA_PROMPT_WITHIN, width: int = 640,
                  chart_renderer: Callable[[wb.ChartView, list, int], str] | None = None):  # fmt: skip
         super().__init__(db)
@@ -98,6 +104,7 @@ class VariationExplorer(Panel):
         self.width = int(width)
         self.saved = None
         self.result = None
+        self.measure_status: wb.MeasureStatus | None = None
         self.view: wb.ChartView | None = None
         self.frame = None
         self.events: list[wb.SignalEvent] = []
@@ -111,14 +118,19 @@ class VariationExplorer(Panel):
 
         self.team_select = widgets.Dropdown(description="Team", layout=_WIDE)
         self.measure_select = widgets.Dropdown(description="Measure", layout=_WIDE)
+        self._asked_rule_set = (
+            None if rule_set is None else wb.clean_choice(rule_set, "rule_set", glossary.RULE_SETS)
+        )
         self.rule_set = widgets.ToggleButtons(
-            options=RULE_SET_OPTIONS, value=wb.clean_choice(rule_set, "rule_set",
-                                                            glossary.RULE_SETS),
-            description="Rules",
+            options=RULE_SET_OPTIONS, value=self._asked_rule_set or "anhoej", description="Rules",
         )  # fmt: skip
         self.rule_help = widgets.HTML()
         self.chart_html = widgets.HTML()
+        self.verdict_html = widgets.HTML()
         self.reading_html = widgets.HTML()
+        self.rebase_html = widgets.HTML()
+        self.rebase_button = widgets.Button(description="Recalculate the limits",
+                                            layout=widgets.Layout(display="none"))  # fmt: skip
         self.notes_html = widgets.HTML()
         self.changes_html = widgets.HTML()
         self.prompts_html = widgets.HTML()
@@ -146,6 +158,7 @@ class VariationExplorer(Panel):
         self.record_button.on_click(self._on_record)
         self.remove_button.on_click(self._on_remove)
         self.learn_button.on_click(self._on_learn)
+        self.rebase_button.on_click(self._on_rebase)
 
         pickers = [self.team_select] if show_team_picker else []
         self.children = [
@@ -153,8 +166,11 @@ class VariationExplorer(Panel):
             self.measure_select,
             self.rule_set,
             self.rule_help,
+            self.verdict_html,
             self.chart_html,
             self.reading_html,
+            self.rebase_html,
+            self.rebase_button,
             self.notes_html,
             self.changes_html,
             self.prompts_html,
@@ -207,7 +223,20 @@ class VariationExplorer(Panel):
         self.measure = chosen
         self.comparison = ""
         self.changes_html.value = ""
+        self._governing_rule_set()
         self.refresh()
+
+    def _governing_rule_set(self) -> None:
+        """Show the measure under its own rule set unless another was asked for."""
+        wanted = self._asked_rule_set or (
+            wb.rule_set_for(self.measure) if self.measure is not None else "anhoej")  # fmt: skip
+        if self.rule_set.value != wanted:
+            self._busy = True
+            try:
+                self.rule_set.value = wanted
+            finally:
+                self._busy = False
+            self._rule_help()
 
     def refresh(self) -> None:
         """Read the data and annotations again and redraw the chart.
@@ -215,7 +244,7 @@ class VariationExplorer(Panel):
         Every output widget is set once, when the new values are ready (clearing them first
         would send each one to the browser twice); if anything fails, they are emptied.
         """
-        self.result = self.view = None
+        self.result = self.view = self.measure_status = None
         self.events, self.prompts, self.svg = [], [], ""
         try:
             shown = self._compute_outputs()
@@ -225,8 +254,11 @@ class VariationExplorer(Panel):
         self._show_outputs(shown)
 
     def _show_outputs(self, shown: dict[str, str]) -> None:
+        self.verdict_html.value = shown.get("verdict", "")
         self.chart_html.value = shown.get("chart", "")
         self.reading_html.value = shown.get("reading", "")
+        self.rebase_html.value = shown.get("rebase", "")
+        self.rebase_button.layout.display = None if shown.get("rebase") else "none"
         self.notes_html.value = shown.get("notes", "")
         self.prompts_html.value = shown.get("prompts", "")
         self.learn_button.layout.display = None if shown.get("prompts") else "none"
@@ -251,27 +283,53 @@ class VariationExplorer(Panel):
         if not len(self.frame):
             self.say(f"There are no data points for {self.measure.name} yet.", "info")
             return {}
-        self.view = wb.compute_chart(
-            self.frame, self.measure, self.rule_set.value, self.annotations
-        )
+        self.measure_status = wb.measure_status(self.frame, self.measure, team=self.team,
+                                        annotations=self.annotations, cycles=self.cycles)  # fmt: skip
+        chosen = self.rule_set.value
+        exploring = chosen != self.measure_status.rule_set
+        if not exploring and self.measure_status.view is None:
+            self.say(self.measure_status.reading, "info")
+            return {"verdict": views.verdict_html(self.measure_status)}
+        self.view = (wb.compute_chart(self.frame, self.measure, chosen, self.annotations)
+                     if exploring else self.measure_status.view)  # fmt: skip
         self.result = self.view.result
         self.events = wb.signal_events(self.result)
         self.prompts = wb.pdsa_signal_prompts(
             self.events, self.cycles, periods, frequency=self.measure.frequency,
             within=self.prompt_within,
         )  # fmt: skip
-        rows = wb.chart_annotations(self.annotations, self.cycles, self.measure.id)
+        if exploring:
+            reading = tell(self.view, self.measure, self.result.latest(), self.annotations)[0]
+            verdict = (
+                f'<p class="qi-exploring" role="note">Exploring with '
+                f"{esc(glossary.label(chosen))}. This measure's verdict — on its card, in the "
+                f"reports and on the programme's page — uses {esc(self.measure_status.rule_set_name)}: "
+                f"{esc(views.VARIATION_WORDS.get(self.measure_status.variation, ''))}.</p>"
+            )
+        else:
+            reading, verdict = self.measure_status.reading, views.verdict_html(self.measure_status)
+        rows = list(self.measure_status.chart_rows)
         self.svg = self.chart_renderer(self.view, rows, self.width)
         shown = {
+            "verdict": verdict,
             "chart": f'<div class="qi-chart">{self.svg}</div>',
             "reading": (
-                f'<p class="qi-reading"><strong>Reading ({esc(self.result.rule_set)}):</strong> '
-                f"{multiline(self.result.reading)}</p>"
+                f'<p class="qi-reading"><strong>Reading ({esc(glossary.label(chosen))}):'
+                f"</strong> {multiline(reading)}</p>"
             ),
         }
+        if self.measure_status.rebase is not None:
+            since = self.measure_status.rebase.since
+            shown["rebase"] = (
+                f'<p class="qi-rebase" role="note" style="border-left:4px solid #005eb8;'
+                f'padding:4px 8px">{esc(self.measure_status.rebase.text)} Write the reason under '
+                f"“Why” below, then press “Recalculate the limits” to start new limits from "
+                f"{since:%b %Y}.</p>"
+            )
+            self.rebase_button.description = f"Recalculate the limits from {since:%b %Y}"
         if self.view.notes:
             items = "".join(f"<li>{esc(n)}</li>" for n in self.view.notes)
-            shown["notes"] = f'<ul class="qi-notes" style="color:#8a4b00">{items}</ul>'
+            shown["notes"] = f'<ul class="qi-notes" style="color:{views.NOTE}">{items}</ul>'
         if self.prompts:
             items = "".join(f"<li>{esc(p.text)}</li>" for p in self.prompts)
             shown["prompts"] = (
@@ -324,10 +382,13 @@ class VariationExplorer(Panel):
         self.measure = repo.get_measure(self.db, mid, self.team.id)
         self.comparison = ""
         self.changes_html.value = ""
+        self._governing_rule_set()
         self.refresh()
 
     @safe("switching the rule set")
     def _on_rule_set(self, change: dict) -> None:
+        if self._busy:
+            return
         new = wb.clean_choice(change["new"], "rule set", glossary.RULE_SETS)
         old = change["old"] if change["old"] in glossary.RULE_SETS else None
         before = list(self.events)
@@ -391,6 +452,26 @@ class VariationExplorer(Panel):
         repo.delete_record(self.db, m.Annotation, aid, version=record.version)
         self.refresh()
         self.say("Removed the note.", "ok")
+
+    @safe("recalculating the limits")
+    def _on_rebase(self, _button: Any = None) -> None:
+        """Record the rebase the status suggests, with the reason typed under "Why"."""
+        if self.measure_status is None or self.measure_status.rebase is None:
+            raise wb.WorkbookInputError("There is no change to recalculate the limits from now.")
+        reason = wb.clean_text(self.reason.value, "why")
+        if not reason:
+            raise wb.WorkbookInputError(
+                "Say why the limits should be recalculated (what changed, and that it held): "
+                "write it under “Why”, then press the button again."
+            )
+        since = self.measure_status.rebase.since
+        self.saved = repo.add_annotation(self.db, {
+            "team_id": self.team.id, "measure_id": self.measure.id, "date": since,
+            "text": "New limits after the change", "kind": "rebase", "reason": reason,
+        })  # fmt: skip
+        self.reason.value = ""
+        self.refresh()
+        self.say(f"Recorded: the limits are recalculated from {since:%b %Y}.", "ok")
 
     @safe("opening the reflection")
     def _on_learn(self, _button: Any = None) -> None:
