@@ -121,6 +121,34 @@ TERMS: dict[str, tuple[str, str]] = {
         "Special cause variation",
         "Variation from something that changed; worth understanding (good or bad).",
     ),
+    "special_cause_improvement": (
+        "Special cause improvement",
+        "A signal in the better direction: something changed for the better.",
+    ),
+    "special_cause_concern": (
+        "Special cause concern",
+        "A signal in the worse direction: something changed, worth a look soon.",
+    ),
+    "special_cause_neutral": (
+        "Special cause variation",
+        "A signal; the measure has no better direction to judge it by.",
+    ),
+    "sustained_improvement": (
+        "Sustained improvement",
+        "A change that held: new limits from a later phase, better than the first.",
+    ),
+    "consistent_pass": (
+        "Consistently passing the target",
+        "The limits lie on the better side of the target: it is met nearly every time.",
+    ),
+    "consistent_fail": (
+        "Consistently failing the target",
+        "The limits lie on the worse side of the target: the process must change to meet it.",
+    ),
+    "inconsistent": (
+        "Hit and miss",
+        "The target lies between the limits: it will be met only some of the time.",
+    ),
     "centre_line": ("Centre line", "The median (run chart) or mean (control chart) of the data."),
     "control_limits": (
         "Control limits",
@@ -147,7 +175,27 @@ TERMS: dict[str, tuple[str, str]] = {
     "rebase": ("Rebase", "Limits recalculated from here (with the reason)."),
     "rule_set": (
         "Rule set",
-        "The rules used to find signals; always say which one a chart uses.",
+        "The rules that find signals; each measure has one, used by its icons and reading "
+        "everywhere.",
+    ),
+    "bright_spot": (
+        "Bright spot",
+        "A team whose shared outcome measure improved (a signal, or a change that held): its "
+        "learning may help others.",
+    ),
+    "change_taking_hold": (
+        "Change taking hold",
+        "Special cause improvement on a process measure: the change is being done as planned.",
+    ),
+    "may_need_support": (
+        "May need support",
+        "A prompt for a conversation, not a rating: a concern, a request for help, missing data, "
+        "no tests of change.",
+    ),
+    "recalculate_limits": (
+        "Recalculating limits",
+        "New limits from the start of a change that held, with its reason, once it has 12 "
+        "points.",
     ),
     "anhoej": (
         "Anhøj rules",

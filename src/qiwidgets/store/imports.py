@@ -125,6 +125,7 @@ from qiwidgets.store.models import (
     IMPROVEMENT_DIRECTIONS,
     MEASURE_TYPES,
     PDSA_ACTS,
+    RULE_SETS,
 )
 from qiwidgets.store.repo import (
     CODE_MAX_LENGTH,
@@ -351,6 +352,8 @@ FORMATS: dict[str, tuple[Column, ...]] = {
         _col("target", "no", "number", "the target value"),
         _col("target_date", "no", "date", "when the target should be reached"),
         _col("chart_type", "no", "choice", "run, i, mr, xbar, s, t, p, pp, c, u, up, g, xmr"),
+        _col("rule_set", "no", "choice", "anhoej, ihi or mdc: the rule set of the measure's "
+             "verdict on every screen (default: mdc for an xmr chart, anhoej otherwise)"),
         _col("baseline_start", "no", "date", "first period of the baseline"),
         _col("baseline_end", "no", "date", "last period of the baseline (not before the start)"),
     ),
@@ -636,6 +639,7 @@ class MeasureRow(BaseModel):
     target: Number = None
     target_date: Date = None
     chart_type: Annotated[str | None, _choice(CHART_TYPES)] = None
+    rule_set: Annotated[str | None, _choice(RULE_SETS)] = None
     baseline_start: Date = None
     baseline_end: Date = None
 
@@ -2443,6 +2447,7 @@ _MEASURE_FIELDS = (
     "target",
     "target_date",
     "chart_type",
+    "rule_set",
     "baseline_start",
     "baseline_end",
 )

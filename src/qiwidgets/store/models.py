@@ -52,6 +52,8 @@ MEASURE_TYPES = ("outcome", "process", "balancing")
 IMPROVEMENT_DIRECTIONS = ("increase", "decrease", "neutral")
 #: Chart types a measure can ask for (qicharts2 names, plus ``xmr`` for Making Data Count).
 CHART_TYPES = ("run", "i", "mr", "xbar", "s", "t", "p", "pp", "c", "u", "up", "g", "xmr")
+#: The rule sets a measure's verdict may use (its one governing rule set).
+RULE_SETS = glossary.RULE_SETS
 #: How often a measure is collected.
 FREQUENCIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly")
 #: Data-quality flag on an observation.
@@ -239,6 +241,7 @@ class Measure(Versioned, Base):
             name="improvement_direction",
         ),
         CheckConstraint(_optional_in("chart_type", CHART_TYPES), name="chart_type"),
+        CheckConstraint(_optional_in("rule_set", RULE_SETS), name="rule_set"),
         CheckConstraint(_optional_in("frequency", FREQUENCIES), name="frequency"),
         CheckConstraint("multiplier IS NULL OR multiplier > 0", name="multiplier_positive"),
         CheckConstraint(
@@ -287,6 +290,9 @@ class Measure(Versioned, Base):
     target: Mapped[float | None] = mapped_column(Float)
     target_date: Mapped[dt.date | None] = mapped_column(Date)
     chart_type: Mapped[str | None] = mapped_column(String(16))
+    #: The rule set of the measure's verdict on every screen; empty: the default for its chart
+    #: type (``qiwidgets.workbook.measures.rule_set_for``).
+    rule_set: Mapped[str | None] = mapped_column(String(16))
     baseline_start: Mapped[dt.date | None] = mapped_column(Date)
     baseline_end: Mapped[dt.date | None] = mapped_column(Date)
 

@@ -235,6 +235,7 @@ class MeasureIn(_Record):
     target: Number = None
     target_date: OptDate = None
     chart_type: Annotated[Text, _choice(m.CHART_TYPES)] = None
+    rule_set: Annotated[Text, _choice(m.RULE_SETS)] = None
     baseline_start: OptDate = None
     baseline_end: OptDate = None
 

@@ -80,6 +80,11 @@ class MeasureFamily(Panel):
             description="Chart", style=_STYLE,
             options=[("(suggested)", None)] + [(glossary.label(c), c) for c in m.CHART_TYPES],
         )  # fmt: skip
+        self.rule_set = widgets.Dropdown(
+            description="Rule set", style=_STYLE,
+            options=[("(the chart's default)", None)]
+            + [(glossary.label(r), r) for r in m.RULE_SETS],
+        )  # fmt: skip
         self.texts = {
             f: widgets.Text(description=label, layout=_WIDE, style=_STYLE)
             for f, label in TEXT_FIELDS
@@ -113,6 +118,8 @@ class MeasureFamily(Panel):
             self.data_kind,
             self.suggestion_html,
             self.chart_type,
+            self.rule_set,
+            help_line("rule_set"),
             *self.texts.values(),
             self.multiplier,
             self.direction,
@@ -194,6 +201,7 @@ class MeasureFamily(Panel):
         self.target.value = "" if not measure or measure.target is None else f"{measure.target:g}"
         self.data_kind.value = wb.infer_data_kind(measure) if measure else None
         self.chart_type.value = measure.chart_type if measure else None
+        self.rule_set.value = getattr(measure, "rule_set", None) if measure else None
         self._type_help()
         self._suggest()
 
@@ -259,6 +267,7 @@ class MeasureFamily(Panel):
                 self.chart_type.value or self.suggestion, "chart", [None, *m.CHART_TYPES]
             ),
             "multiplier": wb.clean_number(self.multiplier.value, "multiplier", low=1e-9, high=1e9),
+            "rule_set": wb.clean_choice(self.rule_set.value, "rule set", [None, *m.RULE_SETS]),
         }
         for f, w in self.texts.items():
             data[f] = wb.clean_text(w.value, f.replace("_", " "))
