@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -111,3 +113,21 @@ def test_a_later_revision_upgrades_and_downgrades_keeping_data(store_url, tmp_pa
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def test_a_database_from_an_older_version_says_how_to_upgrade(db_url):
+    """A store left at an older revision (here the first) is read by today's code: the user is
+    told to upgrade it with `qiwidgets init`, and the upgrade keeps what was there."""
+    from qiwidgets.errors import StoreError
+    from qiwidgets.store import repo
+
+    store_db.migrate(db_url, "0001_initial")
+    store_db.dispose_engines()
+    prog = repo.save_programme(db_url, {"code": "OLD", "name": "Made by an older version"})
+    with pytest.raises(StoreError, match=r"older version of qiwidgets: upgrade it with "
+                       r"`qiwidgets init --db"):  # fmt: skip
+        repo.list_measures(db_url, None, prog.id)
+    store_db.dispose_engines()
+    store_db.init_db(db_url)
+    assert repo.list_measures(db_url, None, prog.id) == []
+    assert repo.get_programme(db_url, "OLD").name == "Made by an older version"

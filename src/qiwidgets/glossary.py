@@ -175,13 +175,17 @@ TERMS: dict[str, tuple[str, str]] = {
     "rebase": ("Rebase", "Limits recalculated from here (with the reason)."),
     "rule_set": (
         "Rule set",
-        "The rules that find signals; each measure has one, used by its icons and reading "
-        "everywhere.",
+        (
+            "The rules that find signals; each measure has one, used by its icons and reading "
+            "everywhere."
+        ),
     ),
-    "bright_spot": (
-        "Bright spot",
-        "A team whose shared outcome measure improved (a signal, or a change that held): its "
-        "learning may help others.",
+    "bright_spot_team": (
+        "Bright spot (a team)",
+        (
+            "A team whose shared outcome measure improved (a signal, or a change that held): "
+            "its learning may help others."
+        ),
     ),
     "change_taking_hold": (
         "Change taking hold",
@@ -189,13 +193,17 @@ TERMS: dict[str, tuple[str, str]] = {
     ),
     "may_need_support": (
         "May need support",
-        "A prompt for a conversation, not a rating: a concern, a request for help, missing data, "
-        "no tests of change.",
+        (
+            "A prompt for a conversation, not a rating: a concern, a request for help, missing "
+            "data, no tests of change."
+        ),
     ),
     "recalculate_limits": (
         "Recalculating limits",
-        "New limits from the start of a change that held, with its reason, once it has 12 "
-        "points.",
+        (
+            "New limits from the start of a change that held, with its reason, once it has 12 "
+            "points."
+        ),
     ),
     "anhoej": (
         "Anhøj rules",

@@ -30,6 +30,7 @@ from qiwidgets.charts._common import (
     x_kind,
 )
 from qiwidgets.charts.icons import assurance_icon_svg, icon_data_uri, variation_icon_svg
+from qiwidgets.spc import classify
 from qiwidgets.spc.constants import IHI_SHIFT, IHI_TREND, MDC_RUN_LENGTH, MDC_SHORT_GROUP_THRESHOLD
 from qiwidgets.spc.reading import CENTRE_NAME
 from qiwidgets.spc.result import SPCResult
@@ -446,7 +447,7 @@ def _qic_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
     # each point's type as the engine classified it (the colours never decide anything)
     f["cat"] = pts["point_type"].astype(str).to_numpy()
     f["cat_label"] = f["cat"].map(P.POINT_LABELS_QIC)
-    in_run = (f["cat"].to_numpy() != "common_cause") & runs & ~sigma
+    in_run = classify.is_special(f["cat"].to_numpy()) & runs & ~sigma
 
     why = []
     for i in range(len(f)):
@@ -565,10 +566,11 @@ def _mdc_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
     f["cat_label"] = f["cat"].map(P.POINT_LABELS_MDC)
     words = _mdc_why_words(int(opts.get("run_length") or MDC_RUN_LENGTH))
     sct = pts["special_cause_type"].astype(str).to_numpy() if "special_cause_type" in pts else None
+    special = classify.is_special(cat)
     why = []
     for i in range(len(f)):
         w = words.get(sct[i], sct[i]) if sct is not None else "None at this point."
-        if cat[i] != "common_cause":
+        if special[i]:
             w = f"{P.POINT_LABELS_MDC[cat[i]]}: {w[0].lower()}{w[1:]}"
         why.append(w)
     f["t_signal"] = why

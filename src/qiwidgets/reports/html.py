@@ -13,9 +13,28 @@ from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
 from typing import Any
 
-from qiwidgets.errors import ReportError
+from qiwidgets.errors import ParameterError, ReportError
 
-__all__ = ["PAGE_CSS", "assert_offline", "esc", "network_references", "page", "table"]
+__all__ = ["PAGE_CSS", "Sections", "assert_offline", "esc", "network_references", "page", "table"]
+
+
+class Sections:
+    """A report made of named sections: ``SECTIONS`` in order, each an HTML fragment built by
+    the method ``_section_<name>``."""
+
+    SECTIONS: tuple[str, ...] = ()
+
+    def section(self, name: str) -> str:
+        """One section as an HTML fragment (``name`` from ``SECTIONS``)."""
+        if name not in self.SECTIONS:
+            raise ParameterError(
+                f"`name` must be one of {', '.join(self.SECTIONS)}, got {name!r}."
+            )
+        return getattr(self, f"_section_{name}")()
+
+    def html(self) -> str:
+        """All sections, in order (for use outside a notebook)."""
+        return "\n".join(self.section(s) for s in self.SECTIONS)
 
 
 def esc(value: Any) -> str:
@@ -68,12 +87,16 @@ table.qiw th{background:#f2f5f8}
 
 
 def page(title: str, body: str, *, lang: str = "en") -> str:
-    """A whole HTML page around ``body`` (already safe HTML), with the report CSS inline."""
+    """A whole HTML page around ``body`` (already safe HTML), with the report CSS inline.
+
+    The body is the page's ``main`` landmark, so that a screen reader's "go to main content"
+    lands on the report and every part of it is inside a landmark (WCAG 2.2 AA, 1.3.1 / 2.4.1).
+    """
     return (
         f'<!DOCTYPE html>\n<html lang="{esc(lang)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{PAGE_CSS}</style>\n</head>\n<body>\n{body}\n"
-        "</body>\n</html>\n"
+        f"<title>{esc(title)}</title>\n<style>{PAGE_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"{body}\n</main>\n</body>\n</html>\n"
     )
 
 

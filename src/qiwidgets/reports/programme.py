@@ -25,8 +25,8 @@ import pandas as pd
 
 from qiwidgets import __version__, views
 from qiwidgets import workbook as wb
-from qiwidgets.errors import ParameterError, QIError
-from qiwidgets.reports.html import esc, table
+from qiwidgets.errors import QIError
+from qiwidgets.reports.html import Sections, esc, table
 from qiwidgets.reports.params import Month, parse_month
 from qiwidgets.reports.team import SUMMARY_FILE, write_json_atomic
 from qiwidgets.store import repo
@@ -67,7 +67,9 @@ def _name_cell(team_status: Any) -> str:
 
 
 @dataclass
-class ProgrammeReport:
+class ProgrammeReport(Sections):
+    SECTIONS = SECTIONS
+
     programme: Any
     month: Month
     status: ProgrammeStatus  # the core's verdicts for every team of the programme
@@ -84,13 +86,7 @@ class ProgrammeReport:
     def outcome(self) -> Any:
         return self.status.outcome
 
-    def section(self, name: str) -> str:
-        if name not in SECTIONS:
-            raise ParameterError(f"`name` must be one of {', '.join(SECTIONS)}, got {name!r}.")
-        return getattr(self, f"_section_{name}")()
 
-    def html(self) -> str:
-        return "\n".join(self.section(s) for s in SECTIONS)
 
     @property
     def missing_teams(self) -> list:

@@ -28,9 +28,8 @@ from typing import Any
 import pandas as pd
 
 from qiwidgets import __version__, views
-from qiwidgets.errors import ParameterError
 from qiwidgets.reports.data import TeamData, gather_team
-from qiwidgets.reports.html import esc, table
+from qiwidgets.reports.html import Sections, esc, table
 from qiwidgets.reports.params import Month, parse_month
 from qiwidgets.store.models import PROGRESS_SCORES
 from qiwidgets.workbook.status import MeasureStatus, TeamRecords, TeamStatus, team_status_from
@@ -67,8 +66,10 @@ def _in_month(d: dt.date | None, month: Month) -> bool:
 
 
 @dataclass
-class TeamReport:
-    """A team's month: the data, each measure analysed, and the sections built from them."""
+class TeamReport(Sections):
+    """A team's month: the data, each measure's status, and the sections built from them."""
+
+    SECTIONS = SECTIONS
 
     data: TeamData
     status: TeamStatus
@@ -85,15 +86,7 @@ class TeamReport:
     def month(self) -> Month:
         return self.data.month
 
-    def section(self, name: str) -> str:
-        """One section as an HTML fragment (``name`` from :data:`SECTIONS`)."""
-        if name not in SECTIONS:
-            raise ParameterError(f"`name` must be one of {', '.join(SECTIONS)}, got {name!r}.")
-        return getattr(self, f"_section_{name}")()
 
-    def html(self) -> str:
-        """All sections, in order (for use outside a notebook)."""
-        return "\n".join(self.section(s) for s in SECTIONS)
 
     def completeness(self) -> dict:
         return self.status.completeness()
@@ -387,8 +380,7 @@ class TeamReport:
             },
             "measures": [mm.to_json() for mm in self.measures],
             "new_signals": sum(len(mm.new_signals) for mm in self.measures),
-            "improvement": [mm.measure_code for mm in self.measures
-                            if mm.variation == "special_cause_improvement"],
+            "improvement": [mm.measure_code for mm in self.measures if mm.improvement_at_latest],
             "sustained": {mm.measure_code: mm.sustained for mm in self.measures if mm.sustained},
             "concern": [mm.measure_code for mm in self.measures if mm.concern],
             "pdsa": {"started": len(self._pdsa_started()), "finished": len(self._pdsa_finished()),

@@ -90,6 +90,14 @@ def point_types(special: np.ndarray, way: np.ndarray, direction: int) -> np.ndar
     return pt
 
 
+def is_special(point_type) -> np.ndarray:
+    """True where a ``point_type`` (codes, names or a categorical column) is special cause."""
+    values = np.asarray(point_type.astype(str) if hasattr(point_type, "astype") else point_type)
+    if values.dtype.kind in "iu":
+        return values != COMMON_CAUSE
+    return values.astype(str) != POINT_TYPES[COMMON_CAUSE]
+
+
 def variation_types(point_type: np.ndarray) -> np.ndarray:
     """``variation_type`` codes (index into :data:`VARIATION_TYPES`) from point_type codes."""
     pt = np.asarray(point_type)

@@ -346,6 +346,13 @@ def _is_missing_table(exc: DBAPIError) -> bool:
     return getattr(orig, "sqlstate", None) == "42P01"  # undefined_table
 
 
+def _is_missing_column(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        return "no such column" in str(orig).lower()
+    return getattr(orig, "sqlstate", None) == "42703"  # undefined_column
+
+
 def translate_error(exc: BaseException, db: StoreLike = None) -> BaseException:
     """A qiwidgets error with a plain message for a database error; other errors unchanged."""
     if isinstance(exc, StaleDataError):
@@ -365,6 +372,11 @@ def translate_error(exc: BaseException, db: StoreLike = None) -> BaseException:
         return StoreError(
             f"The database {where} has not been set up for qiwidgets: run "
             f"`qiwidgets init --db {where}` first."
+        )
+    if _is_missing_column(exc):
+        return StoreError(
+            f"The database {where} was set up by an older version of qiwidgets: upgrade it with "
+            f"`qiwidgets init --db {where}` (nothing in it is lost), then try again."
         )
     if isinstance(exc, IntegrityError):
         return StoreError(

@@ -126,6 +126,11 @@ class MeasureStatus:
         return glossary.label(self.rule_set)
 
     @property
+    def improvement_at_latest(self) -> bool:
+        """Special cause improvement at the latest point."""
+        return self.variation == "special_cause_improvement"
+
+    @property
     def improving(self) -> bool:
         """Special cause improvement at the latest point, or a sustained improvement."""
         return self.variation == "special_cause_improvement" or self.sustained is not None
