@@ -8,6 +8,7 @@ for n useful points is round(log2 n + 3).
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -214,3 +215,18 @@ def test_bright_spots_and_support_follow_one_rule_each(programme_db):
     # a process measure's improvement is a change taking hold, not a bright spot
     for team, ms in ps.changes_taking_hold():
         assert all(m.measure_type == "process" and m.improving for m in ms)
+
+
+def test_the_status_command_prints_the_same_verdicts(programme_db, capsys):
+    from qiwidgets.cli import main
+
+    db, info = programme_db
+    assert main(["status", "--json", "--db", db, "--month", info["month"]]) == 0
+    printed = {(t["team"], m["code"]): (m["variation"], m["assurance"], m["rule_set"])
+               for t in json.loads(capsys.readouterr().out)
+               for m in t["measures"]}  # fmt: skip
+    ps = wb.programme_status(db, month=info["month"])
+    assert printed == {(t.code, m.measure_code): (m.variation, m.assurance, m.rule_set)
+                       for t in ps.teams for m in t.measures}  # fmt: skip
+    assert main(["status", "--db", db, "--team", "NOPE"]) == 2
+    assert "No team NOPE" in capsys.readouterr().err
