@@ -15,7 +15,8 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: help venv bytecode system-deps demo reports serve test lab bench clean
 
 help:
-	@echo "make demo   - install, load the sample programme into $(DEMO_DIR)/qiwidgets.db, chart it,"
+	@echo "make demo   - install, load the sample programme into qiwidgets.db (the database the"
+	@echo "              commands, notebooks, dashboards and reports all use here), chart it,"
 	@echo "              write the monthly reports and serve the dashboards"
 	@echo "make serve  - serve the dashboards on the demo database"
 	@echo "make test   - install (venv + Debian packages) and run the whole test suite"
@@ -47,25 +48,27 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$need; \
 	fi
 
+# The demo uses the one default database, qiwidgets.db here (qiwidgets where), so `make lab`'s
+# notebooks, the dashboards and the reports all show what the others saved.
 demo: bytecode
 	mkdir -p $(DEMO_DIR)
-	$(VENV)/bin/qiwidgets load-sample --db $(DEMO_DIR)/qiwidgets.db
+	$(VENV)/bin/qiwidgets load-sample
+	@$(VENV)/bin/qiwidgets where | head -2
 	$(VENV)/bin/qiwidgets spc data/samples/observations.csv --where measure=FALLS_HARM \
 	  --chart u --x period --y numerator --n denominator --multiply 1000 --facets team \
 	  --label "Falls with harm per 1,000 bed days" --improvement decrease \
 	  --out $(DEMO_DIR)/falls_with_harm_u_chart.csv
-	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --db $(DEMO_DIR)/qiwidgets.db \
-	  --out $(DEMO_DIR)/reports --workers 2 --no-progress
+	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --out $(DEMO_DIR)/reports --workers 2 \
+	  --no-progress
 	@echo "Monthly learning reports: $(DEMO_DIR)/reports/index.html"
 	@echo "Starting the dashboards (Ctrl+C to stop):"
-	$(VENV)/bin/qiwidgets serve --db $(DEMO_DIR)/qiwidgets.db
+	$(VENV)/bin/qiwidgets serve
 
 serve: bytecode
-	$(VENV)/bin/qiwidgets serve --db $(DEMO_DIR)/qiwidgets.db
+	$(VENV)/bin/qiwidgets serve
 
 reports: bytecode
-	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --db $(DEMO_DIR)/qiwidgets.db \
-	  --out $(DEMO_DIR)/reports --workers 2
+	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --out $(DEMO_DIR)/reports --workers 2
 
 test: bytecode system-deps
 	$(PY) -m pytest tests --nbval-lax notebooks/

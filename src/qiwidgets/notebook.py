@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qiwidgets import glossary, views
+from qiwidgets import config, glossary, views
 from qiwidgets import workbook as wb
 from qiwidgets.spc.reading import format_number
 
@@ -63,10 +63,10 @@ __all__ = [
     "words",
 ]
 
-#: The environment variable that names the database (the same one the CLI reads).
-ENV_VAR = "QI_DATABASE_URL"
-#: The database file used when ``QI_DATABASE_URL`` is not set.
-DEFAULT_DB_FILENAME = "qiwidgets.db"
+#: The environment variable that names the database, and the file used without it: the same
+#: as for the command line, the dashboards and the reports (:mod:`qiwidgets.config`).
+ENV_VAR = config.env_name("database_url")
+DEFAULT_DB_FILENAME = config.DEFAULT_DB_FILENAME
 
 _TABLE = 'style="border-collapse:collapse;font-size:0.95em"'
 _TH = 'style="text-align:left;padding:3px 8px;border-bottom:1px solid #999;vertical-align:bottom"'
@@ -135,31 +135,17 @@ def _is_altair(item: Any) -> bool:
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path | None:
-    """The qiwidgets repository folder that holds ``start`` (default: the current folder).
-
-    A folder counts when it holds ``pyproject.toml`` and ``src/qiwidgets``; None outside one.
-    """
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "src" / "qiwidgets").is_dir():
-            return folder
-    return None
+    """The workbook folder that holds ``start`` (default: the current folder): see
+    :func:`qiwidgets.config.workbook_folder`; None outside one."""
+    return config.workbook_folder(start)
 
 
 def database_location(db: str | os.PathLike | None = None) -> str:
-    """Which database the workbook uses, without opening it.
-
-    In order: ``db`` when given; the ``QI_DATABASE_URL`` environment variable (a URL such as
-    ``postgresql://...`` or a SQLite file path); ``qiwidgets.db`` at the root of the repository
-    the notebook is in; ``qiwidgets.db`` in the current folder.
-    """
-    if db is not None and str(db).strip():
-        return os.fspath(db)
-    env = os.environ.get(ENV_VAR, "").strip()
-    if env:
-        return env
-    root = project_root()
-    return str((root or Path.cwd()) / DEFAULT_DB_FILENAME)
+    """Which database the workbook uses, without opening it: the one rule of
+    :func:`qiwidgets.config.database`, the same as the command line, the dashboards and the
+    reports (``db`` when given; ``QI_DATABASE_URL``; ``qiwidgets.db`` in the workbook folder,
+    e.g. the repository's root; ``qiwidgets.db`` in the current folder)."""
+    return config.database(db)
 
 
 def open_workbook_db(

@@ -10,9 +10,9 @@ import sys
 from qiwidgets.store.cli import DB_HELP
 
 EPILOG = """examples:
-  qiwidgets status --db demo-output/qiwidgets.db                 every team, latest month
-  qiwidgets status --team W07 --month 2026-10 --db demo-output/qiwidgets.db
-  qiwidgets status --team W07 --json --db demo-output/qiwidgets.db
+  qiwidgets status                          every team of the programme, latest month
+  qiwidgets status --team W07 --month 2026-10
+  qiwidgets status --team W07 --json --db ward7.db
 """
 
 
@@ -35,6 +35,29 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (one object per team)")
     p.add_argument("--db", metavar="DB", help=DB_HELP)
     p.set_defaults(func=run)
+
+    w = sub.add_parser(
+        "where",
+        help="which database and settings qiwidgets uses here",
+        description="Print the database every part of qiwidgets (the commands, the notebooks, "
+        "the dashboards and the reports) uses from this folder, and every QI_ setting.",
+    )
+    w.add_argument("--db", metavar="DB", help=DB_HELP)
+    w.set_defaults(func=run_where)
+
+
+def run_where(args: argparse.Namespace, out=None) -> int:
+    from qiwidgets import config
+    from qiwidgets.store.db import describe
+
+    out = out or sys.stdout
+    out.write(f"Database: {describe(config.database(args.db))}\n")
+    out.write("  (the commands, the notebooks, the dashboards and the reports all use it: "
+              "--db, else QI_DATABASE_URL, else qiwidgets.db in the workbook folder, else "
+              "here)\n\nSettings:\n")  # fmt: skip
+    for env, value, help_ in config.describe_settings():
+        out.write(f"  {env:<18} {value}\n  {'':<18} {help_}\n")
+    return 0
 
 
 def run(args: argparse.Namespace, out=None) -> int:
@@ -81,4 +104,4 @@ def run(args: argparse.Namespace, out=None) -> int:
     return 0
 
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "run_where"]

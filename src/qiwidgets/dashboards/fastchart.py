@@ -11,7 +11,7 @@ budget of 200 ms. So in the dashboards:
   every such ``div`` as SVG when it appears (``static/qiwidgets.js``);
 * specs are cached by a fingerprint of everything that goes into the chart (the SPC result,
   the annotations, the width and the code that draws it), in memory and — when
-  ``QIWIDGETS_CHART_CACHE`` names a folder — on disk, shared by every kernel of the server.
+  ``QI_CHART_CACHE`` names a folder — on disk, shared by every kernel of the server.
   ``qiwidgets serve`` fills that folder in the background for every team
   (:mod:`qiwidgets.dashboards.prewarm`), and keeps there, drawn as SVG, the charts a page
   opens with and each measure's chart under every rule set; :func:`chart_html` sends those as
@@ -37,10 +37,12 @@ from typing import Any
 
 import pandas as pd
 
+from qiwidgets import config
+
 log = logging.getLogger("qiwidgets.dashboards")
 
 #: Environment variable naming the on-disk spec cache shared by a server's kernels.
-CACHE_ENV = "QIWIDGETS_CHART_CACHE"
+CACHE_ENV = config.env_name("chart_cache")
 #: Specs kept in memory per kernel.
 MEMORY_ENTRIES = 256
 

@@ -19,6 +19,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Self
 
+from qiwidgets import config
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -63,8 +65,8 @@ class ServedDashboards:
             path = self.workdir / "jupyter" / sub
             path.mkdir(parents=True, exist_ok=True)
             env[name] = str(path)
-        env.pop("QIWIDGETS_PROGRAMME", None)
-        env.pop("QI_TOKEN", None)
+        for name in ("programme", "token", "database_url"):  # nothing of the developer's own
+            env.pop(config.env_name(name), None)
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -75,7 +77,7 @@ class ServedDashboards:
                "--cache-dir", str(self.workdir / "charts"), *self.extra_args]  # fmt: skip
         env = self.env()
         if self.token:
-            env["QI_TOKEN"] = self.token
+            env[config.env_name("token")] = self.token
         self.proc = subprocess.Popen(
             cmd, cwd=self.workdir, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,

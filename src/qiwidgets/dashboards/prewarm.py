@@ -1,6 +1,6 @@
 """Fill the shared chart cache for every team, in the background (``qiwidgets serve`` runs it).
 
-``python -m qiwidgets.dashboards.prewarm`` reads ``QIWIDGETS_DB`` and ``QIWIDGETS_CHART_CACHE``
+``python -m qiwidgets.dashboards.prewarm`` reads ``QI_DATABASE_URL`` and ``QI_CHART_CACHE``
 and draws, as SVG, every chart a visitor sees before changing anything: first the charts a page
 opens with (each team's family of measures, the programme's funnel plot and small multiples),
 then each measure under the other two rule sets, as "Explore a chart" shows it. A page sends
@@ -77,7 +77,7 @@ def main() -> int:
 
     db = os.environ.get(runtime.DB_ENV)
     if not db:
-        print("QIWIDGETS_DB is not set", file=sys.stderr)
+        print(f"{runtime.DB_ENV} is not set", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     n = prewarm(db, os.environ.get(runtime.PROGRAMME_ENV))

@@ -23,6 +23,7 @@ import urllib.parse
 from errno import ENOTSOCK
 from typing import Any
 
+from qiwidgets import config
 from qiwidgets._imports import imports_without_gc, skip_slow_optional_imports
 from qiwidgets.errors import QIError
 
@@ -31,10 +32,10 @@ log = logging.getLogger("qiwidgets.dashboards")
 # dashboard kernels run only these pages: skip jsonschema's IRI grammar (~1 s per kernel)
 skip_slow_optional_imports()
 
-#: Environment variables set by ``qiwidgets serve`` for its kernels.
-DB_ENV = "QIWIDGETS_DB"
-DEV_ENV = "QIWIDGETS_DEV"
-PROGRAMME_ENV = "QIWIDGETS_PROGRAMME"
+#: Settings ``qiwidgets serve`` passes its kernels (:mod:`qiwidgets.config`, one prefix).
+DB_ENV = config.env_name("database_url")
+DEV_ENV = config.env_name("dev")
+PROGRAMME_ENV = config.env_name("programme")
 
 #: What a visitor reads when the page could not be opened.
 FAILED = (
@@ -52,19 +53,19 @@ def dev_mode() -> bool:
 
 
 def database() -> str:
-    """The store the server was started with (``QIWIDGETS_DB``)."""
+    """The store the server was started with (``QI_DATABASE_URL``, set by ``qiwidgets serve``)."""
     from qiwidgets.errors import QIError
 
     db = os.environ.get(DB_ENV)
     if not db:
-        raise QIError("The server was started without a store (QIWIDGETS_DB is not set).")
+        raise QIError(f"The server was started without a store ({DB_ENV} is not set).")
     return db
 
 
 #: The kernel's environment variable holding its key for the visitor-request route, the header
 #: it sends the key in, and what it answers once it has the request (see
 #: :mod:`qiwidgets.dashboards.voila_app`, which checks them).
-VISITOR_KEY_ENV = "QIWIDGETS_VISITOR_KEY"
+VISITOR_KEY_ENV = config.env_name("visitor_key")
 VISITOR_KEY_HEADER = "X-Qiwidgets-Visitor-Key"
 RECEIVED = "received"
 #: Seconds between two attempts to reach the server while a warm kernel waits for its visitor.

@@ -41,6 +41,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qiwidgets import config
 from qiwidgets.errors import QIError
 
 log = logging.getLogger("qiwidgets.dashboards")
@@ -158,7 +159,7 @@ class ServeOptions:
 
 
 #: The environment variable ``qiwidgets serve`` reads the visitors' token from.
-TOKEN_ENV = "QI_TOKEN"
+TOKEN_ENV = config.env_name("token")
 
 
 def token_from(token_file: str | os.PathLike | None) -> str | None:

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from qiwidgets import config
 from qiwidgets.errors import ReportError
 from qiwidgets.reports.html import assert_offline, page
 
@@ -25,7 +26,7 @@ __all__ = ["CHROMIUM_ARGS", "find_chromium", "html_to_pdf", "notebook_to_html"]
 
 #: Flags for headless Chromium in containers and CI (see docs/jupyter-traps.md).
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage")
-#: Where Chromium is looked for, in order (``QIWIDGETS_CHROMIUM`` first).
+#: Where Chromium is looked for, in order (``QI_CHROMIUM`` first).
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 _exporter = None  # built once per process: nbconvert's templates take a while to load
@@ -64,7 +65,7 @@ def notebook_to_html(nb, title: str) -> str:
 
 def find_chromium() -> str | None:
     """The Chromium executable to print with, or None."""
-    env = os.environ.get("QIWIDGETS_CHROMIUM")
+    env = config.get("chromium")
     for candidate in ([env] if env else []) + list(CHROMIUM_CANDIDATES):
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
@@ -77,7 +78,7 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path:
     if exe is None:
         raise ReportError(
             "`--pdf` needs Chromium: install the Debian package `chromium` (or set "
-            "QIWIDGETS_CHROMIUM to the browser's path)."
+            f"{config.env_name('chromium')} to the browser's path)."
         )
     with tempfile.TemporaryDirectory(prefix="qiw-chromium-") as profile:
         cmd = [

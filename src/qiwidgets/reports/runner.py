@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qiwidgets import __version__
+from qiwidgets import __version__, config
 from qiwidgets.errors import ParameterError, QIError
 from qiwidgets.reports.execute import Job, JobResult, run_job
 from qiwidgets.reports.html import esc, page
@@ -42,7 +42,7 @@ __all__ = ["BatchResult", "Plan", "default_notebook", "plan", "run_plan", "run_r
 
 EXECUTORS = ("local", "dask")
 #: Environment variable naming the folder holding the report notebooks.
-NOTEBOOKS_ENV = "QIWIDGETS_PIPELINES"
+NOTEBOOKS_ENV = config.env_name("pipelines")
 TEAM_NOTEBOOK = "team_report.ipynb"
 PROGRAMME_NOTEBOOK = "programme_report.ipynb"
 #: Default time allowed for one report, in seconds.
@@ -50,7 +50,7 @@ DEFAULT_TIMEOUT = 300.0
 
 
 def default_notebook(name: str) -> Path:
-    """Where a report notebook lives: ``$QIWIDGETS_PIPELINES``, else the checkout's pipelines/."""
+    """Where a report notebook lives: ``$QI_PIPELINES``, else the checkout's pipelines/."""
     env = os.environ.get(NOTEBOOKS_ENV)
     if env:
         return Path(env) / name
@@ -164,7 +164,7 @@ def plan(
         if find_chromium() is None:
             raise ParameterError(
                 "`--pdf` needs Chromium: install the Debian package `chromium` (or set "
-                "QIWIDGETS_CHROMIUM to the browser's path)."
+                f"{config.env_name('chromium')} to the browser's path)."
             )
     _check_kernel("python3")
 

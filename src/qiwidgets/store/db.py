@@ -2,12 +2,14 @@
 
 Choosing the database
 ---------------------
-Every function that touches the store takes ``db``, resolved by :func:`resolve_url`:
+Every function that touches the store takes ``db``, resolved by :func:`resolve_url` with the
+one rule of :func:`qiwidgets.config.database`:
 
 1. ``db`` itself when given: a SQLAlchemy URL (``sqlite:///path/to/file.db``,
    ``postgresql://user@host/dbname``) or a plain file path (``ward7.db``), which means SQLite;
 2. otherwise the environment variable ``QI_DATABASE_URL`` (a URL or a file path);
-3. otherwise the file ``qiwidgets.db`` in the current directory.
+3. otherwise the file ``qiwidgets.db`` in the workbook folder (the nearest folder upwards with
+   a ``qiwidgets.toml``, or a qiwidgets source checkout), else in the current directory.
 
 ``postgresql://`` and ``postgres://`` URLs are driven by psycopg 3 (``postgresql+psycopg://``).
 An existing :class:`~sqlalchemy.engine.Engine` may be passed instead of a URL.
@@ -54,14 +56,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
 
+from qiwidgets import config
 from qiwidgets.errors import StaleEditError, StoreError
 
 log = logging.getLogger("qiwidgets.store.db")
 
 #: Environment variable naming the database (a URL or a SQLite file path).
-ENV_VAR = "QI_DATABASE_URL"
-#: The database used when neither ``--db`` nor ``QI_DATABASE_URL`` is given (current directory).
-DEFAULT_DB_FILENAME = "qiwidgets.db"
+ENV_VAR = config.env_name("database_url")
+#: The database file used when neither ``--db`` nor ``QI_DATABASE_URL`` is given.
+DEFAULT_DB_FILENAME = config.DEFAULT_DB_FILENAME
 #: How long a SQLite connection waits for another writer before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: How many times a busy write transaction is tried again before the user sees an error.
@@ -95,9 +98,7 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
     >>> resolve_url("postgresql://me@localhost/qi")
     'postgresql+psycopg://me@localhost/qi'
     """
-    if db is None or (isinstance(db, str) and not db.strip()):
-        db = os.environ.get(ENV_VAR) or DEFAULT_DB_FILENAME
-    text = os.fspath(db).strip()
+    text = config.database(db)
     if "://" not in text:
         return "sqlite:///" + str(Path(text).expanduser().resolve())
     for prefix in ("postgresql://", "postgres://"):
