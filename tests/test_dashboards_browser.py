@@ -118,7 +118,7 @@ def test_team_dashboard_renders_offline_with_charts(server, visit):
     assert board.locator(".qi-card").count() >= 3
     # each measure card: icons (inline SVG), a drawn chart, a reading
     for card in board.locator(".qi-card").all():
-        assert card.locator(".qi-icons svg").count() >= 1
+        assert card.locator(".qi-verdict svg").count() >= 1
         assert (
             card.locator(
                 ".qi-vl[data-drawn='yes'] svg .mark-symbol, .qi-vl[data-drawn='yes'] svg path"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -170,8 +171,6 @@ def test_invalid_parameters_are_refused_before_any_kernel(small_db, tmp_path):
         ({"workers": 0}, "workers"),
         ({"executor": "spark"}, "executor"),
         ({"scheduler": "tcp://127.0.0.1:1"}, "scheduler"),
-        ({"month": "2019-01", "teams": ["T01"]}, "No data up to January 2019"),
-        ({"month": "2019-01"}, "has any data"),
         ({"db": str(tmp_path / "missing.db")}, "does not exist"),
         ({"timeout": -1}, "timeout"),
     ]
@@ -440,6 +439,32 @@ def test_hostile_names_and_texts_stay_data(small_db, tmp_path):
     for pdf in (out / MONTH / "teams").glob("*.pdf"):
         assert pdf.read_bytes()[:5] == b"%PDF-"
     assert len(list((out / MONTH / "teams").glob("*.pdf"))) == 2
+
+
+# --- a new team -------------------------------------------------------------------------------
+
+
+def test_a_new_team_gets_a_report_that_says_what_to_enter(small_db, tmp_path):
+    """A team with no data yet is a normal team: its report is built and says what to do
+    next; a programme report built for one team names the teams left out on purpose."""
+    from qiwidgets.store import repo
+    from qiwidgets.store.db import dispose_engines
+
+    db = str(tmp_path / "copy.db")
+    shutil.copyfile(small_db["db"], db)
+    prog = repo.get_programme(db)
+    repo.save_team(db, {"programme_id": prog.id, "code": "W13", "name": "Frailty unit"})
+    dispose_engines()
+    out = tmp_path / "out"
+    res = runner.run_reports(MONTH, db, out, teams=["W13"], workers=1, timeout=240)
+    assert res.ok, [r.describe() for r in res.failed]
+    page = html.unescape((out / MONTH / "teams" / "W13.html").read_text(encoding="utf-8"))
+    assert "no data yet — enter this month's value to start the chart" in page
+    assert "Traceback" not in page and "Error" not in page
+    programme = html.unescape((out / MONTH / "programme.html").read_text(encoding="utf-8"))
+    assert "No report could be built" not in programme
+    left_out = programme.split("(left out on purpose): ")[1].split("</p>")[0]
+    assert "O'Brien's ward" in left_out and "Frailty unit" not in left_out
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -412,7 +412,9 @@ def test_variation_team_and_measure_pickers(db):
     w9 = repo.get_team(db, "W9")
     v.team_select.value = w9.id
     assert v.team.code == "W9" and v.result is None
-    assert "no data points" in v.message
+    # said where the chart would be (not at the bottom), and nothing to record at yet
+    assert "no data points" in v.verdict_html.value and "Our data" in v.verdict_html.value
+    assert v.record_box.layout.display == "none" and v.chart_html.value == ""
     v.team_select.value = repo.get_team(db, "W7").id
     huddles = repo.get_measure(db, "huddles", "W7")
     v.measure_select.value = huddles.id

@@ -450,26 +450,30 @@ class MeasureView:
 
     Attributes: ``team``, ``measure``, ``view`` (:class:`qiwidgets.workbook.ChartView`, with the
     SPC ``result``), ``chart`` (the Altair chart), ``events`` (signals), ``prompts`` (signals
-    soon after a PDSA start), ``annotations`` (what is drawn on the chart).
+    soon after a PDSA start), ``annotations`` (what is drawn on the chart), ``message`` (why
+    there is no chart yet, and what to do: a team with no measure, or no data for it yet).
     """
 
     team: Any
     measure: Any
-    view: wb.ChartView
+    view: wb.ChartView | None
     chart: Any
     events: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
     annotations: list = field(default_factory=list)
+    message: str = ""
 
     @property
     def result(self) -> Any:
-        return self.view.result
+        return None if self.view is None else self.view.result
 
     @property
     def reading(self) -> str:
         """The workbook's reading of the chart (the story, under this view's rule set)."""
         from qiwidgets.workbook.story import tell
 
+        if self.view is None:
+            return self.message
         return tell(self.view, self.measure, self.view.result.latest(), self.annotations)[0]
 
     def svg(self) -> str:
@@ -481,6 +485,8 @@ class MeasureView:
     def _repr_html_(self) -> str:
         from qiwidgets import charts
 
+        if self.view is None:
+            return f'<p class="qi-empty"><em>{_esc(self.message)}</em></p>'
         parts = [charts.to_html(self.chart), _notes_list(self.annotations)]
         if self.view.notes:
             parts.append(
@@ -497,18 +503,35 @@ class MeasureView:
         return "".join(parts)
 
     def __repr__(self) -> str:
+        if self.view is None:
+            return self.message
         return f"{self.measure.name} ({self.team.name}, {self.view.rule_set}): {self.reading}"
 
 
-def _measure(db: Any, team: Any, measure: Any):
+#: What to do when a team has no measure yet, or no data for one (a new team is a normal team).
+NO_MEASURES = ("{team} has no measures yet: define its family of measures in 02_measures (or "
+               "import a measures file), then enter its data.")  # fmt: skip
+NO_DATA = ("There are no data points for {measure} yet: enter this month's value on the team "
+           "dashboard's \u201cOur data\u201d tab (or import a file), then come back.")  # fmt: skip
+
+
+def _measure(db: Any, team: Any, measure: Any) -> tuple[Any, str]:
+    """``(measure, "")``, or ``(None, why)`` when the team has no such measure (yet)."""
+    from qiwidgets.errors import NotFoundError
     from qiwidgets.store import repo
 
+    measures = repo.list_measures(db, team.id)
+    if not measures:
+        return None, NO_MEASURES.format(team=team.name)
     if measure is None:
-        measures = repo.list_measures(db, team.id)
-        if not measures:
-            raise wb.WorkbookInputError(f"{team.name} has no measures yet.")
-        return measures[0]
-    return measure if hasattr(measure, "measure_type") else repo.get_measure(db, measure, team.id)
+        return measures[0], ""
+    if hasattr(measure, "measure_type"):
+        return measure, ""
+    try:
+        return repo.get_measure(db, measure, team.id), ""
+    except NotFoundError:
+        names = ", ".join(f"{m.name} ({m.code})" for m in measures)
+        return None, f"{team.name} has no measure {measure!r}: its measures are {names}."
 
 
 def measure_chart(
@@ -531,10 +554,14 @@ def measure_chart(
     from qiwidgets.store import repo
 
     t = _team(db, team, programme)
-    m = _measure(db, t, measure)
+    m, why = _measure(db, t, measure)
+    if m is None:
+        return MeasureView(t, None, None, None, message=why)
     obs = repo.observations(db, t.id, m.id)
     ann = repo.list_annotations(db, t.id, m.id)
     cycles = wb.cycles_for_measure(repo.list_pdsa_cycles(db, t.id), m.id)
+    if not len(obs):
+        return MeasureView(t, m, None, None, message=NO_DATA.format(measure=m.name))
     view = wb.compute_chart(obs, m, rule_set, ann)
     events = wb.signal_events(view.result)
     periods = [p.date() for p in obs["period"]]
@@ -584,9 +611,14 @@ def compare_rule_sets(
     from qiwidgets.store import repo
 
     t = _team(db, team, programme)
-    m = _measure(db, t, measure)
+    m, why = _measure(db, t, measure)
+    if m is None:
+        return HTMLBlock(f"<p><em>{_esc(why)}</em></p>", why)
     obs = repo.observations(db, t.id, m.id)
     ann = repo.list_annotations(db, t.id, m.id)
+    if not len(obs):
+        text = NO_DATA.format(measure=m.name)
+        return HTMLBlock(f"<p><em>{_esc(text)}</em></p>", text)
     rows, lines = [], []
     for key in glossary.RULE_SETS:
         view = wb.compute_chart(obs, m, key, ann)

@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, timeout=args.timeout, reuse_kernels=not args.fresh_kernels,
     )  # fmt: skip
     if p.not_reported:
-        print(f"No data up to {p.month.label()} (left out): {', '.join(p.not_reported)}",
-              file=sys.stderr)  # fmt: skip
+        print(f"No data up to {p.month.label()} yet (their reports say what to enter): "
+              f"{', '.join(p.not_reported)}", file=sys.stderr)  # fmt: skip
     if p.skipped:
         print(f"Up to date, not rebuilt: {len(p.skipped)} team report(s) (--force rebuilds).")
     result = run_plan(p, progress=not args.no_progress)

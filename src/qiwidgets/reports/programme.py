@@ -75,6 +75,7 @@ class ProgrammeReport(Sections):
     status: ProgrammeStatus  # the core's verdicts for every team of the programme
     summaries: list[dict]  # the team reports built this month
     teams: list = field(default_factory=list)  # every team of the programme, by name
+    batch_teams: list[str] | None = None  # the team codes of this batch (None: every team)
     outcome_obs: pd.DataFrame | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -90,8 +91,18 @@ class ProgrammeReport(Sections):
 
     @property
     def missing_teams(self) -> list:
+        """Teams of this batch whose report could not be built."""
         have = {s["team"]["code"] for s in self.summaries}
-        return [t for t in self.teams if t.code not in have]
+        return [t for t in self.teams if t.code not in have and self._in_batch(t)]
+
+    @property
+    def left_out(self) -> list:
+        """Teams left out of this batch on purpose (``--team``), with no report this month."""
+        have = {s["team"]["code"] for s in self.summaries}
+        return [t for t in self.teams if t.code not in have and not self._in_batch(t)]
+
+    def _in_batch(self, team: Any) -> bool:
+        return self.batch_teams is None or team.code in self.batch_teams
 
     # --- sections -----------------------------------------------------------------------------
 
@@ -107,6 +118,10 @@ class ProgrammeReport(Sections):
         if self.missing_teams:
             names = ", ".join(esc(t.name) for t in self.missing_teams)
             out.append(f"<p>No report could be built this month for: {names}.</p>")
+        if self.left_out:
+            names = ", ".join(esc(t.name) for t in self.left_out)
+            out.append(f"<p>Not in this batch of team reports (left out on purpose): {names}. "
+                       "Their measures are still shown below, from the store.</p>")  # fmt: skip
         out.append(
             '<p class="qiw-explain">A learning tool, not performance management: teams are listed '
             "by name, there is no league table and no red/amber/green rating. Differences between "
@@ -223,6 +238,7 @@ class ProgrammeReport(Sections):
             "programme": {"code": self.programme.code, "name": self.programme.name},
             "teams": [s["team"]["code"] for s in self.summaries],
             "missing_teams": [t.code for t in self.missing_teams],
+            "left_out": [t.code for t in self.left_out],
             "bright_spots": [b.team_code for b in self.bright_spots()],
             "support": [name for name, _ in self.support()],
             "errors": dict(self.errors),
@@ -234,7 +250,8 @@ class ProgrammeReport(Sections):
 
 
 def build(
-    database_url: str, month: str, summaries_dir: str, programme: str | None = None
+    database_url: str, month: str, summaries_dir: str, programme: str | None = None,
+    batch_teams: list[str] | None = None,
 ) -> ProgrammeReport:
     """The programme's month from the store (:func:`qiwidgets.workbook.programme_status`) and
     the list of team reports built (``summaries_dir``)."""
@@ -246,7 +263,7 @@ def build(
     teams = sorted(repo.list_teams(database_url, prog.id),
                    key=lambda t: (natural_key(t.name), t.code))  # fmt: skip
     report = ProgrammeReport(programme=prog, month=m, status=status, summaries=summaries,
-                             teams=teams)  # fmt: skip
+                             teams=teams, batch_teams=batch_teams)  # fmt: skip
     if report.outcome is not None:
         try:
             report.outcome_obs = repo.observations(

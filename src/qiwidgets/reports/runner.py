@@ -72,7 +72,7 @@ class Plan:
     teams: list  # store Team objects, in order
     jobs: list[Job]
     skipped: list[str]  # team codes whose reports are up to date
-    not_reported: list[str]  # teams left out (no data up to the month)
+    not_reported: list[str]  # teams with no data up to the month (their report says so)
     workers: int
     executor: str
     scheduler: str | None
@@ -194,18 +194,10 @@ def plan(
         chosen = list(all_teams)
     if not chosen:
         raise ParameterError(f"{prog.name} has no teams yet: there is nothing to report.")
+    # a team without data yet gets its report too: it says what to enter (a new team is a
+    # normal team); the count is only told to whoever runs the batch
     counts = _observation_counts(url, [t.id for t in chosen], m)
     empty = [t for t in chosen if counts.get(t.id, 0) == 0]
-    if teams and empty:
-        raise ParameterError(
-            "No data up to "
-            f"{m.label()} for team{'s' if len(empty) > 1 else ''} "
-            + ", ".join(repr(t.code) for t in empty)
-            + ": enter or import data first, or choose another month."
-        )
-    chosen = [t for t in chosen if t not in empty]
-    if not chosen:
-        raise ParameterError(f"No team of {prog.name} has any data up to {m.label()}.")
 
     prints = fingerprints(url, [t.id for t in chosen], m)
     nb_hash = file_sha256(nb_team)
@@ -420,6 +412,7 @@ def _programme_job(p: Plan) -> Job | None:
         title=f"{p.programme.name}: programme learning report {p.month.label()}",
         notebook=str(nb),
         parameters={"programme": p.programme.code, "month": str(p.month),
+                    "batch_teams": [t.code for t in p.teams],
                     "database_url": _shown(p.database_url), "summaries_dir": str(teams_dir)},
         environment=_secret_environment(p.database_url),
         final_dir=str(p.month_dir), failed_dir=str(p.month_dir / "failed"),

@@ -10,6 +10,7 @@ import ipywidgets as widgets
 
 from qiwidgets import glossary, views
 from qiwidgets import workbook as wb
+from qiwidgets.errors import NotFoundError
 from qiwidgets.store import models as m
 from qiwidgets.store import repo
 from qiwidgets.widgets._base import Panel, esc, multiline, safe, table_html, term_html
@@ -28,6 +29,11 @@ ACTIONS = (
     ("Leave this point out", "exclude"),
 )
 _DEFAULT_TEXT = {"baseline": "Baseline ends", "phase": "New phase", "exclude": "Point left out"}
+
+
+def _empty(text: str) -> str:
+    """What the explorer shows where a chart would be, when there is none yet."""
+    return f'<p class="qi-empty" role="status"><em>{esc(text)}</em></p>'
 
 
 def chart_svg(view: wb.ChartView, annotations: list[dict], width: int = 640) -> str:
@@ -161,6 +167,13 @@ class VariationExplorer(Panel):
         self.rebase_button.on_click(self._on_rebase)
 
         pickers = [self.team_select] if show_team_picker else []
+        # what can be recorded on a chart: shown only once the chart has points to record at
+        self.record_box = widgets.VBox([
+            widgets.HTML("<h4>Record on the chart</h4>"), self.action, self.action_help,
+            self.period, self.note_text, self.reason, self.this_measure_only, self.record_button,
+            widgets.HTML("<h4>On this chart</h4>"), self.annotations_html, self.remove_select,
+            self.remove_button,
+        ])  # fmt: skip
         self.children = [
             *pickers,
             self.measure_select,
@@ -175,18 +188,7 @@ class VariationExplorer(Panel):
             self.changes_html,
             self.prompts_html,
             self.learn_button,
-            widgets.HTML("<h4>Record on the chart</h4>"),
-            self.action,
-            self.action_help,
-            self.period,
-            self.note_text,
-            self.reason,
-            self.this_measure_only,
-            self.record_button,
-            widgets.HTML("<h4>On this chart</h4>"),
-            self.annotations_html,
-            self.remove_select,
-            self.remove_button,
+            self.record_box,
             self.status,
         ]
         self._rule_help()
@@ -212,10 +214,13 @@ class VariationExplorer(Panel):
                 self.team_select.value = self.team.id
             self.measure_select.options = [(f"{x.name} ({glossary.label(x.measure_type)})", x.id)
                                            for x in measures]  # fmt: skip
-            chosen = None
+            chosen, missing = None, None
             if measure is not None:
-                chosen = repo.get_measure(self.db, measure, self.team.id)
-            elif measures:
+                try:
+                    chosen = repo.get_measure(self.db, measure, self.team.id)
+                except NotFoundError:  # e.g. a notebook written for another team's measures
+                    missing = measure
+            if chosen is None and measures:
                 chosen = measures[0]
             self.measure_select.value = chosen.id if chosen else None
         finally:
@@ -225,6 +230,9 @@ class VariationExplorer(Panel):
         self.changes_html.value = ""
         self._governing_rule_set()
         self.refresh()
+        if missing is not None and chosen is not None:
+            self.say(f"{self.team.name} has no measure {missing!r}: showing {chosen.name}.",
+                     "warning")  # fmt: skip
 
     def _governing_rule_set(self) -> None:
         """Show the measure under its own rule set unless another was asked for."""
@@ -255,6 +263,7 @@ class VariationExplorer(Panel):
 
     def _show_outputs(self, shown: dict[str, str]) -> None:
         self.verdict_html.value = shown.get("verdict", "")
+        self.record_box.layout.display = None if self.period.options else "none"
         self.chart_html.value = shown.get("chart", "")
         self.reading_html.value = shown.get("reading", "")
         self.rebase_html.value = shown.get("rebase", "")
@@ -268,8 +277,9 @@ class VariationExplorer(Panel):
             self.annotations = []
             self.period.options = []
             self._render_annotations()
-            self.say("This team has no measures yet: define them under Measures.", "info")
-            return {}
+            self.say("", "info")
+            return {"verdict": _empty(f"{self.team.name} has no measures yet: define its family "
+                                      "of measures (Measures), then enter its data.")}  # fmt: skip
         self.frame = repo.observations(self.db, self.team.id, self.measure.id)
         self.annotations = repo.list_annotations(self.db, self.team.id, self.measure.id)
         self.cycles = wb.cycles_for_measure(
@@ -281,8 +291,10 @@ class VariationExplorer(Panel):
             self.period.value = periods[-1].isoformat()
         self._render_annotations()
         if not len(self.frame):
-            self.say(f"There are no data points for {self.measure.name} yet.", "info")
-            return {}
+            self.say("", "info")
+            return {"verdict": _empty(f"There are no data points for {self.measure.name} yet: "
+                                      "enter this month's value (“Our data”), then its chart, "
+                                      "reading and notes appear here.")}  # fmt: skip
         self.measure_status = wb.measure_status(self.frame, self.measure, team=self.team,
                                         annotations=self.annotations, cycles=self.cycles)  # fmt: skip
         chosen = self.rule_set.value
