@@ -337,3 +337,69 @@ def test_open_workbook_db_on_an_empty_store_without_the_sample(tmp_path, capsys)
         assert (tmp_path / "new" / "qi.db").is_file()
     finally:
         dispose_engines()
+
+
+# --- a new team is a normal team -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def new_teams(tmp_path_factory):
+    """Two stores: the sample with W13 (no data yet) and W14 (one month, one measure only), and
+    a new programme whose one team, E01, has no measures at all."""
+    import datetime as dt
+
+    from qiwidgets.store import repo
+    from qiwidgets.store.db import dispose_engines, init_db, session_scope
+    from qiwidgets.store.sample import load_sample
+
+    root = tmp_path_factory.mktemp("new-teams")
+    sample, empty = str(root / "sample.db"), str(root / "empty.db")
+    init_db(sample)
+    load_sample(sample)
+    prog = repo.get_programme(sample)
+    repo.save_team(sample, {"programme_id": prog.id, "code": "W13", "name": "Frailty unit"})
+    w14 = repo.save_team(sample, {"programme_id": prog.id, "code": "W14", "name": "Day surgery"})
+    falls = repo.get_measure(sample, "FALLS_HARM")
+    with session_scope(sample) as session:
+        repo.upsert_observations(session, [{
+            "team_id": w14.id, "measure_id": falls.id, "period": dt.date(2026, 10, 1),
+            "numerator": 2.0, "denominator": 700.0, "value": None}], source="test")  # fmt: skip
+    init_db(empty)
+    new = repo.save_programme(empty, {"code": "NEW", "name": "A new programme"})
+    repo.save_team(empty, {"programme_id": new.id, "code": "E01", "name": "Empty ward"})
+    dispose_engines()
+    return {"W13": sample, "W14": sample, "E01": empty}
+
+
+def _run_for_team(name: str, team: str, db: str, monkeypatch) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            cell.source = re.sub(r'TEAM = "\w+"', f'TEAM = "{team}"', cell.source)
+    monkeypatch.setenv("QI_DATABASE_URL", db)
+    return _execute(nb)
+
+
+@pytest.mark.parametrize("team", ["W13", "W14", "E01"])
+def test_the_guided_notebooks_run_for_a_new_team(team, new_teams, jupyter_env, monkeypatch):
+    """Run All completes for a team with no data, with one month of one measure, and with no
+    measures at all: no error output, and the empty parts say what to do next."""
+    said = []
+    for name in NAMES[:5]:
+        nb = _run_for_team(name, team, new_teams[team], monkeypatch)
+        outputs = _outputs(nb)
+        errors = [(i, text[:300]) for i, mime, text in outputs if mime == "error"]
+        assert not errors, (name, errors)
+        said += [text for _, mime, text in outputs if mime in ("text/html", "text/plain")]
+    joined = " ".join(said)
+    if team == "E01":
+        assert "Empty ward has no measures yet" in joined
+    if team == "W13":
+        assert "no data yet" in joined or "no data points" in joined
+
+
+def test_the_analyst_notebook_lists_the_teams_without_data(new_teams, jupyter_env, monkeypatch):
+    nb = _run_for_team("10_analyst_programme", "W07", new_teams["W13"], monkeypatch)
+    outputs = _outputs(nb)
+    assert not [text for _, mime, text in outputs if mime == "error"]
+    assert any("left out: Frailty unit" in text for _, mime, text in outputs if mime == "stream")
