@@ -28,7 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Table,
+    false,
+    func,
+    insert,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session
 
 from qiwidgets.errors import StoreError
@@ -75,6 +87,14 @@ def _programme_filter(table: Table, programme_id: int):
     c = table.c
     if table.name == "programmes":
         return c.id == programme_id
+    if table.name == "access_links":  # secrets, even hashed, never leave the server
+        return false()
+    if table.name == "people":  # the people the programme's records name
+        return c.id.in_(union(*(
+            select(other.c[col]).where(_programme_filter(other, programme_id))
+            for other in _tables() if other.name not in ("people", "access_links")
+            for col in _PERSON_COLUMNS if col in other.c
+        )))  # fmt: skip
     if "programme_id" in c:
         return c.programme_id == programme_id
     if "team_id" in c:
@@ -91,6 +111,10 @@ def _programme_filter(table: Table, programme_id: int):
     column, parent = parents[table.name]
     parent_ids = select(t[parent].c.id).where(t[parent].c.team_id.in_(team_ids))
     return c[column].in_(parent_ids)
+
+
+#: Columns that name a person (their people are exported with the programme).
+_PERSON_COLUMNS = ("person_id", "updated_by_id", "changed_by_id")
 
 
 def _order(table: Table) -> list:

@@ -73,6 +73,12 @@ PROGRESS_SCORES: dict[float, str] = glossary.PROGRESS_SCALE
 HEALTH_COMPONENTS = glossary.HEALTH_COMPONENTS
 #: Lowest and highest health-check rating.
 HEALTH_RATING_MIN, HEALTH_RATING_MAX = 1, 5
+#: What a person may do for a team: ``member`` and ``lead`` read and save the team's records
+#: (a lead also scores progress as the lead); ``viewer`` only reads them.
+TEAM_ROLES = ("member", "lead", "viewer")
+#: Roles for a whole programme: the ``programme_lead`` reads every team and saves the lead's
+#: scores; the ``analyst`` reads every team.
+PROGRAMME_ROLES = ("programme_lead", "analyst")
 
 # Deterministic constraint names, so migrations (and SQLite batch operations) can refer to them.
 NAMING_CONVENTION = {
@@ -114,6 +120,15 @@ class Timestamped:
     )
 
 
+class Signed:
+    """``updated_by_id``: the person who last saved the record (empty when it was saved by a
+    command, an analyst's notebook, or before people were recorded)."""
+
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True
+    )
+
+
 class Versioned(Timestamped):
     """An editable record: an integer ``version`` checked by every UPDATE (optimistic locking)."""
 
@@ -141,6 +156,69 @@ pdsa_measures = Table(
     Column("measure_id", ForeignKey("measures.id", ondelete="RESTRICT"), primary_key=True),
 )
 """Measures a PDSA cycle watches."""
+
+
+# --- people and their access -----------------------------------------------------------------
+
+
+class Person(Versioned, Base):
+    """Someone who uses the dashboards: a display name, and the key that identifies them (a
+    JupyterHub user name, or an e-mail address for a personal access link). Lower case."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_key: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"<Person {self.identity_key!r}>"
+
+
+class Membership(Versioned, Base):
+    """A person's role on a team (:data:`TEAM_ROLES`)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("person_id", "team_id"),
+        CheckConstraint(_in("role", TEAM_ROLES), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class ProgrammeRole(Versioned, Base):
+    """A person's role for a whole programme (:data:`PROGRAMME_ROLES`)."""
+
+    __tablename__ = "programme_roles"
+    __table_args__ = (
+        UniqueConstraint("person_id", "programme_id"),
+        CheckConstraint(_in("role", PROGRAMME_ROLES), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(24))
+
+
+class AccessLink(Timestamped, Base):
+    """A personal access link: only the SHA-256 of its secret is kept. Revoked by setting
+    ``revoked_at``; optionally expires."""
+
+    __tablename__ = "access_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 # --- programme and teams ----------------------------------------------------------------------
@@ -182,7 +260,7 @@ class Team(Versioned, Base):
         return f"<Team {self.code!r}>"
 
 
-class Aim(Versioned, Base):
+class Aim(Signed, Versioned, Base):
     """An aim statement: what will improve, for whom, how much, by when."""
 
     __tablename__ = "aims"
@@ -201,7 +279,7 @@ class Aim(Versioned, Base):
     )
 
 
-class DriverNode(Versioned, Base):
+class DriverNode(Signed, Versioned, Base):
     """A node of a team's driver diagram: a primary or secondary driver, or a change idea.
 
     ``parent`` links a secondary driver to its primary driver and a change idea to its driver;
@@ -308,7 +386,7 @@ class Measure(Versioned, Base):
         return f"<Measure {self.code!r} ({self.measure_type})>"
 
 
-class Observation(Versioned, Base):
+class Observation(Signed, Versioned, Base):
     """One data point: a team's value of a measure for one period.
 
     Counts-based measures fill ``numerator`` and ``denominator`` (``value`` may hold the derived
@@ -333,6 +411,8 @@ class Observation(Versioned, Base):
     value: Mapped[float | None] = mapped_column(Float)
     data_quality: Mapped[str] = mapped_column(String(16), default="ok")
     source: Mapped[str | None] = mapped_column(String(500))
+    #: What the team wants a reader of this value to know (free text).
+    note: Mapped[str | None] = mapped_column(Text)
 
     team: Mapped[Team] = relationship()
     measure: Mapped[Measure] = relationship()
@@ -352,11 +432,14 @@ class ObservationEdit(Base):
     new_value: Mapped[str | None] = mapped_column(String(100))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     source: Mapped[str | None] = mapped_column(String(500))
+    changed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True
+    )
 
     observation: Mapped[Observation] = relationship()
 
 
-class PDSACycle(Versioned, Base):
+class PDSACycle(Signed, Versioned, Base):
     """A Plan-Do-Study-Act cycle testing a change idea."""
 
     __tablename__ = "pdsa_cycles"
@@ -383,7 +466,7 @@ class PDSACycle(Versioned, Base):
     measures: Mapped[list[Measure]] = relationship(secondary=pdsa_measures, order_by="Measure.code")
 
 
-class Annotation(Versioned, Base):
+class Annotation(Signed, Versioned, Base):
     """A note on a team's charts: a PDSA start, an event, a rebase (with its reason), ...
 
     ``measure_id`` NULL means the annotation applies to every chart of the team.
@@ -413,7 +496,7 @@ class Annotation(Versioned, Base):
     measure: Mapped[Measure | None] = relationship()
 
 
-class Reflection(Versioned, Base):
+class Reflection(Signed, Versioned, Base):
     """A team's reflection: what happened, what worked, what did not, what should change."""
 
     __tablename__ = "reflections"
@@ -434,11 +517,14 @@ class Reflection(Versioned, Base):
     bright_spot: Mapped[bool] = mapped_column(Boolean, default=False)
     story: Mapped[str | None] = mapped_column(Text)
     generalisable: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Shared with the programme (its dashboard and report); a new reflection stays with the
+    #: team unless the team shares it ("learning in confidence", docs/domain.md).
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
 
     team: Mapped[Team] = relationship()
 
 
-class ProgressScore(Versioned, Base):
+class ProgressScore(Signed, Versioned, Base):
     """The IHI progress score for one month: the team's own and its programme lead's."""
 
     __tablename__ = "progress_scores"
@@ -458,7 +544,7 @@ class ProgressScore(Versioned, Base):
     team: Mapped[Team] = relationship()
 
 
-class HealthCheck(Versioned, Base):
+class HealthCheck(Signed, Versioned, Base):
     """One component of a learning-system health check, rated 1-5, for one period.
 
     ``team_id`` NULL means a programme-level check; otherwise the check is for that team.
@@ -519,18 +605,24 @@ __all__ = [
     "LEARNING_LEVELS",
     "MEASURE_TYPES",
     "PDSA_ACTS",
+    "PROGRAMME_ROLES",
     "PROGRESS_SCORES",
     "TABLES_IN_ORDER",
+    "TEAM_ROLES",
+    "AccessLink",
     "Aim",
     "Annotation",
     "Base",
     "DriverNode",
     "HealthCheck",
     "Measure",
+    "Membership",
     "Observation",
     "ObservationEdit",
     "PDSACycle",
+    "Person",
     "Programme",
+    "ProgrammeRole",
     "ProgressScore",
     "Reflection",
     "Team",
