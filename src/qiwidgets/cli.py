@@ -21,6 +21,7 @@ from qiwidgets.errors import QIError
 SUBCOMMANDS = (
     "qiwidgets.spc_cli",
     "qiwidgets.store.cli",
+    "qiwidgets.store.people_cli",
     "qiwidgets.status_cli",
     "qiwidgets.reports.cli",
     "qiwidgets.dashboards.cli",

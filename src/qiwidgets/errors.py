@@ -55,6 +55,10 @@ class StaleEditError(StoreError):
     """Someone else changed the record since it was read; the edit was refused."""
 
 
+class AccessDenied(QIError, PermissionError):
+    """The person acting may not read or change this; nothing was read or changed."""
+
+
 class ImportValidationError(StoreError, ValueError):
     """An import file has problems; nothing was imported.
 
