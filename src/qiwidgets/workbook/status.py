@@ -525,30 +525,37 @@ class ProgrammeStatus:
         """Teams that may need support, with the reasons in plain words."""
         out = []
         for t in self.teams:
-            reasons = []
-            concern = [m.measure_name for m in t.measures if m.concern]
-            if concern:
-                reasons.append("special cause concern on " + ", ".join(concern))
-            if t.help_needed:
-                reasons.append("asked for help: " + " / ".join(t.help_needed))
-            c = t.completeness()
-            if c["with_value"] < c["measures"]:
-                n = c["measures"] - c["with_value"]
-                reasons.append(f"{n} measure{'s' if n != 1 else ''} without data this month")
-            improving = any(m.improving for m in t.measures)
-            if not improving and not (t.pdsa_started or t.pdsa_finished or t.pdsa_planned):
-                reasons.append("no PDSA cycle started, finished or planned, and no improvement yet")
-            s = t.score
-            if s is not None and s.team_score is not None and s.lead_score is not None and (
-                    abs(s.team_score - s.lead_score) >= SCORE_GAP):  # fmt: skip
-                reasons.append(f"the team ({s.team_score:.1f}) and the lead ({s.lead_score:.1f}) "
-                               "see progress differently")  # fmt: skip
+            reasons = support_reasons(t)
             if reasons:
                 out.append((t, reasons))
         return out
 
     def team(self, code: str) -> TeamStatus | None:
         return next((t for t in self.teams if t.code == code), None)
+
+
+def support_reasons(t: TeamStatus) -> list[str]:
+    """Why ``t`` may need support this month (:data:`SUPPORT_RULE`), in plain words; empty
+    when no reason applies. The programme's list and a team's month summary both use it."""
+    reasons = []
+    concern = [m.measure_name for m in t.measures if m.concern]
+    if concern:
+        reasons.append("special cause concern on " + ", ".join(concern))
+    if t.help_needed:
+        reasons.append("asked for help: " + " / ".join(t.help_needed))
+    c = t.completeness()
+    if c["with_value"] < c["measures"]:
+        n = c["measures"] - c["with_value"]
+        reasons.append(f"{n} measure{'s' if n != 1 else ''} without data this month")
+    improving = any(m.improving for m in t.measures)
+    if not improving and not (t.pdsa_started or t.pdsa_finished or t.pdsa_planned):
+        reasons.append("no PDSA cycle started, finished or planned, and no improvement yet")
+    s = t.score
+    if s is not None and s.team_score is not None and s.lead_score is not None and (
+            abs(s.team_score - s.lead_score) >= SCORE_GAP):  # fmt: skip
+        reasons.append(f"the team ({s.team_score:.1f}) and the lead ({s.lead_score:.1f}) "
+                       "see progress differently")  # fmt: skip
+    return reasons
 
 
 def programme_status(db: Any, programme: Any = None, month: Any = None, *,
@@ -596,6 +603,7 @@ __all__ = [
     "month_end",
     "month_start",
     "programme_status",
+    "support_reasons",
     "team_records",
     "team_status",
     "team_status_from",
