@@ -591,7 +591,13 @@ def test_funnel_chart_layers(results):
     outliers = r.points.loc[r.points["outlier"].astype(bool), "group"].astype(str)
     assert len(outliers) >= 1
     assert {row["unit"] for row in rows if row["outside"]} == set(outliers)
-    assert _find(spec, "text", data_layer="pt")  # outliers named
+    assert _find(spec, "text", data_layer="lbl")  # every team named beside its point
+    labels = _rows(spec, "lbl")
+    assert {row["unit"] for row in labels} == set(r.points["group"].astype(str))
+    assert {row["unit"] for row in labels if row["bold"]} == set(outliers)  # outliers stand out
+    plain = charts.funnel_chart_spec(r)
+    centre = [lay for lay in _layers(plain) if _mark(lay) == "text" and "data" in lay]
+    assert centre and centre[0]["data"]["values"][0]["text"].startswith("Programme average")
     text = json.dumps(spec).lower()
     for word in ("rank", "league", "best", "worst"):
         assert word not in text.replace("rank_", "")
