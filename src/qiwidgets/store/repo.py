@@ -1328,10 +1328,96 @@ def list_pdsa_cycles(
         return list(session.scalars(stmt))
 
 
+# --- the same record saved twice ---------------------------------------------------------------
+# A page that lost its connection after the store committed a save never said "saved"; its
+# visitor puts the text back after a reload and saves again. So a NEW reflection or PDSA cycle
+# that is the same as one the team has already is not added a second time: the save returns the
+# stored record (``already_saved(record)`` is then True) and writes nothing. The rule is here,
+# in the store, so that it holds for every channel. (A progress score needs no such rule: a
+# team has one per month, and a second new score for a month is refused as a stale edit.)
+
+_ALREADY_SAVED = "_qi_already_saved"
+
+
+class _AlreadySaved(Exception):
+    """Raised inside a save's transaction: the same record is stored already (nothing written)."""
+
+    def __init__(self, record_id: int):
+        super().__init__(record_id)
+        self.record_id = record_id
+
+
+def already_saved(record: Any) -> bool:
+    """True when ``save_reflection`` or ``save_pdsa`` returned a record the team had already,
+    instead of adding the same one twice."""
+    return bool(getattr(record, _ALREADY_SAVED, False))
+
+
+def _lock_team(session: Session, team_id: int) -> None:
+    """Hold the team's row until the transaction ends, so that two saves of the same new record
+    run one after the other and the second finds the first (PostgreSQL; SQLite's writes are
+    one at a time already, and SQLite has no FOR UPDATE)."""
+    session.execute(select(m.Team.id).where(m.Team.id == team_id).with_for_update(key_share=True))
+
+
+def _is(column: Any, value: Any) -> Any:
+    """``column`` holds ``value`` (a missing text matches NULL or an empty text)."""
+    if value is None:
+        return or_(column.is_(None), column == "")
+    return column == value
+
+
+def _stored_already(db: StoreLike, model: type[Record], record_id: int,
+                    load: tuple = ()) -> Record:  # fmt: skip
+    with _reader(db) as session:
+        stmt = select(model).where(model.id == record_id)
+        for attr in load:
+            stmt = stmt.options(selectinload(getattr(model, attr)))
+        record = session.scalar(stmt)
+    if record is None:  # deleted between the two transactions
+        raise NotFoundError(
+            f"This {KINDS[model].noun} was saved, then deleted by someone else at once. "
+            "Reload to see the current records."
+        )
+    setattr(record, _ALREADY_SAVED, True)
+    return record
+
+
+#: A PDSA cycle's fields that must match (besides its title and measures) for a new cycle to be
+#: one the team has already: every field of ``PDSAIn``, so that a field added later counts too.
+_PDSA_SAME = tuple(f for f in PDSAIn.model_fields if f not in ("team_id", "title", "measure_ids"))
+
+
+def _same_pdsa(session: Session, values: PDSAIn) -> None:
+    """A team's PDSA cycles are told apart by their titles (as imports do): a new cycle titled
+    like one of the team's is that cycle when everything else matches too, and is refused
+    otherwise."""
+    title = values.title.strip().casefold()
+    stmt = select(m.PDSACycle).where(m.PDSACycle.team_id == values.team_id)
+    stmt = stmt.options(selectinload(m.PDSACycle.measures)).order_by(m.PDSACycle.id)
+    for cycle in session.scalars(stmt):
+        if cycle.title.strip().casefold() != title:
+            continue
+        same = all(getattr(cycle, f) == getattr(values, f) for f in _PDSA_SAME)
+        if same and {x.id for x in cycle.measures} == set(values.measure_ids):
+            raise _AlreadySaved(cycle.id)
+        raise _invalid(
+            "PDSA cycle", "title",
+            f"{_team_name(session, values.team_id)} already has a PDSA cycle titled "
+            f"{cycle.title!r}. Open that cycle to change it, or give this one another title.",
+        )  # fmt: skip
+
+
 def save_pdsa(db, data, *, id=None, version=None) -> m.PDSACycle:
-    """Create or change a PDSA cycle (``PDSAIn`` fields, with ``measure_ids``)."""
+    """Create or change a PDSA cycle (``PDSAIn`` fields, with ``measure_ids``).
+
+    A new cycle titled like one of the team's cycles (case aside) is refused, unless everything
+    else matches too: then that cycle is returned and nothing is written
+    (``already_saved(cycle)`` is True).
+    """
 
     def check(session, values, record):
+        _lock_team(session, values.team_id)
         team = _need(session, m.Team, values.team_id, "PDSA cycle", "team_id")
         if values.change_idea_id is not None:
             idea = _need(
@@ -1344,13 +1430,17 @@ def save_pdsa(db, data, *, id=None, version=None) -> m.PDSACycle:
                     f"`change_idea_id` must be a change idea in {team.name}'s driver diagram.",
                 )
         _check_in_family(session, "PDSA cycle", team, values.measure_ids, "measure_ids")
+        if record is None:
+            _same_pdsa(session, values)
 
     def links(session, record, values):
         _set_links(session, record, "measures", values.measure_ids)
 
-    return _save(
-        db, m.PDSACycle, PDSAIn, data, id, version, check, links, load=("measures", "change_idea")
-    )
+    load = ("measures", "change_idea")
+    try:
+        return _save(db, m.PDSACycle, PDSAIn, data, id, version, check, links, load=load)
+    except _AlreadySaved as found:
+        return _stored_already(db, m.PDSACycle, found.record_id, load)
 
 
 def list_reflections(
@@ -1391,13 +1481,54 @@ def get_reflection(db: StoreLike, id: int) -> m.Reflection:
     return _get(db, m.Reflection, id)
 
 
+#: A reflection's words: a new reflection with the same words on the same date for the same team
+#: is that reflection.
+_REFLECTION_WORDS = ("authors", "what_happened", "what_worked", "what_did_not",
+                     "what_should_change", "story")  # fmt: skip
+#: The rest of a reflection (level of learning, flags: every other field of ``ReflectionIn``,
+#: so that a field added later counts too), which must match for it to be already saved.
+_REFLECTION_MARKS = tuple(f for f in ReflectionIn.model_fields
+                          if f not in ("team_id", "date", *_REFLECTION_WORDS))  # fmt: skip
+
+
+def _same_reflection(session: Session, values: ReflectionIn) -> None:
+    if not any(getattr(values, f) for f in _REFLECTION_WORDS):
+        return  # no words: nothing to be the same as
+    stmt = select(m.Reflection).where(m.Reflection.team_id == values.team_id,
+                                      m.Reflection.date == values.date)  # fmt: skip
+    for f in _REFLECTION_WORDS:
+        stmt = stmt.where(_is(getattr(m.Reflection, f), getattr(values, f)))
+    same = session.scalars(stmt.order_by(m.Reflection.id)).first()
+    if same is None:
+        return
+    if all(getattr(same, f) == getattr(values, f) for f in _REFLECTION_MARKS):
+        raise _AlreadySaved(same.id)
+    raise _invalid(
+        "reflection", "date",
+        f"{_team_name(session, values.team_id)} already has a reflection of "
+        f"{values.date.isoformat()} with these same words. Open that reflection to change its "
+        "level of learning or its tick boxes, instead of adding the same words twice.",
+    )  # fmt: skip
+
+
 def save_reflection(db, data, *, id=None, version=None) -> m.Reflection:
-    """Create or change a reflection (``ReflectionIn`` fields)."""
+    """Create or change a reflection (``ReflectionIn`` fields).
+
+    A new reflection with the same words (who, the four answers, the story) on the same date
+    as one of the team's is that reflection: it is returned and nothing is written
+    (``already_saved(reflection)`` is True); refused if its level of learning or flags differ.
+    """
 
     def check(session, values, record):
+        _lock_team(session, values.team_id)
         _need(session, m.Team, values.team_id, "reflection", "team_id")
+        if record is None:
+            _same_reflection(session, values)
 
-    return _save(db, m.Reflection, ReflectionIn, data, id, version, check)
+    try:
+        return _save(db, m.Reflection, ReflectionIn, data, id, version, check)
+    except _AlreadySaved as found:
+        return _stored_already(db, m.Reflection, found.record_id)
 
 
 # --- progress scores and health checks -----------------------------------------------------------
@@ -1641,8 +1772,8 @@ def _measure(
 __all__ = [
     "AimIn", "AnnotationIn", "DriverNodeIn", "HealthCheckIn", "MeasureIn", "ObservationIn",
     "PDSAIn", "ProgrammeIn", "ProgressScoreIn", "ReflectionIn", "TeamIn", "UpsertSummary",
-    "add_annotation", "delete_record", "driver_diagram", "get_aim", "get_measure",
-    "get_observation", "get_programme", "get_reflection", "get_team", "list_aims",
+    "add_annotation", "already_saved", "delete_record", "driver_diagram", "get_aim",
+    "get_measure", "get_observation", "get_programme", "get_reflection", "get_team", "list_aims",
     "list_annotations", "list_driver_nodes", "list_health_checks", "list_measures",
     "list_pdsa_cycles", "list_programmes", "list_progress_scores", "list_reflections",
     "list_teams", "observation_history", "observations", "progress_scores",
