@@ -5,6 +5,11 @@ entry point: it runs inside :meth:`Panel._guard`, which turns a refused edit
 (:class:`~qiwidgets.errors.StaleEditError`) or bad input (:class:`~qiwidgets.errors.QIError`)
 into a plain message on the status line and logs anything unexpected under the ``qiwidgets``
 logger — a visitor never sees a traceback.
+
+A save is confirmed with :meth:`Panel.confirm_saved`, called once the store has committed it:
+the confirmation goes out before the widget refreshes its lists, carries a ``data-qi-saved``
+mark (the dashboard page's script then forgets its browser copy of what was typed in that
+panel), and a failure while refreshing no longer reads as if nothing had been saved.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ UNEXPECTED = (
     "Something unexpected went wrong while {what}. Nothing more was changed; the details were "
     "written to the log. Please try again, or reload the page."
 )
+#: Added to a save's confirmation when the page could not show the saved record afterwards.
+NOT_SHOWN = "The page could not show it yet: reload the page to see it."
 
 
 def esc(value: Any) -> str:
@@ -66,13 +73,18 @@ def help_line(key: str) -> widgets.HTML:
     )
 
 
-def status_html(text: str, kind: str = "info") -> str:
-    """The status line: a symbol, a colour and the escaped message."""
+def status_html(text: str, kind: str = "info", *, saved: int | None = None) -> str:
+    """The status line: a symbol, a colour and the escaped message.
+
+    ``saved``: the number of the save this message confirms (the store committed it); written as
+    ``data-qi-saved``, a new number each time, so that the page sees every confirmation.
+    """
     if not text:
         return ""
     symbol, colour = _STATUS_STYLE.get(kind, _STATUS_STYLE["info"])
+    mark = f' data-qi-saved="{int(saved)}"' if saved is not None else ""
     return (
-        f'<div role="status" class="qi-status qi-status-{esc(kind)}" '
+        f'<div role="status" class="qi-status qi-status-{esc(kind)}"{mark} '
         f'style="color:{colour};margin:4px 0">{symbol} {multiline(text)}</div>'
     )
 
@@ -127,12 +139,35 @@ class Panel(widgets.VBox):
         self.status = widgets.HTML()
         self.message = ""
         self.message_kind = ""
+        self.saves = 0  # saves confirmed by this panel (see confirm_saved)
 
     def say(self, text: str, kind: str = "info") -> None:
         """Show ``text`` on the status line."""
         self.message = text
         self.message_kind = kind if text else ""
         self.status.value = status_html(text, kind)
+
+    def confirm_saved(self, text: str, refresh: Callable[[], Any] | None = None,
+                      kind: str = "ok") -> None:  # fmt: skip
+        """Say that a save is stored: call it only once the repository call has returned.
+
+        The confirmation is sent first (a page that loses its connection a moment later has
+        it already), then ``refresh`` redraws what shows the saved record. Should refreshing
+        fail, the message still says the record was saved, and that a reload will show it.
+        """
+        self.saves += 1
+        self.message, self.message_kind = text, kind
+        self.status.value = status_html(text, kind, saved=self.saves)
+        if refresh is None:
+            return
+        try:
+            refresh()
+        except Exception:  # saved all the same: never "nothing was changed" after a commit
+            log.exception("Unexpected error while showing a saved record")
+            self.saves += 1
+            text = f"{text} {NOT_SHOWN}"
+            self.message, self.message_kind = text, "warning"
+            self.status.value = status_html(text, "warning", saved=self.saves)
 
     def _guard(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -69,6 +69,10 @@ class PDSALog(Panel):
         self.act_help = widgets.HTML()
         self.act_date = widgets.DatePicker(description="Decided on", style=_STYLE)
         self.save_button = widgets.Button(description="Save cycle", button_style="primary")
+        # the page keeps these choices with the text typed (qiwidgets.js), and puts them back
+        self.pick.add_class("qi-record-pick")
+        for control in (self.change_idea, self.measures, self.act):
+            control.add_class("qi-keep")
         self.pick.observe(self._on_pick, names="value")
         self.prediction.observe(self._on_prediction, names="value")
         self.act.observe(self._on_act, names="value")
@@ -211,11 +215,18 @@ class PDSALog(Panel):
             saved = repo.save_pdsa(self.db, data, id=self._editing.id,
                                    version=self._editing.version)  # fmt: skip
         self.saved = saved
-        self.load(self.team)
-        self.pick.value = saved.id
-        self.say(f"Saved the PDSA cycle '{saved.title}'.", "ok")
-        if self.on_saved is not None:
-            self.on_saved(saved)
+
+        def refresh() -> None:
+            self.load(self.team)
+            self.pick.value = saved.id
+            if self.on_saved is not None:
+                self.on_saved(saved)
+
+        if repo.already_saved(saved):
+            text = f"The PDSA cycle '{saved.title}' was already saved, so it was not added twice."
+        else:
+            text = f"Saved the PDSA cycle '{saved.title}'."
+        self.confirm_saved(text, refresh)
 
 
 __all__ = ["ACT_OPTIONS", "PDSALog"]

@@ -71,6 +71,8 @@ class ProgressScoreWidget(Panel):
         self.justification = widgets.Textarea(description="Why", layout=_WIDE, style=_STYLE)
         self.save_button = widgets.Button(description="Save score", button_style="primary")
         self.history_html = widgets.HTML()
+        for control in (self.team_score, self.lead_score):
+            control.add_class("qi-keep")  # kept with the text typed, by the page (qiwidgets.js)
         self.month.observe(self._on_month, names="value")
         self.save_button.on_click(self._on_save)
         self.children = [
@@ -133,9 +135,12 @@ class ProgressScoreWidget(Panel):
         else:
             saved = repo.save_progress_score(self.db, data, id=r.id, version=r.version)
         self.saved = saved
-        self._read()
-        self._fill(data["month"])
-        self.say(f"Saved the progress score for {data['month']:%B %Y}.", "ok")
+
+        def refresh() -> None:
+            self._read()
+            self._fill(data["month"])
+
+        self.confirm_saved(f"Saved the progress score for {data['month']:%B %Y}.", refresh)
 
 
 class HealthCheckWidget(Panel):
@@ -171,6 +176,8 @@ class HealthCheckWidget(Panel):
             )
             for c in glossary.HEALTH_COMPONENTS
         }
+        for control in self.ratings.values():
+            control.add_class("qi-keep")  # kept with the comments typed, by the page
         self.comments = {
             c: widgets.Text(description="Comment", layout=_WIDE, style=_STYLE)
             for c in glossary.HEALTH_COMPONENTS
@@ -285,9 +292,12 @@ class HealthCheckWidget(Panel):
                     ) from exc
                 raise
         self.saved = saved
-        self._read()
-        self._fill(day)
-        self.say(f"Saved {len(saved)} rating(s) for {day:%d %B %Y}.", "ok")
+
+        def refresh() -> None:
+            self._read()
+            self._fill(day)
+
+        self.confirm_saved(f"Saved {len(saved)} rating(s) for {day:%d %B %Y}.", refresh)
 
 
 __all__ = ["RATING_OPTIONS", "SCORE_OPTIONS", "HealthCheckWidget", "ProgressScoreWidget"]

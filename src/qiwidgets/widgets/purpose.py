@@ -189,14 +189,20 @@ class AimBuilder(Panel):
         else:
             saved = repo.save_aim(self.db, data, id=self.aim.id, version=self.aim.version)
         self.aim = self.saved = saved
-        self._render_header()
-        self._update_check()
-        if self.check.ok:
-            self.say("Aim saved.", "ok")
+        check = wb.check_aim(values["what"], values["for_whom"], values["how_much"],
+                             values["by_when"], today=self.today)  # fmt: skip
+
+        def refresh() -> None:
+            self._render_header()
+            self._update_check()
+
+        if check.ok:
+            self.confirm_saved("Aim saved.", refresh)
         else:
-            missing = ", ".join(glossary.label(c).lower() for c, ok, _ in self.check.checks
+            missing = ", ".join(glossary.label(c).lower() for c, ok, _ in check.checks
                                 if not ok)  # fmt: skip
-            self.say(f"Aim saved as a draft; it is not yet {missing}.", "warning")
+            self.confirm_saved(f"Aim saved as a draft; it is not yet {missing}.", refresh,
+                               "warning")  # fmt: skip
 
 
 class DriverDiagramEditor(Panel):
@@ -315,9 +321,12 @@ class DriverDiagramEditor(Panel):
             {"team_id": self.team.id, "kind": kind, "parent_id": parent, "text": text,
              "order": order},
         )  # fmt: skip
-        self.text.value = ""
-        self.load(self.team)
-        self.say(f"Added the {glossary.label(kind).lower()}.", "ok")
+
+        def refresh() -> None:
+            self.text.value = ""
+            self.load(self.team)
+
+        self.confirm_saved(f"Added the {glossary.label(kind).lower()}.", refresh)
 
     @safe("changing the driver diagram")
     def _on_edit(self, _button: Any = None) -> None:
@@ -328,8 +337,7 @@ class DriverDiagramEditor(Panel):
         self.saved = repo.save_driver_node(
             self.db, {"text": text}, id=node_id, version=self._edit_version
         )
-        self.load(self.team)
-        self.say("Saved the change.", "ok")
+        self.confirm_saved("Saved the change.", lambda: self.load(self.team))
 
 
 __all__ = ["AimBuilder", "DriverDiagramEditor", "aim_text", "resolve_team", "status_html"]

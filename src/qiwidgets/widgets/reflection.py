@@ -21,6 +21,10 @@ PROMPTS = (
     ("what_did_not", "What did not work so well?"),
     ("what_should_change", "What should be different next time?"),
 )
+#: What the journal says once the store has the reflection.
+SAVED = "Reflection saved."
+#: ... when the store had the same reflection already (e.g. saved again after a lost connection).
+ALREADY_SAVED = "This reflection was already saved, so it was not added a second time."
 #: Learning levels as radio options: "Single-loop learning — we corrected how ...".
 LEVEL_OPTIONS = (("Not tagged", ""),) + tuple(
     (f"{glossary.label(k)} — {glossary.explain(k)}", k) for k in glossary.LEARNING_LEVELS
@@ -53,6 +57,7 @@ class ReflectionJournal(Panel):
         self._editing = None
         self.history = widgets.HTML()
         self.pick = widgets.Dropdown(description="Reflection", layout=_WIDE)
+        self.pick.add_class("qi-record-pick")  # the page puts kept text back into this record
         self.date = widgets.DatePicker(description="Date")
         self.authors = widgets.Text(description="Who", layout=_WIDE)
         self.prompts = {f: widgets.Textarea(placeholder=q, layout=_WIDE) for f, q in PROMPTS}
@@ -171,8 +176,8 @@ class ReflectionJournal(Panel):
             saved = repo.save_reflection(self.db, data, id=self._editing.id,
                                          version=self._editing.version)  # fmt: skip
         self.saved = saved
-        self.load(self.team)
-        self.say("Reflection saved.", "ok")
+        self.confirm_saved(ALREADY_SAVED if repo.already_saved(saved) else SAVED,
+                           lambda: self.load(self.team))  # fmt: skip
 
 
-__all__ = ["LEVEL_OPTIONS", "PROMPTS", "ReflectionJournal"]
+__all__ = ["ALREADY_SAVED", "LEVEL_OPTIONS", "PROMPTS", "SAVED", "ReflectionJournal"]
