@@ -84,7 +84,8 @@ def open_reflections(visit_, server, team: str):
 TEAMS = {"W02": "Ward 2 (Care of Older People)", "W03": "Ward 3 (Stroke)",
          "W04": "Ward 4 (Orthogeriatrics)", "W05": "Ward 5 (Respiratory)",
          "W06": "Ward 6 (Gastroenterology)",
-         "W09": "Ward 9 (General Surgery)", "W12": "Ward 12 (Acute Medical Unit)"}  # fmt: skip
+         "W09": "Ward 9 (General Surgery)", "W10": "Ward 10 (Rehabilitation)",
+         "W12": "Ward 12 (Acute Medical Unit)"}  # fmt: skip
 
 
 def words_for(case: str) -> dict[str, str]:
@@ -331,3 +332,47 @@ def test_a_lost_edit_of_an_earlier_reflection_goes_back_into_that_reflection(ser
     assert after.keys() == before.keys()  # changed, not added
     assert after[edited.id].what_worked == words
     assert after[edited.id].what_happened == edited.what_happened
+
+
+def test_a_stored_but_unconfirmed_edit_is_not_put_into_a_new_reflection(served, visit, store):
+    """The visitor changed the first answer of an earlier reflection; the store saved it but the
+    page never heard (held back, then the kernel killed). After the reload that reflection is
+    listed under its new words, so the kept words are not put into a new reflection: they are
+    shown to compare and copy, and the store still holds the one changed reflection."""
+    from qiwidgets.store import repo
+
+    held = HeldSocket()
+    v = visit()
+    v.page.route_web_socket("**/api/kernels/*/channels**", held.route)
+    page, panel, marker = open_reflections(v, served, "W10")
+    pick = panel.locator(".qi-record-pick select")
+    target = pick.locator("option").nth(1)
+    target.wait_for(state="attached", timeout=WAIT)
+    pick.select_option(value=target.get_attribute("value"))
+    happened = panel.locator("textarea[placeholder='What happened?']")
+    page.wait_for_function("el => el.value !== ''", arg=happened.element_handle(), timeout=WAIT)
+    before = {r.id: r.what_happened for r in repo.list_reflections(store, "W10")}
+    words = f"Rewritten before the kernel died ({uuid.uuid4().hex[:8]})"
+    happened.fill(words)
+    kernel = page_kernel(served, marker)
+    held.hold = True
+    panel.get_by_role("button", name="Save reflection").click()
+    deadline = time.monotonic() + 60
+    while not any(r.what_happened == words for r in repo.list_reflections(store, "W10")):
+        assert time.monotonic() < deadline, "the save never reached the store"
+        page.wait_for_timeout(20)
+    kernel.kill()
+    assert_says_lost(page, {"What happened?": words}, unconfirmed=True)
+
+    page, _ = open_dashboard(v, served, "W10")
+    offer = page.locator("#qi-connection-offer")
+    offer.get_by_role("button", name="Put it back").click()
+    offer.get_by_text("could not be put back").wait_for(timeout=WAIT)
+    assert "changed since" in offer.inner_text()
+    assert offer.locator(".qi-kept-text").evaluate_all("els => els.map(e => e.value)") == [words]
+    panel = shown_tab(page)
+    assert panel.locator("textarea[placeholder='What happened?']").input_value() == ""
+    after = {r.id: r.what_happened for r in repo.list_reflections(store, "W10")}
+    assert after.keys() == before.keys()
+    assert sorted(after.values()) != sorted(before.values())
+    assert sum(w == words for w in after.values()) == 1

@@ -594,6 +594,11 @@
         } else {
           b.appendChild(el("p", "qi-connection-title", "Some of your text could not be put " +
             "back; copy it from here into its place, then press Save."));
+          if (missed.some(function (f) { return f.recordGone; })) {
+            b.appendChild(el("p", null, "It was a change to an earlier entry that has changed " +
+              "since — perhaps your save did reach the store. Compare it with what is shown " +
+              "there before you copy anything."));
+          }
           listKept(b, missed.filter(function (f) { return f.kind === "text"; }));
         }
       });
@@ -683,6 +688,10 @@
               picks.push(pick);
               pick.value = f.pick;
               fire(pick, "change");
+            } else if (pick.options.length && pick.options[0].value !== f.pick) {
+              // an earlier record that has changed since (the save may have reached the
+              // store): its words are shown for copying, not put into a new record
+              f.recordGone = true;
             }
           });
           return picks.length ? kernelSettles() : null;
@@ -690,7 +699,10 @@
         .then(function () {
           mine.forEach(function (f) {
             var d = find(f);
-            if (!d || !setValue(d, f.value)) { missed.push(f); }
+            var gone = mine.some(function (g) {
+              return g.recordGone && g.pick === f.pick && g.tab === f.tab;
+            });
+            if (gone || !d || !setValue(d, f.value)) { missed.push(f); }
           });
         });
     });
