@@ -208,8 +208,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "anhoej": (
         "Anhøj rules",
         (
-            "Run rules from qicharts2: an unusually long run, or unusually few crossings of the "
-            "centre line."
+            "Jacob Anhøj's run rules (as the R package qicharts2 applies them): a signal is an "
+            "unusually long run on one side of the centre line, or unusually few crossings of it."
         ),
     ),
     "ihi": (
@@ -223,6 +223,108 @@ TERMS: dict[str, tuple[str, str]] = {
             "one way, 2 of 3 near a limit."
         ),
     ),
+    "rebase_group": (
+        "Rebase group",
+        (
+            "A stretch of a chart between two recalculations of its limits (Making Data Count); "
+            "group 0 is the stretch before the first recalculation."
+        ),
+    ),
+    # --- across teams -----------------------------------------------------------------------------
+    "funnel_plot": (
+        "Funnel plot",
+        (
+            "Each team is a dot placed by its size; the funnel's limits show how far from the "
+            "programme average a team of that size can be by chance alone."
+        ),
+    ),
+    "programme_average": (
+        "Programme average",
+        (
+            "The funnel plot's centre line: every team's events pooled (a ratio of 1 means a "
+            "team had as many events as expected at the programme's rate)."
+        ),
+    ),
+    "observed_expected": (
+        "Observed / expected",
+        (
+            "A team's events divided by the number expected at the programme's overall rate: "
+            "1 is as expected, below 1 fewer events, above 1 more."
+        ),
+    ),
+    "funnel_limits": (
+        "95 % and 99.8 % limits",
+        (
+            "By chance alone a team falls outside the 95 % limits about 1 time in 20, outside "
+            "the 99.8 % limits about 1 time in 500."
+        ),
+    ),
+    "overdispersion": (
+        "Overdispersion (phi, φ)",
+        (
+            "Teams differ more than chance alone would give; phi says how many times more (1 is "
+            "as chance gives) and the funnel's limits are widened to allow for it."
+        ),
+    ),
+    "small_multiples": (
+        "Small multiples",
+        "The same chart for every team, side by side, read the same way.",
+    ),
+    "outlier": (
+        "Outside the limits (funnel plot)",
+        (
+            "A team further from the programme average than chance alone would give: a "
+            "question to ask, not a grade."
+        ),
+    ),
+    # --- the programme's learning system ----------------------------------------------------------
+    "change_idea_library": (
+        "Change-idea library",
+        (
+            "Every change idea tested in the programme: the teams that tested it, their "
+            "predictions, results and decisions, and what followed on their charts."
+        ),
+    ),
+    "signal_after_test": (
+        "Signal after a test",
+        (
+            "A signal that began within 3 periods after a PDSA test started, on a measure the "
+            "test watches: worth asking whether the test caused it."
+        ),
+    ),
+    "change_that_held": (
+        "Change that held",
+        (
+            "A shift the team recorded as a new phase (limits recalculated, with the reason): "
+            "the process changed and stayed changed."
+        ),
+    ),
+    "undecided": ("No decision yet", "The test has not reached Act: adopt, adapt or abandon."),
+    "spread": (
+        "Spread",
+        "A change idea one team tested being tested by another team.",
+    ),
+    "health_rating": (
+        "Rating (1 to 5)",
+        (
+            "1 not in place yet, 2 early days, 3 in place but patchy, 4 working well most "
+            "months, 5 strong and self-sustaining."
+        ),
+    ),
+    "needs_attention": (
+        "Most needs attention",
+        (
+            "The component rated lowest at the latest check (between equal ratings, the one "
+            "that fell most): where a conversation may help first."
+        ),
+    ),
+    "month_summary": (
+        "The month in one paragraph",
+        (
+            "What changed, what is new, what needs attention and what was learned, from the "
+            "charts and the team's records."
+        ),
+    ),
     # --- PDSA -----------------------------------------------------------------------------------
     "pdsa": (
         "PDSA cycle",
@@ -231,6 +333,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "plan": ("Plan", "What you will test, the question it answers and what you predict."),
     "prediction": ("Prediction", "What you expect to happen, written before you start."),
     "do": ("Do", "Run the test and note what happened."),
+    "study_result": ("Result", "What the test found, compared with the prediction (Study)."),
     "study": ("Study", "Compare what happened with your prediction."),
     "act": ("Act", "Decide: adopt, adapt or abandon the change."),
     "adopt": ("Adopt", "It worked: make it part of how we work."),
