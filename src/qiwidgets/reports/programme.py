@@ -1,10 +1,12 @@
 """The monthly programme learning report.
 
-It rolls the team reports up (``docs/domain.md``): teams by progress score (the team's and the
-lead's, shown as a distribution, not a ranking), the verdict of every shared measure per team,
-a funnel plot and small multiples of the shared outcome measure, bright spots next to the
-reflections teams flagged as generalisable, and teams that may need support. A learning tool:
-no league table, no red/amber/green. Teams are listed by name throughout.
+It opens with the month in one paragraph, then rolls the team reports up (``docs/domain.md``):
+teams by progress score (the team's and the lead's, shown as a distribution, not a ranking), the
+verdict of every shared measure per team, a funnel plot and small multiples of the shared
+outcome measure, bright spots with their story next to the reflections teams flagged as
+generalisable, what spread this month, the learning system's health, teams that may need
+support, the change-idea library and the words it uses. A learning tool: no league table, no
+red/amber/green. Teams are listed by name throughout.
 
 Every verdict, the bright spots and the teams that may need support come from the core's
 :class:`~qiwidgets.workbook.status.ProgrammeStatus`, the same as on the programme dashboard;
@@ -23,19 +25,31 @@ from typing import Any
 
 import pandas as pd
 
-from qiwidgets import __version__, views
+from qiwidgets import __version__, glossary, views
 from qiwidgets import workbook as wb
 from qiwidgets.errors import QIError
+from qiwidgets.glossary import HEALTH_COMPONENTS
 from qiwidgets.reports.html import Sections, esc, table
 from qiwidgets.reports.params import Month, parse_month
 from qiwidgets.reports.team import SUMMARY_FILE, write_json_atomic
 from qiwidgets.store import repo
 from qiwidgets.store.models import PROGRESS_SCORES
+from qiwidgets.workbook.learning import ChangeIdeaLibrary, ProgrammeHealth
 from qiwidgets.workbook.status import ProgrammeStatus
 
-__all__ = ["SECTIONS", "ProgrammeReport", "build", "load_summaries"]
+__all__ = ["REPORT_TERMS", "SECTIONS", "ProgrammeReport", "build", "load_summaries"]
 
-SECTIONS = ("header", "scores", "icons", "outcome", "bright_spots", "support")
+SECTIONS = ("header", "summary", "scores", "icons", "outcome", "bright_spots", "spread",
+            "health", "support", "library", "words")
+#: Terms the programme report explains in its last section (beyond its measures' own).
+REPORT_TERMS = ("progress_score", "rule_set", "common_cause", "special_cause_improvement",
+                "special_cause_concern", "consistent_pass", "consistent_fail", "inconsistent",
+                "funnel_plot", "programme_average", "observed_expected", "funnel_limits",
+                "overdispersion", "outlier", "small_multiples", "bright_spot_team",
+                "change_taking_hold", "may_need_support", "change_idea_library", "spread",
+                "signal_after_test", "change_that_held", "prediction", "study_result", "adopt",
+                "adapt", "abandon", "undecided", "generalisable", "learning_system_check",
+                "health_rating", "needs_attention", *HEALTH_COMPONENTS)  # fmt: skip
 
 
 def load_summaries(folder: str | os.PathLike, month: Month, programme: str | None) -> list[dict]:
@@ -78,6 +92,8 @@ class ProgrammeReport(Sections):
     batch_teams: list[str] | None = None  # the team codes of this batch (None: every team)
     outcome_obs: pd.DataFrame | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    health: ProgrammeHealth | None = None  # the learning-system checks up to the month
+    _library: ChangeIdeaLibrary | None = field(default=None, repr=False)
 
     @property
     def shared(self) -> list:
@@ -87,7 +103,16 @@ class ProgrammeReport(Sections):
     def outcome(self) -> Any:
         return self.status.outcome
 
+    @property
+    def library(self) -> ChangeIdeaLibrary:
+        """The change-idea library as of the month (:func:`qiwidgets.workbook.library_from`)."""
+        if self._library is None:
+            self._library = wb.library_from(self.status)
+        return self._library
 
+    def month_summary(self):
+        """The month in one paragraph (:func:`qiwidgets.workbook.programme_month_summary`)."""
+        return wb.programme_month_summary(self.status, self.library, self.health)
 
     @property
     def missing_teams(self) -> list:
@@ -129,6 +154,9 @@ class ProgrammeReport(Sections):
             "variation.</p>"
         )
         return "".join(out)
+
+    def _section_summary(self) -> str:
+        return views.month_summary(self.month_summary())
 
     def _section_scores(self) -> str:
         out = [
@@ -175,7 +203,10 @@ class ProgrammeReport(Sections):
         obs = self.outcome_obs
         start = pd.Timestamp(self.month.first_day) - pd.DateOffset(months=wb.FUNNEL_MONTHS - 1)
         names = {t.code: t.name for t in self.teams}
-        out.append(f"<h3>{esc(m.name)}: funnel plot, last {wb.FUNNEL_MONTHS} months</h3>")
+        out.append(f"<h3>{esc(m.name)}: {views.term('funnel_plot', 'funnel plot')}, last "
+                   f"{wb.FUNNEL_MONTHS} months</h3>")
+        out.append(f'<p class="qiw-explain">{esc(glossary.explain("funnel_plot"))} '
+                   f'{esc(glossary.explain("programme_average"))}</p>')  # fmt: skip
         result = wb.outcome_funnel(obs[obs["period"] >= start], m, names)
         if result is None:
             out.append("<p>A funnel plot needs a numerator and a denominator for every team.</p>")
@@ -183,7 +214,7 @@ class ProgrammeReport(Sections):
             out.append('<div class="qiw-funnel">')
             out.append(charts.to_html(charts.funnel_chart_spec(result)))
             out.append("</div>")
-        out.append(f"<h3>{esc(m.name)}: small multiples</h3>")
+        out.append(f"<h3>{esc(m.name)}: {views.term('small_multiples', 'small multiples')}</h3>")
         sm = charts.small_multiples_spec(wb.outcome_small_multiples(obs, m, names), columns=4)
         out.append('<div class="qiw-small-multiples">')
         out.append(charts.to_html(sm, caption=""))
@@ -195,9 +226,16 @@ class ProgrammeReport(Sections):
         return self.status.bright_spots()
 
     def _section_bright_spots(self) -> str:
+        from qiwidgets.reports.team import measure_chart_html
+
         out = [
             "<h2>Bright spots and learning to share</h2>",
             views.bright_spots(self.status, _name_cell),
+            "<h3>Each bright spot's story</h3>",
+            ('<p class="qiw-explain">The evidence (the chart, as the team\'s report shows it), the '
+             "change ideas behind it and the reflections the team chose to share.</p>"),
+            views.bright_spot_stories(wb.bright_spot_stories(self.status, self.library),
+                                      chart=measure_chart_html, heading="h4"),
         ]
         learning = []
         end = self.month.last_day
@@ -214,6 +252,44 @@ class ProgrammeReport(Sections):
         else:
             out.append("<p>No team has flagged a reflection as generalisable yet.</p>")
         return "".join(out)
+
+    def _section_spread(self) -> str:
+        return ("<h2>What spread this month</h2>"
+                '<p class="qiw-explain">Change ideas a team tested for the first time, tests '
+                "started or decided, and signals or changes that held on a tested measure, in "
+                f"{esc(self.month.label())}. The whole {views.term('change_idea_library')} is "
+                "at the end of this report.</p>" + views.spread(self.library))  # fmt: skip
+
+    def _section_library(self) -> str:
+        return ("<h2>Change-idea library: what was tested, where, and what followed</h2>"
+                '<p class="qiw-explain">Every change idea the teams tested, matched across teams '
+                "by its name (case, spaces and punctuation aside): the teams, each PDSA cycle's "
+                "prediction, result and decision, and what followed on the measures it watches."
+                "</p>" + views.change_idea_library(self.library, heading="h3"))  # fmt: skip
+
+    def _section_health(self) -> str:
+        out = ["<h2>The learning system's health</h2>",
+               (f'<p class="qiw-explain">{esc(glossary.explain("learning_system_check"))} '
+                f'{esc(glossary.explain("health_rating"))}</p>')]  # fmt: skip
+        if self.health is None:
+            out.append("<p>The learning-system checks could not be read.</p>")
+            return "".join(out)
+        out.append("<h3>The programme's check</h3>")
+        out.append(views.health_view(self.health.programme))
+        out.append("<h3>The teams' checks</h3>")
+        out.append(views.health_overview(self.health))
+        for v in self.health.teams:
+            out.append(f"<h4>{esc(v.name)}</h4>")
+            out.append(views.health_view(v, history=False))
+        return "".join(out)
+
+    def terms(self) -> list[str]:
+        """The glossary terms this report shows."""
+        keys = [*REPORT_TERMS, *(m.rule_set for t in self.status.teams for m in t.measures)]
+        return list(dict.fromkeys(keys))
+
+    def _section_words(self) -> str:
+        return "<h2>Words used in this report</h2>" + views.terms_note(self.terms(), "")
 
     def support(self) -> list[tuple[str, list[str]]]:
         """Teams that may need support (:data:`~qiwidgets.workbook.status.SUPPORT_RULE`),
@@ -241,6 +317,12 @@ class ProgrammeReport(Sections):
             "left_out": [t.code for t in self.left_out],
             "bright_spots": [b.team_code for b in self.bright_spots()],
             "support": [name for name, _ in self.support()],
+            "month_summary": dict(self.month_summary().parts),
+            "spread": [item.idea.name for item in self.library.spread()],
+            "change_ideas": {i.name: {"teams": list(i.teams), **i.decision_counts()}
+                             for i in self.library.ideas},
+            "health_attention": (None if self.health is None or self.health.programme.attention
+                                 is None else self.health.programme.attention.component),
             "errors": dict(self.errors),
             "build": {"qiwidgets": __version__, "python": sys.executable},
         }
@@ -264,6 +346,11 @@ def build(
                    key=lambda t: (natural_key(t.name), t.code))  # fmt: skip
     report = ProgrammeReport(programme=prog, month=m, status=status, summaries=summaries,
                              teams=teams, batch_teams=batch_teams)  # fmt: skip
+    try:
+        report.health = wb.programme_health(repo.list_health_checks(database_url, prog.id),
+                                            teams, m.first_day)  # fmt: skip
+    except QIError as exc:
+        report.errors["learning-system checks"] = str(exc)
     if report.outcome is not None:
         try:
             report.outcome_obs = repo.observations(

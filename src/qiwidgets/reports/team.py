@@ -34,10 +34,12 @@ from qiwidgets.reports.params import Month, parse_month
 from qiwidgets.store.models import PROGRESS_SCORES
 from qiwidgets.workbook.status import MeasureStatus, TeamRecords, TeamStatus, team_status_from
 
-__all__ = ["SECTIONS", "SUMMARY_SCHEMA", "TeamReport", "build", "write_json_atomic"]
+__all__ = ["SECTIONS", "SUMMARY_SCHEMA", "TeamReport", "build", "measure_chart_html",
+           "write_json_atomic"]
 
 #: Sections in the order a report shows them.
-SECTIONS = ("header", "aim", "progress", "measures", "pdsa", "reflections", "next", "quality")
+SECTIONS = ("header", "summary", "aim", "progress", "measures", "pdsa", "reflections", "next",
+            "quality", "words")
 #: Version of the JSON summary layout.
 SUMMARY_SCHEMA = 1
 #: File name of a team's summary inside the notebook's output folder.
@@ -59,6 +61,24 @@ def _score_text(score: float | None) -> str:
     if score is None:
         return "not scored"
     return f"{score:.1f} {PROGRESS_SCORES.get(float(score), '')}".strip()
+
+
+def measure_chart_html(status: MeasureStatus) -> str:
+    """A measure's chart as the report prints it (inline SVG, the reading as its caption), or
+    ``""`` when there are fewer than two points."""
+    from qiwidgets import charts  # altair + vl-convert, only when charts are drawn
+
+    if status.result is None or len(status.result.points) < 2:
+        return ""
+    spec = charts.spc_chart_spec(status.result, annotations=list(status.chart_rows) or None,
+                                 title=status.measure_name, reading=status.reading)  # fmt: skip
+    return charts.to_html(spec, caption="")
+
+
+#: Terms every team report uses (explained in its last section).
+REPORT_TERMS = ("family_of_measures", "rule_set", "signal", "common_cause", "special_cause",
+                "centre_line", "control_limits", "pdsa", "prediction", "adopt", "adapt",
+                "abandon", "progress_score", "bright_spot", "generalisable")  # fmt: skip
 
 
 def _in_month(d: dt.date | None, month: Month) -> bool:
@@ -139,6 +159,33 @@ class TeamReport(Sections):
             "the team tested, what the data say and what the team learned.</p></header>"
         )
 
+    def month_summary(self):
+        """The month in one paragraph (:func:`qiwidgets.workbook.team_month_summary`)."""
+        from qiwidgets.workbook.learning import team_month_summary
+
+        return team_month_summary(self.status)
+
+    def _section_summary(self) -> str:
+        return views.month_summary(self.month_summary())
+
+    def terms(self) -> list[str]:
+        """The glossary terms this report shows: its measures' kinds, rule sets, chart types
+        and verdicts, and the words every report uses."""
+        keys = [*REPORT_TERMS]
+        for mm in self.measures:
+            keys += [mm.measure_type, mm.rule_set, mm.variation]
+            if mm.view is not None:
+                keys.append(mm.view.chart)
+            if mm.sustained:
+                keys.append("sustained_improvement")
+            if mm.rebase is not None:
+                keys.append("recalculate_limits")
+        keys += [r.learning_level for r in self.data.reflections if r.learning_level]
+        return [k for k in dict.fromkeys(keys) if k]
+
+    def _section_words(self) -> str:
+        return "<h2>Words used in this report</h2>" + views.terms_note(self.terms(), "")
+
     def _name(self, code: str) -> str:
         return next((mm.measure_name for mm in self.measures if mm.measure_code == code), code)
 
@@ -189,8 +236,6 @@ class TeamReport(Sections):
         return "".join(out)
 
     def _section_measures(self) -> str:
-        from qiwidgets import charts  # altair + vl-convert, only when charts are drawn
-
         out = [
             "<h2>Measures</h2>",
             ('<p class="qiw-explain">Each chart names its rule set. A signal (special-cause '
@@ -198,11 +243,7 @@ class TeamReport(Sections):
             "single points should not be chased.</p>"),
         ]
         for mm in self.measures:
-            chart = ""
-            if mm.result is not None and len(mm.result.points) >= 2:
-                spec = charts.spc_chart_spec(mm.result, annotations=list(mm.chart_rows) or None,
-                                             title=mm.measure_name, reading=mm.reading)  # fmt: skip
-                chart = charts.to_html(spec, caption="")
+            chart = measure_chart_html(mm)
             rows = [(f"{r['date']:%d %b %Y}", ANNOTATION_LABEL.get(r["kind"], r["kind"]), r["text"])
                     for r in mm.chart_rows]  # fmt: skip
             extra = ("<p>Annotations and PDSA markers:</p>"
@@ -400,6 +441,7 @@ class TeamReport(Sections):
                 for r in [r for r in d.reflections if r.generalisable][-3:]
             ],
             "help_needed": [r.what_did_not for r in month_refl if r.what_did_not],
+            "month_summary": dict(self.month_summary().parts),
             "errors": dict(self.errors),
             "build": {"qiwidgets": __version__, "python": sys.executable},
         }
