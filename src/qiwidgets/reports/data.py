@@ -22,7 +22,7 @@ from qiwidgets.store import models as m
 from qiwidgets.store import repo
 from qiwidgets.store.db import session_scope
 
-__all__ = ["TeamData", "fingerprints", "gather_team"]
+__all__ = ["TeamData", "fingerprints", "gather_team", "programme_fingerprint"]
 
 
 @dataclass
@@ -94,7 +94,21 @@ _TEAM_TABLES = (
     (m.PDSACycle, None),
     (m.Aim, None),
     (m.DriverNode, None),
+    (m.HealthCheck, "period"),  # the team's own learning-system checks
 )
+
+
+def programme_fingerprint(db: Any, programme_id: int, month: Month) -> str:
+    """A hash of the programme-level records a programme report reads beyond its teams' (the
+    programme's own learning-system checks up to the end of the month: ids and versions)."""
+    with session_scope(db, write=False) as session:
+        rows = session.execute(
+            select(m.HealthCheck.id, m.HealthCheck.version)
+            .where(m.HealthCheck.programme_id == programme_id, m.HealthCheck.team_id.is_(None),
+                   m.HealthCheck.period <= month.last_day)
+            .order_by(m.HealthCheck.id)
+        ).all()
+    return hashlib.sha256(f"month={month}|health={list(map(tuple, rows))}".encode()).hexdigest()
 
 
 def fingerprints(db: Any, team_ids: Iterable[int], month: Month) -> dict[int, str]:

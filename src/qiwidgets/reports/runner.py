@@ -389,7 +389,7 @@ def _pool(p: Plan):
 
 def _programme_job(p: Plan) -> Job | None:
     """The programme report's job (None when no team summary exists or it is up to date)."""
-    from qiwidgets.reports.data import fingerprints
+    from qiwidgets.reports.data import fingerprints, programme_fingerprint
     from qiwidgets.store import repo
 
     teams_dir = p.month_dir / "teams"
@@ -402,6 +402,7 @@ def _programme_job(p: Plan) -> Job | None:
     every_team = repo.list_teams(p.database_url, p.programme.id)
     for tid, fp in sorted(fingerprints(p.database_url, [t.id for t in every_team], p.month).items()):
         h.update(f"{tid}:{fp}".encode())
+    h.update(programme_fingerprint(p.database_url, p.programme.id, p.month).encode())
     nb = Path(p.options["programme_notebook"])
     build = {"fingerprint": h.hexdigest(), "notebook_sha256": file_sha256(nb),
              "qiwidgets": __version__, "pdf": p.options["pdf"]}  # fmt: skip
