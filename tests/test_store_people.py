@@ -84,3 +84,97 @@ def test_the_commands_grant_list_and_make_a_link(prog, capsys):
     assert people.authenticate(db, url.split("access=")[1]).identity_key == "sam"
     assert main(["access", "grant", "sam", "boss", "--db", db]) == 2
     assert "programme role must be one of" in capsys.readouterr().err
+
+
+# --- the store checks every read and write ------------------------------------------------------
+
+
+@pytest.fixture
+def acting(prog):
+    """The programme with a member of A, a viewer of A and a programme lead, each as an
+    ActingDB (the store as that person sees it)."""
+    db, p, a, b = prog
+    m_ = repo.save_measure(db, {"programme_id": p.id, "code": "falls", "name": "Falls",
+                                "measure_type": "outcome", "value_definition": "Falls"})  # fmt: skip
+    for team in (a, b):
+        repo.record_observation(db, {"team_id": team.id, "measure_id": m_.id,
+                                     "period": "2026-10-01", "value": 3})  # fmt: skip
+        repo.save_reflection(db, {"team_id": team.id, "date": "2026-10-02",
+                                  "what_happened": f"Private to {team.code}"})  # fmt: skip
+    for key, role, team in (("sam", "member", "A"), ("viv", "viewer", "A"),
+                            ("lee", "programme_lead", None)):  # fmt: skip
+        people.add_person(db, key, key.title())
+        people.grant(db, key, role, team=team)
+    as_ = {k: people.ActingDB(db, people.actor_for(db, k)) for k in ("sam", "viv", "lee")}
+    return db, p, a, b, m_, as_
+
+
+def test_a_member_reads_and_changes_their_team_only(acting):
+    db, p, a, b, _falls, as_ = acting
+    sam = as_["sam"]
+    assert [t.code for t in repo.list_teams(sam)] == ["A"]
+    assert repo.get_team(sam, "A").name == "Ward A"
+    for read in (lambda: repo.get_team(sam, "B"), lambda: repo.observations(sam, "B"),
+                 lambda: repo.list_reflections(sam, "B"), lambda: repo.list_annotations(sam, "B"),
+                 lambda: repo.list_pdsa_cycles(sam, "B"), lambda: repo.get_aim(sam, "B")):  # fmt: skip
+        with pytest.raises(AccessDenied, match="no access to Ward B"):
+            read()
+    for programme_wide in (lambda: repo.observations(sam, measure="falls"),
+                           lambda: repo.list_reflections(sam, programme=p.id),
+                           lambda: repo.progress_scores(sam, p.id)):  # fmt: skip
+        with pytest.raises(AccessDenied, match="programme lead"):
+            programme_wide()
+    saved = repo.save_reflection(sam, {"team_id": a.id, "date": "2026-10-03",
+                                       "what_happened": "Ours"})  # fmt: skip
+    assert saved.updated_by_id == people.get_person(db, "sam").id  # signed
+    with pytest.raises(AccessDenied, match="no access to Ward B"):
+        repo.save_reflection(sam, {"team_id": b.id, "date": "2026-10-03", "what_happened": "X"})
+    # moving one of A's records into B is refused too
+    with pytest.raises(AccessDenied):
+        repo.save_reflection(sam, {"team_id": b.id}, id=saved.id, version=saved.version)
+    other = repo.list_reflections(db, "B")[0]
+    with pytest.raises(AccessDenied):
+        repo.delete_record(sam, type(other), other.id, version=other.version)
+    assert len(repo.list_reflections(db, "B")) == 1  # nothing of B changed
+
+
+def test_a_viewer_reads_and_cannot_save(acting):
+    db, _p, a, _b, falls, as_ = acting
+    viv = as_["viv"]
+    assert len(repo.observations(viv, "A")) == 1
+    with pytest.raises(AccessDenied, match="but not change them"):
+        repo.record_observation(viv, {"team_id": a.id, "measure_id": falls.id,
+                                      "period": "2026-11-01", "value": 2})  # fmt: skip
+    assert len(repo.observations(db, "A")) == 1
+
+
+def test_the_programme_lead_sees_every_team_and_edits_are_signed(acting):
+    db, _p, _a, b, falls, as_ = acting
+    lee = as_["lee"]
+    assert [t.code for t in repo.list_teams(lee)] == ["A", "B"]
+    assert len(repo.observations(lee, measure="falls")) == 2
+    obs = repo.observations(db, "B").iloc[0]
+    repo.record_observation(lee, {"team_id": b.id, "measure_id": falls.id, "period": "2026-10-01",
+                                  "value": 5}, version=int(obs["version"]))  # fmt: skip
+    history = repo.observation_history(db, "B")
+    assert len(history) == 1
+    from sqlalchemy import select
+
+    from qiwidgets.store import models as mm
+    from qiwidgets.store.db import session_scope
+
+    with session_scope(db, write=False) as s:
+        edit = s.scalar(select(mm.ObservationEdit))
+        assert edit.changed_by_id == people.get_person(db, "lee").id
+
+
+def test_a_revoked_link_stops_saving_at_once(acting):
+    db, _p, a, _b, _falls, _as = acting
+    link, _ = people.create_link(db, "sam")
+    sam = people.ActingDB(db, people.actor_for_link(db, link.id))
+    repo.save_reflection(sam, {"team_id": a.id, "date": "2026-10-04", "what_happened": "One"})
+    people.revoke_links(db, "sam")
+    with pytest.raises(AccessDenied, match="no longer works"):
+        repo.save_reflection(sam, {"team_id": a.id, "date": "2026-10-05", "what_happened": "Two"})
+    with pytest.raises(AccessDenied, match="no longer works"):
+        people.actor_for_link(db, link.id)

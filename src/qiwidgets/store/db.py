@@ -442,6 +442,8 @@ def run_in_transaction(
     for attempt in range(retries + 1):
         bind = engine.execution_options(qi_write=True) if write else engine
         session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        # who acts (qiwidgets.store.people.ActingDB): the repository checks it in the session
+        session.info["actor"] = getattr(db, "actor", None)
         try:
             result = fn(session)
             session.commit()

@@ -68,6 +68,7 @@ class Actor:
     teams: Mapping[int, str] = field(default_factory=dict)
     programmes: Mapping[int, str] = field(default_factory=dict)
     operator: bool = False
+    link_id: int | None = None  # the personal link the person came with
 
     def role(self, team_id: int, programme_id: int | None = None) -> str | None:
         """The person's role for a team (a programme role counts for its every team)."""
@@ -300,22 +301,53 @@ def revoke_links(db: StoreLike, key: str, link_ids: Iterable[int] | None = None)
         return n
 
 
-def authenticate(db: StoreLike, secret: str) -> m.Person | None:
-    """The person whose live link carries ``secret`` (None: unknown, revoked or expired)."""
+def _live(link: m.AccessLink) -> bool:
+    return link.revoked_at is None and (link.expires_at is None or link.expires_at >= m.utcnow())
+
+
+def authenticate_link(db: StoreLike, secret: str) -> tuple[int, m.Person] | None:
+    """``(link id, person)`` of the live link carrying ``secret`` (None: unknown, revoked or
+    expired)."""
     if not secret or len(secret) > 200:
         return None
-    now = m.utcnow()
     with session_scope(db, write=False) as session:
         row = session.execute(
             select(m.AccessLink, m.Person).join(m.Person, m.Person.id == m.AccessLink.person_id)
             .where(m.AccessLink.secret_hash == secret_hash(secret))
         ).first()  # fmt: skip
-        if row is None:
+        if row is None or not _live(row[0]):
             return None
-        link, person = row
-        if link.revoked_at is not None or (link.expires_at is not None and link.expires_at < now):
-            return None
-        return person
+        return row[0].id, row[1]
+
+
+def authenticate(db: StoreLike, secret: str) -> m.Person | None:
+    """The person whose live link carries ``secret`` (None: unknown, revoked or expired)."""
+    found = authenticate_link(db, secret)
+    return None if found is None else found[1]
+
+
+def link_is_live(db: StoreLike, link_id: int) -> bool:
+    """The link still opens the dashboards (not revoked, not expired, its person there)."""
+    with session_scope(db, write=False) as session:
+        return link_is_live_in(session, link_id)
+
+
+def link_is_live_in(session, link_id: int) -> bool:
+    """:func:`link_is_live`, inside a transaction already open."""
+    link = session.get(m.AccessLink, link_id)
+    return link is not None and _live(link)
+
+
+def actor_for_link(db: StoreLike, link_id: int) -> Actor:
+    """The :class:`Actor` of the person of a live link (refused when it is not live)."""
+    with session_scope(db, write=False) as session:
+        link = session.get(m.AccessLink, link_id)
+        if link is None or not _live(link):
+            raise AccessDenied("This access link no longer works (revoked or expired): ask "
+                               "your programme lead for a new one.")  # fmt: skip
+        key = session.get(m.Person, link.person_id).identity_key
+    actor = actor_for(db, key)
+    return Actor(actor.person_id, actor.name, actor.teams, actor.programmes, link_id=link_id)
 
 
 __all__ = [
@@ -325,13 +357,16 @@ __all__ = [
     "Actor",
     "access_rows",
     "actor_for",
+    "actor_for_link",
     "actor_of",
     "add_person",
     "authenticate",
+    "authenticate_link",
     "check_team",
     "create_link",
     "get_person",
     "grant",
+    "link_is_live",
     "list_links",
     "list_people",
     "normalise_key",

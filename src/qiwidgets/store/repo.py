@@ -51,8 +51,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from qiwidgets.errors import InvalidRecordError, NotFoundError, StaleEditError, StoreError
+from qiwidgets.errors import (
+    AccessDenied,
+    InvalidRecordError,
+    NotFoundError,
+    StaleEditError,
+    StoreError,
+)
 from qiwidgets.store import models as m
+from qiwidgets.store import people
 from qiwidgets.store.db import StoreLike, get_engine, run_in_transaction, translate_error
 
 Record = TypeVar("Record", bound=m.Base)
@@ -589,9 +596,11 @@ def _save(
             record = None
         else:
             record = _load_for_update(session, model, id, version)
+            _may(session, record, write=True)  # where it was
             current = _current_values(record, schema)
             current.update(_link_ids(record))
             values = validate(schema, {**current, **given}, what)
+        _may_save(session, model, values)  # where it goes
         if check is not None:
             check(session, values, record)
         columns = {k: v for k, v in values.model_dump().items() if k in model.__table__.c}
@@ -605,12 +614,33 @@ def _save(
         if links is not None:
             with session.no_autoflush:
                 links(session, record, values)
+        _signed(session, record)
         _flush(session, record)
         for attr in load:  # make the links readable after the session closes
             getattr(record, attr)
         return record
 
     return run_in_transaction(work, db)
+
+
+def _may_save(session: Session, model: type, values: BaseModel) -> None:
+    """Refuse a save whoever acts may not make: into a team they may not change, or a
+    programme-wide record without a programme lead's role."""
+    if _actor(session) is None:
+        return
+    if model is m.Programme:
+        _may_programme(session, getattr(values, "id", None), write=True)
+        return
+    if model is m.Team:
+        _may_programme(session, values.programme_id, write=True)
+        return
+    team_id = getattr(values, "team_id", None)
+    if team_id is not None:
+        team = session.get(m.Team, team_id)
+        if team is not None:
+            _may(session, team, write=True)
+        return
+    _may_programme(session, getattr(values, "programme_id", None), write=True)
 
 
 def _set_links(session: Session, record: Any, attr: str, ids: Iterable[int]) -> None:
@@ -643,6 +673,7 @@ def delete_record(db: StoreLike, model: type[m.Base], id: int, *, version: int) 
 
     def work(session: Session):
         record = _load_for_update(session, model, id, version)
+        _may(session, record, write=True)
         session.delete(record)
         try:
             _flush(session, record)
@@ -721,7 +752,11 @@ def list_teams(db: StoreLike, programme: ProgrammeRef = None) -> list[m.Team]:
         stmt = select(m.Team).order_by(m.Team.programme_id, m.Team.code)
         if programme is not None:
             stmt = stmt.where(m.Team.programme_id == _programme(session, programme).id)
-        return list(session.scalars(stmt))
+        teams = list(session.scalars(stmt))
+        actor = _actor(session)
+        if actor is not None:  # whoever acts sees the teams they may read, and only those
+            teams = [t for t in teams if actor.can_read(t.id, t.programme_id)]
+        return teams
 
 
 def get_team(db: StoreLike, team: TeamRef, programme: ProgrammeRef = None) -> m.Team:
@@ -949,7 +984,7 @@ def observations(
     """
     engine = get_engine(db)
     sqlite = engine.dialect.name == "sqlite"
-    with _reader(engine) as session:
+    with _reader(db) as session:
         stmt = (
             select(
                 m.Team.code,
@@ -979,7 +1014,12 @@ def observations(
                 m.Observation.measure_id == _measure(session, measure, t, programme).id
             )
         elif team is None:
-            stmt = stmt.where(m.Team.programme_id == _programme(session, programme).id)
+            p = _programme(session, programme)
+            _may_programme(session, p.id, write=False)
+            stmt = stmt.where(m.Team.programme_id == p.id)
+        if team is None and measure is not None:  # every team's values of one measure
+            _may_programme(session, _measure(session, measure, None, programme).programme_id,
+                           write=False)  # fmt: skip
         if start is not None:
             stmt = stmt.where(m.Observation.period >= start)
         if end is not None:
@@ -1209,6 +1249,7 @@ def record_observation(
 
     def work(session: Session):
         team = _need(session, m.Team, values.team_id, "data point", "team_id")
+        _may(session, team, write=True)
         _check_in_family(session, "data point", team, [values.measure_id], "measure_id")
         measure = session.get(m.Measure, values.measure_id)
         if (
@@ -1251,6 +1292,7 @@ def record_observation(
             record = m.Observation(team_id=values.team_id, measure_id=values.measure_id,
                                    period=values.period, source=source, **new)  # fmt: skip
             session.add(record)
+            _signed(session, record)
             _flush(session, record)
             return record
         now = m.utcnow()
@@ -1260,10 +1302,12 @@ def record_observation(
                 session.add(m.ObservationEdit(
                     observation_id=record.id, field=field, old_value=_text_value(before),
                     new_value=_text_value(after), changed_at=now, source=source,
+                    changed_by_id=getattr(_actor(session), "person_id", None),
                 ))  # fmt: skip
                 setattr(record, field, after)
         if session.is_modified(record):
             record.source = source
+            _signed(session, record)
             _flush(session, record)
         return record
 
@@ -1451,10 +1495,12 @@ def list_reflections(
     end: dt.date | None = None,
     generalisable: bool | None = None,
     bright_spot: bool | None = None,
+    shared: bool | None = None,
 ) -> list[m.Reflection]:
     """Reflections by date: one team's, or (``team`` None) every team's in the programme.
 
-    ``generalisable=True`` / ``bright_spot=True`` keep only those flagged (programme report).
+    ``generalisable=True`` / ``bright_spot=True`` keep only those flagged; ``shared=True``
+    only those the team shared with the programme (every programme channel asks for these).
     """
     with _reader(db) as session:
         stmt = select(m.Reflection)
@@ -1462,9 +1508,12 @@ def list_reflections(
             stmt = stmt.where(m.Reflection.team_id == _team(session, team, programme).id)
         else:
             p = _programme(session, programme)
+            _may_programme(session, p.id, write=False)
             stmt = stmt.join(m.Team, m.Team.id == m.Reflection.team_id).where(
                 m.Team.programme_id == p.id
             )
+        if shared is not None:
+            stmt = stmt.where(m.Reflection.shared == shared)
         if start is not None:
             stmt = stmt.where(m.Reflection.date >= start)
         if end is not None:
@@ -1552,6 +1601,7 @@ def progress_scores(db: StoreLike, programme: ProgrammeRef = None) -> pd.DataFra
     """
     with _reader(db) as session:
         p = _programme(session, programme)
+        _may_programme(session, p.id, write=False)
         rows = session.execute(
             select(
                 m.Team.code,
@@ -1626,10 +1676,12 @@ def list_health_checks(
         )
         if team is not None:
             stmt = stmt.where(m.HealthCheck.team_id == _team(session, team, p).id)
-        elif level == "programme":
-            stmt = stmt.where(m.HealthCheck.team_id.is_(None))
-        elif level == "team":
-            stmt = stmt.where(m.HealthCheck.team_id.is_not(None))
+        else:
+            _may_programme(session, p.id, write=False)
+            if level == "programme":
+                stmt = stmt.where(m.HealthCheck.team_id.is_(None))
+            elif level == "team":
+                stmt = stmt.where(m.HealthCheck.team_id.is_not(None))
         rows = session.execute(
             stmt.order_by(m.HealthCheck.period, m.Team.code, m.HealthCheck.component)
         ).all()
@@ -1669,13 +1721,16 @@ def save_health_check(db, data, *, id=None, version=None) -> m.HealthCheck:
 
 
 class _reader:
-    """A read-only session (no write lock) whose objects stay usable after it closes."""
+    """A read-only session (no write lock) whose objects stay usable after it closes; it
+    carries who acts (:class:`~qiwidgets.store.people.ActingDB`), for the access checks."""
 
     def __init__(self, db: StoreLike):
         self.engine = get_engine(db)
+        self.actor = people.actor_of(db)
 
     def __enter__(self) -> Session:
         self.session = Session(self.engine, expire_on_commit=False)
+        self.session.info["actor"] = self.actor
         return self.session
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -1691,7 +1746,56 @@ def _get(db: StoreLike, model: type[Record], id: int) -> Record:
         record = session.get(model, id)
         if record is None:
             raise NotFoundError(f"There is no {KINDS[model].noun} with id {id}.")
+        _may(session, record, write=False)
         return record
+
+
+# --- who may read and change what (qiwidgets.store.people) ---------------------------------------
+
+
+def _actor(session: Session) -> people.Actor | None:
+    return session.info.get("actor")
+
+
+def _may(session: Session, record: Any, *, write: bool) -> None:
+    """Refuse (AccessDenied) unless whoever acts may read (or change) ``record``: a team, a
+    record of a team, or a programme-wide record (a shared measure, a programme health check,
+    a programme, a team's own row). Nobody in particular acting (a command, an analyst's own
+    notebook): nothing to check."""
+    actor = _actor(session)
+    if actor is None or actor.operator:
+        return
+    if write and actor.link_id is not None and not people.link_is_live_in(session, actor.link_id):
+        raise AccessDenied("Your access link no longer works (revoked or expired): nothing was "
+                           "saved. Ask your programme lead for a new one.")  # fmt: skip
+    if isinstance(record, m.Team):
+        actor.check(record, write=write)
+        return
+    team_id = getattr(record, "team_id", None)
+    if team_id is not None:
+        actor.check(session.get(m.Team, team_id), write=write)
+        return
+    programme_id = record.id if isinstance(record, m.Programme) else getattr(
+        record, "programme_id", None)  # fmt: skip
+    _may_programme(session, programme_id, write=write)
+
+
+def _may_programme(session: Session, programme_id: int | None, *, write: bool) -> None:
+    """Refuse unless whoever acts may read (or change) the whole programme."""
+    actor = _actor(session)
+    if actor is None or actor.operator:
+        return
+    role = actor.programmes.get(programme_id)
+    if role is None or (write and role not in people.WRITING_PROGRAMME_ROLES):
+        what = "change the programme's own records" if write else "see the whole programme"
+        raise AccessDenied(f"{actor.name} may not {what}: that is for the programme lead.")
+
+
+def _signed(session: Session, record: Any) -> None:
+    """The person saving, on the record (``updated_by_id``), when someone in particular acts."""
+    actor = _actor(session)
+    if actor is not None and actor.person_id is not None and hasattr(record, "updated_by_id"):
+        record.updated_by_id = actor.person_id
 
 
 def _programme(session: Session, programme: ProgrammeRef) -> m.Programme:
@@ -1716,6 +1820,13 @@ def _programme(session: Session, programme: ProgrammeRef) -> m.Programme:
 
 
 def _team(session: Session, team: TeamRef, programme: ProgrammeRef = None) -> m.Team:
+    """A team by record, id or code; whoever acts must be allowed to read it."""
+    found = _find_team(session, team, programme)
+    _may(session, found, write=False)
+    return found
+
+
+def _find_team(session: Session, team: TeamRef, programme: ProgrammeRef = None) -> m.Team:
     if isinstance(team, m.Team):
         return team
     if isinstance(team, int):
