@@ -86,6 +86,7 @@ def _place_labels(units: pd.DataFrame, xdom: tuple, ydom: list, width: int, heig
         _, cy = px(0.0, centre[0])
         cw = len(centre[1]) * _CHAR_WIDTH[False] + 4
         taken.append((0, cy - 16, cw + 4, cy - 1))
+        taken.append((0, cy - 1.5, width, cy + 1.5))  # the line itself: names above or below
     order = sorted(range(len(units)), key=lambda i: (not bool(units["outside"].iat[i]),
                                                       points[i][1], points[i][0]))  # fmt: skip
     out = []

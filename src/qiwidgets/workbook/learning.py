@@ -984,34 +984,34 @@ def programme_month_summary(programme_status: Any, library: ChangeIdeaLibrary | 
     with_signals = [t for t in ps.teams if any(m.new_signals for m in t.measures)]
     n_signals = sum(len(m.new_signals) for t in ps.teams for m in t.measures)
     spots = ps.bright_spots()
-    changed = (f"{_plural(n_signals, 'new signal')} on the charts of "
-               f"{_plural(len(with_signals), 'team')} ({_join([t.name for t in with_signals])})"
-               if n_signals
-               else f"No team's chart shows a new signal in {month}")  # fmt: skip
-    changed += (f"; {_plural(len(spots), 'team is a bright spot', 'teams are bright spots')} "
-                f"({_join([s.team_name for s in spots])})." if spots
-                else "; no team is a bright spot.")  # fmt: skip
+    changed = (f"{_plural(n_signals, 'new signal')}, on the charts of "
+               f"{_join([t.name for t in with_signals])}." if n_signals
+               else f"No team's chart shows a new signal in {month}.")  # fmt: skip
+    changed += (f" {_plural(len(spots), 'team is a bright spot', 'teams are bright spots')}: "
+                f"{_join([s.team_name for s in spots])}." if spots
+                else " No team is a bright spot.")  # fmt: skip
     spread = library.spread()
     started = sum(len(t.pdsa_started) for t in ps.teams)
     decided = sum(1 for t in ps.teams for c in t.pdsa_finished if _get(c, "act"))
-    new = [f"{_plural(started, 'PDSA cycle')} started and {decided} decided across teams"]
-    reached = [f"{s.idea.name} reached {_join(list(s.new_teams))}" for s in spread if s.new_teams]
-    if reached:
-        new.append("; ".join(reached))
-    elif spread:
-        new.append(_plural(len(spread), "change idea") + " saw tests, decisions or signals")
+    if started or decided:
+        new = [f"{_plural(started, 'PDSA cycle')} started and {decided} decided across teams."]
     else:
-        new.append("no change idea spread to a new team")
-    new_text = "; ".join(new) + "."
+        new = ["No PDSA cycle started or was decided this month."]
+    reached = [f"{s.idea.name} reached {_join(list(s.new_teams))}." for s in spread if s.new_teams]
+    if reached:
+        new += reached
+    elif spread:
+        new.append(_plural(len(spread), "change idea") + " saw tests, decisions or signals.")
+    else:
+        new.append("No change idea spread to a new team.")
     support = ps.support()
-    attention = (f"{_plural(len(support), 'team')} may need support "
-                 f"({_join([t.name for t, _ in support])})" if support
-                 else "No team shows a reason for extra support")  # fmt: skip
+    attention = [f"{_plural(len(support), 'team')} may need support: "
+                 f"{_join([t.name for t, _ in support])}." if support
+                 else "No team shows a reason for extra support."]  # fmt: skip
     if health is not None and health.programme.attention is not None:
         a = health.programme.attention
-        attention += (f"; in the programme's learning-system check ({a.period:%b %Y}), "
-                      f"{a.label.lower()} most needs attention ({a.rating} of 5)")  # fmt: skip
-    attention += "."
+        attention.append(f"In the programme's learning-system check of {a.period:%B %Y}, "
+                         f"{a.label.lower()} most needs attention ({a.rating} of 5).")  # fmt: skip
     end = _month_end(ps.month)
     shared = [r for t in ps.teams for r in t.month_reflections
               if _get(r, "generalisable") or _get(r, "bright_spot")]  # fmt: skip
@@ -1022,11 +1022,10 @@ def programme_month_summary(programme_status: Any, library: ChangeIdeaLibrary | 
                    f"(bright spots or may generalise).")  # fmt: skip
     else:
         learned = f"No reflection was shared with the programme in {month}."
-    learned += (f" Teams have flagged {_plural(len(ever), 'reflection')} as may-generalise so far;"
-                f" {_plural(len(library.shared()), 'change idea')} tested by two or more teams "
-                "are in the library.")  # fmt: skip
-    return MonthSummary(ps.month, changed + ("" if changed.endswith(".") else "."), new_text,
-                        attention, learned)  # fmt: skip
+    learned += (f" Teams have flagged {_plural(len(ever), 'reflection')} as may-generalise so far,"
+                f" and {_plural(len(library.shared()), 'change idea')} in the library were "
+                "tested by two or more teams.")  # fmt: skip
+    return MonthSummary(ps.month, changed, " ".join(new), " ".join(attention), learned)
 
 
 __all__ = [
