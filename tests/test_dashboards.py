@@ -508,7 +508,9 @@ def test_programme_dashboard_in_process(sample_db, monkeypatch, tmp_path):
     assert codes == sorted(codes) and len(codes) == 12
     assert dash.outcome is not None and dash.outcome.code == "FALLS_HARM"
     html = "".join(getattr(w, "value", "") for w in dash.children)
-    assert html.count('class="qi-vl"') == 2  # funnel plot and small multiples
+    # funnel plot and small multiples, and each bright spot's evidence (its card's chart)
+    assert html.count('class="qi-vl"') == 2 + sum(len(s.evidence) for s in dash.stories)
+    assert html.count('class="qi-funnel"') == html.count('class="qi-small-multiples"') == 1
     assert 'href="team.ipynb?team=W01"' in html
     assert team_link('W"1', "<b>") == ('<a class="qi-team-link" href="team.ipynb?team=W%221">'
                                        "&lt;b&gt;</a>")  # fmt: skip

@@ -1,13 +1,18 @@
 """The programme dashboard: every team at a glance, the shared outcome across teams, and the
 learning worth spreading.
 
-A learning tool, not performance management: teams are listed by name (never ranked), with
-their progress scores and the verdict of each shared measure; the shared outcome measure is
-read across teams with a funnel plot and small multiples; bright spots, changes taking hold,
-teams that may need support and the reflections teams flagged as "may generalise" are listed;
-each team name links to that team's dashboard. The page only reads the store, and renders the
-core's :class:`~qiwidgets.workbook.status.ProgrammeStatus`: the verdicts, the bright spots and
-the teams that may need support are the same as in the programme report.
+A learning tool, not performance management: the page opens with the month in one paragraph;
+teams are listed by name (never ranked), with their progress scores and the verdict of each
+shared measure; the shared outcome measure is read across teams with a funnel plot and small
+multiples; bright spots with their story (the evidence, the change ideas behind them, the
+reflections the team shared), changes taking hold, teams that may need support and the
+reflections teams flagged as "may generalise" are listed; the change-idea library can be
+searched and filtered by measure and decision (:class:`ChangeIdeaBrowser`); the learning
+system's health is shown for the programme and each team (:class:`HealthBrowser`); each team
+name links to that team's dashboard. The page only reads the store, and renders the core's
+:class:`~qiwidgets.workbook.status.ProgrammeStatus` and :mod:`qiwidgets.workbook.learning`:
+the verdicts, the bright spots, the library and the teams that may need support are the same
+as in the programme report.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from qiwidgets import workbook as wb
 from qiwidgets.dashboards import fastchart
 from qiwidgets.errors import QIError
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, multiline
+from qiwidgets.widgets._base import Panel, esc, multiline, safe
 
 log = logging.getLogger("qiwidgets.dashboards")
 
@@ -42,6 +47,128 @@ def team_link(code: str, name: str) -> str:
 
 def _team_cell(team_status: Any) -> str:
     return team_link(team_status.code, team_status.name)
+
+
+#: The decision filter's choices: (label, value); "" is every decision.
+DECISION_OPTIONS = (("Any decision", ""), ("Adopted", "adopt"), ("Adapted", "adapt"),
+                    ("Abandoned", "abandon"), ("No decision yet", "undecided"))  # fmt: skip
+#: The longest search a visitor can send (characters).
+MAX_SEARCH = 200
+
+
+class ChangeIdeaBrowser(Panel):
+    """The change-idea library, searchable and filtered by measure and decision.
+
+    The controls drive :meth:`qiwidgets.workbook.ChangeIdeaLibrary.filter` (a pure function,
+    which checks every value it is given: a visitor can send any trait value); the outcome is
+    kept on :attr:`result` and rendered with :func:`qiwidgets.views.change_idea_library`.
+
+    Attributes
+    ----------
+    library:
+        The whole library (:func:`qiwidgets.workbook.library_from`).
+    result:
+        The library as filtered now.
+    """
+
+    def __init__(self, db: Any, library: Any):
+        super().__init__(db)
+        self.add_class("qi-library-browser")
+        self.library = library
+        self.result = library
+        narrow = widgets.Layout(width="min(100%, 330px)")
+        self.search = widgets.Text(description="Search", placeholder="a word of an idea, a team…",
+                                   continuous_update=False, layout=narrow)  # fmt: skip
+        self.measure = widgets.Dropdown(
+            description="Measure", options=[("All measures", ""), *[(name, code) for code, name
+                                                                   in library.measure_options]],
+            value="", layout=narrow)  # fmt: skip
+        self.decision = widgets.Dropdown(description="Decision", options=list(DECISION_OPTIONS),
+                                         value="", layout=narrow)  # fmt: skip
+        for control in (self.search, self.measure, self.decision):
+            control.add_class("qi-keep")
+            control.observe(self._on_filter, names="value")
+        self.output = widgets.HTML()
+        self.children = [widgets.HBox([self.search, self.measure, self.decision],
+                                      layout=widgets.Layout(flex_flow="row wrap")),
+                         self.status, self.output]  # fmt: skip
+        self.render()
+
+    def render(self) -> None:
+        self.output.value = views.change_idea_library(self.result, team_cell=team_link)
+
+    def apply(self, search: Any = "", measure: Any = "", decision: Any = "") -> Any:
+        """Filter the library (each value checked) and show the result."""
+        if isinstance(search, str) and len(search) > MAX_SEARCH:
+            raise wb.WorkbookInputError(f"`search` is too long; keep it under {MAX_SEARCH} "
+                                        "characters.")  # fmt: skip
+        self.result = self.library.filter(search, measure, decision)
+        self.render()
+        n = len(self.result.ideas)
+        self.say(f"{n} change idea{'s' if n != 1 else ''} shown.", "info")
+        return self.result
+
+    @safe("filtering the change ideas")
+    def _on_filter(self, _change: dict) -> None:
+        self.apply(self.search.value, self.measure.value, self.decision.value)
+
+
+class HealthBrowser(Panel):
+    """The learning system's health: the programme's check or a team's, chosen from a list
+    (:func:`qiwidgets.views.health_view`), and every team's latest check at a glance.
+
+    Attributes
+    ----------
+    health:
+        The :class:`~qiwidgets.workbook.ProgrammeHealth` shown.
+    shown:
+        The :class:`~qiwidgets.workbook.HealthView` shown now.
+    """
+
+    def __init__(self, db: Any, health: Any):
+        super().__init__(db)
+        self.add_class("qi-health-browser")
+        self.health = health
+        self.shown = health.programme
+        self.scope = widgets.Dropdown(
+            description="Whose check",
+            options=[("The programme", "programme"), *[(v.name, v.scope) for v in health.teams]],
+            value="programme", layout=widgets.Layout(width="min(100%, 480px)"),
+            style={"description_width": "initial"},
+        )  # fmt: skip
+        self.scope.observe(self._on_scope, names="value")
+        self.output = widgets.HTML(views.health_view(self.shown))
+        overview = widgets.HTML("<h4>Every team's latest check</h4>"
+                                + views.health_overview(health, team_link))  # fmt: skip
+        self.children = [self.scope, self.status, self.output, overview]
+
+    def show(self, scope: Any) -> Any:
+        """Show the programme's check (``"programme"``) or a team's (its code)."""
+        scope = wb.clean_choice(scope, "scope", [v for _, v in self.scope.options])
+        self.shown = self.health.programme if scope == "programme" else self.health.team(scope)
+        self.output.value = views.health_view(self.shown)
+        self.say(f"Showing the learning-system check of {self.shown.name}.", "info")
+        return self.shown
+
+    @safe("choosing whose check to show")
+    def _on_scope(self, change: dict) -> None:
+        self.show(change["new"])
+
+
+def _evidence_card(status: Any) -> str:
+    """A bright spot's evidence: the measure's card as the team's dashboard shows it."""
+    from qiwidgets.dashboards.team import measure_card
+
+    return (f"<details><summary>The evidence: {esc(status.measure_name)} on "
+            f"{esc(status.team_name)}'s chart</summary>{measure_card(status).html}</details>")
+
+
+#: Terms the programme page explains at its foot (beyond its measures' rule sets).
+PAGE_TERMS = ("progress_score", "rule_set", "funnel_plot", "programme_average",
+              "observed_expected", "funnel_limits", "overdispersion", "outlier",
+              "small_multiples", "bright_spot_team", "change_taking_hold", "may_need_support",
+              "change_idea_library", "spread", "signal_after_test", "change_that_held",
+              "undecided", "learning_system_check", "health_rating", "needs_attention")  # fmt: skip
 
 
 def outcome_charts(outcome: Any, obs: pd.DataFrame, names: dict[str, str]) -> tuple[str, str]:
@@ -123,11 +250,16 @@ class ProgrammeDashboard(Panel):
             if r.bright_spot or r.generalisable
         ]
         month = f"{self.programme_status.month:%B %Y}"
+        self.library = wb.library_from(self.programme_status)
+        self.health = wb.programme_health(repo.list_health_checks(db, self.prog.id), teams,
+                                          self.programme_status.month)  # fmt: skip
+        self.summary = wb.programme_month_summary(self.programme_status, self.library,
+                                                  self.health)  # fmt: skip
         head = widgets.HTML(
             f'<h2 style="margin:0.2em 0">{esc(self.prog.name)}</h2>'
             f'<p style="color:{views.MUTED}">{len(teams)} teams, as of {esc(month)}. This page is '
             "for learning across teams, not for ranking them: teams are listed by name. Click a "
-            "team to open its dashboard.</p>"
+            "team to open its dashboard.</p>" + views.month_summary(self.summary)
         )
         table = widgets.HTML(
             "<h3>Teams at a glance</h3>"
@@ -142,20 +274,45 @@ class ProgrammeDashboard(Panel):
             funnel_html, sm_html = outcome_charts(self.outcome, obs, code_names)
             parts.append(widgets.HTML(
                 f"<h3>{esc(self.outcome.name)}: all teams, last {wb.FUNNEL_MONTHS} months</h3>"
-                f'<p style="font-size:90%;color:{views.MUTED}">A funnel plot: each dot is a team; '
-                "teams inside the funnel differ only by common-cause variation.</p>" + funnel_html
+                f'<p style="font-size:90%;color:{views.MUTED}">A {views.term("funnel_plot", "funnel plot")}: '
+                "each dot is a team, named beside it; teams inside the funnel differ only by "
+                f"common-cause variation. The line across is the "
+                f"{views.term('programme_average', 'programme average')}.</p>" + funnel_html
             ))  # fmt: skip
             parts.append(widgets.HTML(
-                f"<h3>{esc(self.outcome.name)}: each team over time</h3>" + sm_html
+                f"<h3>{esc(self.outcome.name)}: each team over time "
+                f"({views.term('small_multiples', 'small multiples')})</h3>" + sm_html
             ))  # fmt: skip
+        self.stories = wb.bright_spot_stories(self.programme_status, self.library)
         parts.append(widgets.HTML(
             "<h3>Bright spots and learning to share</h3>"
             + views.bright_spots(self.programme_status, _team_cell)
+            + "<h4>Each bright spot's story</h4>"
+            + views.bright_spot_stories(self.stories, team_link, _evidence_card, heading="h5")
             + learning_html(reflections, id_names)
         ))  # fmt: skip
+        self.library_browser = ChangeIdeaBrowser(db, self.library)
+        parts.append(widgets.HTML(
+            f"<h3>{views.term('change_idea_library')}: what was tested, where, and what "
+            "followed</h3><h4>What spread this month</h4>" + views.spread(self.library)
+            + "<h4>Every change idea</h4>"
+        ))  # fmt: skip
+        parts.append(self.library_browser)
+        self.health_browser = HealthBrowser(db, self.health)
+        parts.append(widgets.HTML(
+            "<h3>The learning system's health</h3>"
+            f"<p style='font-size:90%;color:{views.MUTED}'>"
+            f"{esc(glossary.explain('learning_system_check'))} "
+            f"{esc(glossary.explain('health_rating'))} Checks are entered in the workbook "
+            "(notebook 04).</p>"
+        ))  # fmt: skip
+        parts.append(self.health_browser)
         parts.append(widgets.HTML(
             "<h3>Teams that may need support</h3>" + views.support(self.programme_status, _team_cell)
         ))  # fmt: skip
+        rule_sets = [m.rule_set for t in self.programme_status.teams for m in t.measures]
+        parts.append(widgets.HTML("<h3>Words used on this page</h3>"
+                                  + views.terms_note([*PAGE_TERMS, *rule_sets], "")))  # fmt: skip
         self.children = parts
 
     @property
@@ -164,4 +321,4 @@ class ProgrammeDashboard(Panel):
         return self.programme_status.teams
 
 
-__all__ = ["ProgrammeDashboard", "team_link"]
+__all__ = ["ChangeIdeaBrowser", "HealthBrowser", "ProgrammeDashboard", "team_link"]

@@ -102,6 +102,17 @@ def header_html(db: Any, team: Any) -> str:
     return "".join(parts)
 
 
+def learning_system_html(db: Any, team: Any) -> str:
+    """The team's own learning-system check, folded under the header: the latest rating of each
+    component, what changed since the check before and the component that most needs
+    attention (:func:`qiwidgets.workbook.team_health`). Checks are entered in the workbook."""
+    view = wb.team_health(db, team)
+    said = (f"latest {view.latest_period:%B %Y}; most needs attention: {view.attention_words()}"
+            if view.has_data else "no check yet")  # fmt: skip
+    return (f'<details class="qi-team-health"><summary>Our learning-system check '
+            f"({esc(said)})</summary>{views.health_view(view)}</details>")  # fmt: skip
+
+
 class TeamDashboard(Panel):
     """One team's dashboard: a team picker, the aim and progress, and tabs for the measures,
     a chart to explore (baselines, phases, notes — each with a reason), PDSA cycles,
@@ -147,6 +158,7 @@ class TeamDashboard(Panel):
             description="Team", layout=widgets.Layout(width="min(100%, 480px)"),
         )  # fmt: skip
         self.header = widgets.HTML()
+        self.health = widgets.HTML()  # the team's learning-system check (learning_system_html)
         self.cards_html = widgets.HTML()
         self.family_note = widgets.HTML(
             f'<p style="color:#425563">{esc(glossary.explain("family_of_measures"))} '
@@ -160,7 +172,7 @@ class TeamDashboard(Panel):
         self.tabs.titles = TABS
         self.team_select.observe(self._on_team, names="value")
         self.tabs.observe(self._on_tab, names="selected_index")
-        self.children = [self.team_select, self.status, self.header, self.tabs]
+        self.children = [self.team_select, self.status, self.header, self.health, self.tabs]
         self.add_class("qi-team-dashboard")
         if prebuild:
             for title in TABS[1:]:
@@ -243,6 +255,7 @@ class TeamDashboard(Panel):
             finally:
                 self._busy = False
         self.header.value = header_html(self.db, self.team)
+        self.health.value = learning_system_html(self.db, self.team)
         index = self.tabs.selected_index or 0
         self._ensure(TABS[index])
 
@@ -274,4 +287,5 @@ class TeamDashboard(Panel):
             explorer._guard("redrawing the chart", explorer.refresh)
 
 
-__all__ = ["TABS", "MeasureCard", "TeamDashboard", "header_html", "measure_card", "team_cards"]
+__all__ = ["TABS", "MeasureCard", "TeamDashboard", "header_html", "learning_system_html",
+           "measure_card", "team_cards"]
