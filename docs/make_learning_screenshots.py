@@ -1,0 +1,71 @@
+"""Take the README's screenshots of the programme's learning system, by hand:
+``.venv/bin/python docs/make_learning_screenshots.py``.
+
+Loads the sample programme into a temporary store, serves the dashboards, and saves from the
+programme dashboard (October 2026): the month in one paragraph, the funnel plot, the
+learning-system health (the programme's check, then Ward 3's), the change-idea library searched
+and filtered by measure and decision, and a bright spot's story (docs/img/learning-*.png). Debian's Chromium through Playwright; nothing is fetched from
+the network.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "img"
+WAIT = 180_000  # ms
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    from qiwidgets.dashboards.harness import ServedDashboards, launch_chromium
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    with tempfile.TemporaryDirectory(prefix="qiwidgets-shots-") as tmp:
+        db = str(Path(tmp) / "sample.db")
+        init_db(db)
+        load_sample(db)
+        dispose_engines()
+        with ServedDashboards(db, workdir=Path(tmp) / "serve") as served, \
+                sync_playwright() as p:  # fmt: skip
+            browser = launch_chromium(p)
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            page.goto(served.url("programme.ipynb"), wait_until="commit")
+            page.locator(".qi-funnel .qi-vl[data-drawn='yes'] svg").wait_for(timeout=WAIT)
+
+            def shot(locator, name: str) -> None:
+                locator.scroll_into_view_if_needed()
+                path = OUT / name
+                locator.screenshot(path=str(path))
+                print("wrote", path.relative_to(ROOT))
+
+            shot(page.locator(".qi-month-summary").first, "learning-month-summary.png")
+            shot(page.locator(".qi-funnel").first, "learning-funnel.png")
+            health = page.locator(".qi-health-browser")
+            shot(health.locator(".qi-health").first, "learning-health-programme.png")
+            health.locator(".widget-dropdown select").first.select_option(label="Ward 3 (Stroke)")
+            team = health.locator(".qi-health[data-qi-health-scope='W03']")
+            team.wait_for(timeout=WAIT)
+            shot(team, "learning-health-team.png")
+            library = page.locator(".qi-library-browser")
+            library.locator(".widget-dropdown select").nth(1).select_option(label="Adopted")
+            library.locator(".widget-dropdown select").nth(0).select_option(
+                label="Falls with harm per 1,000 occupied bed days")
+            search = library.locator("input[type='text']").first
+            search.fill("rounding")
+            search.press("Enter")
+            page.locator(".qi-library-browser .qi-library[data-qi-ideas='1']").wait_for(
+                timeout=WAIT)  # fmt: skip
+            shot(library, "learning-library.png")
+            shot(page.locator(".qi-story").first, "learning-bright-spot.png")
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
