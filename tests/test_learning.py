@@ -34,6 +34,19 @@ def _csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def share_flagged_reflections(db: str) -> int:
+    """The teams share with the programme the reflections they marked as a bright spot or as
+    may-generalise (the sample leaves every reflection with its team). Returns how many."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    with con:
+        n = con.execute("UPDATE reflections SET shared = 1 WHERE bright_spot = 1 "
+                        "OR generalisable = 1").rowcount  # fmt: skip
+    con.close()
+    return n
+
+
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
     from qiwidgets.store.db import dispose_engines, init_db
@@ -43,6 +56,7 @@ def sample_db(tmp_path_factory):
     init_db(str(path))
     load_sample(str(path))
     dispose_engines()
+    assert share_flagged_reflections(str(path)) > 0
     return str(path)
 
 
@@ -211,6 +225,24 @@ def test_each_bright_spot_links_its_evidence_reflections_and_change_ideas(status
         behind = [i for i in s.ideas if i.attributed]
         assert behind, s.team_name
         assert all(f.improved and f.team_code == s.team_code for i in behind for f in i.evidence)
+
+
+def test_a_reflection_the_team_has_not_shared_stays_with_the_team(status, library):
+    """Learning in confidence: a programme shows a reflection only once its team shared it."""
+    team = status.team(wb.bright_spot_stories(status, library)[0].team_code)
+    kept = [r for r in team.records.reflections if r.shared]
+    assert kept
+    for r in kept:
+        r.shared = False  # the detached records of this status only; the store is unchanged
+    try:
+        story = next(s for s in wb.bright_spot_stories(status, library)
+                     if s.team_code == team.code)  # fmt: skip
+        assert story.reflections == ()
+        assert "has not shared with the programme" in views.bright_spot_stories([story])
+        assert wb.shared_learning(team.records.reflections) == []
+    finally:
+        for r in kept:
+            r.shared = True
 
 
 # --- learning-system health -----------------------------------------------------------------------

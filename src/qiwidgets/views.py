@@ -512,8 +512,8 @@ def bright_spot_stories(stories: Iterable[Any], team_cell: Callable[[str, str], 
                              f"[{esc(', '.join(flags))}]: {texts}</li>")  # fmt: skip
             parts.append(f"<p>What the team shared:</p><ul>{''.join(items)}</ul>")
         else:
-            parts.append("<p>The team has not shared a reflection marked as a bright spot or "
-                         "as may-generalise yet.</p>")  # fmt: skip
+            parts.append("<p>The team has not shared with the programme a reflection marked "
+                         "as a bright spot or as may-generalise yet.</p>")  # fmt: skip
         parts.append("</section>")
         out.append("".join(parts))
     return "".join(out) or "<p>No bright spot this month, so no story to tell yet.</p>"

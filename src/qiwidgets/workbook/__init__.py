@@ -52,6 +52,7 @@ from qiwidgets.workbook.learning import (
     library_from,
     programme_health,
     programme_month_summary,
+    shared_learning,
     team_health,
     team_month_summary,
 )
@@ -195,6 +196,7 @@ __all__ = [
     "programme_status",
     "rule_set_for",
     "series_frame",
+    "shared_learning",
     "signal_events",
     "suggest_chart",
     "support_reasons",

@@ -585,8 +585,8 @@ class IdeaBehind:
 @dataclass(frozen=True)
 class BrightSpotStory:
     """A bright spot (:data:`~qiwidgets.workbook.status.BRIGHT_SPOT_RULE`), its evidence (the
-    measures' statuses: a channel draws their charts), the reflections the team shared, and the
-    change ideas behind it."""
+    measures' statuses: a channel draws their charts), the reflections the team shared with the
+    programme (:func:`shared_learning`), and the change ideas behind it."""
 
     spot: Any
     reflections: tuple[Any, ...]
@@ -607,13 +607,22 @@ class BrightSpotStory:
         return self.spot.measures
 
 
+def shared_learning(reflections: Iterable[Any], end: Any = None, *,
+                    flags: Sequence[str] = ("bright_spot", "generalisable")) -> list[Any]:  # fmt: skip
+    """The reflections a programme may show: those the team shared with the programme (the
+    store's ``shared``; a reflection belongs to its team until then) and marked with one of
+    ``flags`` (a bright spot, may generalise), up to ``end``, newest first."""
+    last = None if end is None else _as_date(end)
+    out = [r for r in reflections
+           if _get(r, "shared", False) and any(_get(r, f) for f in flags)
+           and (last is None or _as_date(_get(r, "date")) <= last)]  # fmt: skip
+    out.sort(key=lambda r: (_as_date(_get(r, "date")), str(_get(r, "id"))), reverse=True)
+    return out
+
+
 def _shared_reflections(team_status: Any) -> list[Any]:
-    end = _month_end(team_status.month)
-    flagged = [r for r in team_status.records.reflections
-               if (_get(r, "bright_spot") or _get(r, "generalisable"))
-               and _as_date(_get(r, "date")) <= end]  # fmt: skip
-    flagged.sort(key=lambda r: (_as_date(_get(r, "date")), str(_get(r, "id"))), reverse=True)
-    return flagged[:STORY_REFLECTIONS]
+    reflections = team_status.records.reflections
+    return shared_learning(reflections, _month_end(team_status.month))[:STORY_REFLECTIONS]
 
 
 def bright_spot_stories(programme_status: Any, library: ChangeIdeaLibrary | None = None
@@ -1013,16 +1022,15 @@ def programme_month_summary(programme_status: Any, library: ChangeIdeaLibrary | 
         attention.append(f"In the programme's learning-system check of {a.period:%B %Y}, "
                          f"{a.label.lower()} most needs attention ({a.rating} of 5).")  # fmt: skip
     end = _month_end(ps.month)
-    shared = [r for t in ps.teams for r in t.month_reflections
-              if _get(r, "generalisable") or _get(r, "bright_spot")]  # fmt: skip
-    ever = [r for t in ps.teams for r in t.records.reflections
-            if _get(r, "generalisable") and _as_date(_get(r, "date")) <= end]  # fmt: skip
+    shared = [r for t in ps.teams for r in shared_learning(t.month_reflections)]
+    ever = [r for t in ps.teams
+            for r in shared_learning(t.records.reflections, end, flags=("generalisable",))]
     if shared:
         learned = (f"{_plural(len(shared), 'reflection')} shared with the programme this month "
                    f"(bright spots or may generalise).")  # fmt: skip
     else:
         learned = f"No reflection was shared with the programme in {month}."
-    learned += (f" Teams have flagged {_plural(len(ever), 'reflection')} as may-generalise so far,"
+    learned += (f" Teams have shared {_plural(len(ever), 'reflection')} that may generalise so far,"
                 f" and {_plural(len(library.shared()), 'change idea')} in the library were "
                 "tested by two or more teams.")  # fmt: skip
     return MonthSummary(ps.month, changed, " ".join(new), " ".join(attention), learned)
@@ -1055,6 +1063,7 @@ __all__ = [
     "measure_followups",
     "programme_health",
     "programme_month_summary",
+    "shared_learning",
     "signal_verdict",
     "team_health",
     "team_month_summary",
