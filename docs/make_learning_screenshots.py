@@ -4,7 +4,9 @@
 Loads the sample programme into a temporary store, serves the dashboards, and saves from the
 programme dashboard (October 2026): the month in one paragraph, the funnel plot, the
 learning-system health (the programme's check, then Ward 3's), the change-idea library searched
-and filtered by measure and decision, and a bright spot's story (docs/img/learning-*.png). Debian's Chromium through Playwright; nothing is fetched from
+and filtered by measure and decision, and a bright spot's story (docs/img/learning-*.png). The
+sample's teams are taken to have shared with the programme the reflections they marked as a
+bright spot or as may-generalise. Debian's Chromium through Playwright; nothing is fetched from
 the network.
 """
 
@@ -19,6 +21,17 @@ OUT = ROOT / "docs" / "img"
 WAIT = 180_000  # ms
 
 
+def share_flagged_reflections(db: str) -> None:
+    """As the sample's teams would: share with the programme the reflections they marked as a
+    bright spot or as may-generalise (the sample leaves every reflection with its team)."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE reflections SET shared = 1 WHERE bright_spot = 1 OR generalisable = 1")
+    con.close()
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -31,6 +44,7 @@ def main() -> int:
         init_db(db)
         load_sample(db)
         dispose_engines()
+        share_flagged_reflections(db)
         with ServedDashboards(db, workdir=Path(tmp) / "serve") as served, \
                 sync_playwright() as p:  # fmt: skip
             browser = launch_chromium(p)
