@@ -208,8 +208,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "anhoej": (
         "Anhøj rules",
         (
-            "Jacob Anhøj's run rules (as the R package qicharts2 applies them): a signal is an "
-            "unusually long run on one side of the centre line, or unusually few crossings of it."
+            "Jacob Anhøj's run rules (used by qicharts2): an unusually long run on one side of "
+            "the centre line, or unusually few crossings of it."
         ),
     ),
     "ihi": (
@@ -234,15 +234,15 @@ TERMS: dict[str, tuple[str, str]] = {
     "funnel_plot": (
         "Funnel plot",
         (
-            "Each team is a dot placed by its size; the funnel's limits show how far from the "
-            "programme average a team of that size can be by chance alone."
+            "Each team is a dot placed by its size; the funnel shows how far from the programme "
+            "average a team of that size can be by chance alone."
         ),
     ),
     "programme_average": (
         "Programme average",
         (
-            "The funnel plot's centre line: every team's events pooled (a ratio of 1 means a "
-            "team had as many events as expected at the programme's rate)."
+            "The funnel plot's centre line: every team's events pooled (a ratio of 1: as many "
+            "events as expected at the programme's rate)."
         ),
     ),
     "observed_expected": (
@@ -253,7 +253,7 @@ TERMS: dict[str, tuple[str, str]] = {
         ),
     ),
     "funnel_limits": (
-        "95 % and 99.8 % limits",
+        "Limits of 95 % and 99.8 %",
         (
             "By chance alone a team falls outside the 95 % limits about 1 time in 20, outside "
             "the 99.8 % limits about 1 time in 500."
@@ -262,8 +262,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "overdispersion": (
         "Overdispersion (phi, φ)",
         (
-            "Teams differ more than chance alone would give; phi says how many times more (1 is "
-            "as chance gives) and the funnel's limits are widened to allow for it."
+            "Teams differ more than chance alone gives; phi says how many times more (1: as "
+            "chance gives), and the funnel is widened for it."
         ),
     ),
     "small_multiples": (
@@ -281,8 +281,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "change_idea_library": (
         "Change-idea library",
         (
-            "Every change idea tested in the programme: the teams that tested it, their "
-            "predictions, results and decisions, and what followed on their charts."
+            "Every change idea tested in the programme: who tested it, predictions, results, "
+            "decisions, and what followed on the charts."
         ),
     ),
     "signal_after_test": (
