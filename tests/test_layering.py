@@ -76,6 +76,19 @@ def test_the_spc_engine_imports_no_widgets_and_no_charting():
     assert out.stdout.strip() == "[]"
 
 
+def test_importing_qiwidgets_makes_no_widget():
+    """A dashboard kernel closes a page built before its visitor arrived (every widget of the
+    kernel, ``Widget.close_all``) when the page is not theirs to see: a widget made at import
+    and shared by later pages would then be closed under them, and their tabs stay blank."""
+    code = ("import importlib, pkgutil, ipywidgets, qiwidgets\n"
+            "for m in pkgutil.walk_packages(qiwidgets.__path__, 'qiwidgets.'):\n"
+            "    if not m.name.endswith(('__main__', 'voila_app')):\n"
+            "        importlib.import_module(m.name)\n"
+            "print(len(ipywidgets.Widget.widgets))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"
+
+
 #: Lines that say nothing on their own (a copied block is judged on the rest).
 _THIN = re.compile(r"^(?:[()\[\]{}:,.]*|else:|try:|pass|return|\)\s*#.*|@\w+.*|def \w+\(self\).*)$")
 #: How many code lines in a row, the same in two channels, make a copied block.

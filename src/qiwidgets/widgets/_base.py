@@ -45,6 +45,12 @@ UNEXPECTED = (
 NOT_SHOWN = "The page could not show it yet: reload the page to see it."
 
 
+def wide() -> widgets.Layout:
+    """A layout the width of its panel (a new one each time: a layout made once at import and
+    shared would be closed with the first page a kernel closes, and blank every later page)."""
+    return widgets.Layout(width="95%")
+
+
 def esc(value: Any) -> str:
     """``value`` as text safe inside HTML (None becomes an empty string)."""
     return "" if value is None else html.escape(str(value), quote=True)

@@ -10,10 +10,9 @@ from qiwidgets import glossary
 from qiwidgets import workbook as wb
 from qiwidgets.store import models as m
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, help_line, safe, table_html, term_html
+from qiwidgets.widgets._base import Panel, esc, help_line, safe, table_html, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
 
-_WIDE = widgets.Layout(width="95%")
 _STYLE = {"description_width": "150px"}
 
 #: Text fields of a measure's operational definition shown in the editor: (field, label).
@@ -63,16 +62,16 @@ class MeasureFamily(Panel):
         self._editing = None  # the record being edited (None: a new measure)
         self.table = widgets.HTML()
         self.warnings_html = widgets.HTML()
-        self.pick = widgets.Dropdown(description="Edit", layout=_WIDE, style=_STYLE)
+        self.pick = widgets.Dropdown(description="Edit", layout=wide(), style=_STYLE)
         self.code = widgets.Text(description="Code", style=_STYLE)
-        self.name = widgets.Text(description="Name", layout=_WIDE, style=_STYLE)
+        self.name = widgets.Text(description="Name", layout=wide(), style=_STYLE)
         self.measure_type = widgets.Dropdown(
             description="Kind of measure", style=_STYLE,
             options=[(glossary.label(t), t) for t in m.MEASURE_TYPES], value="process",
         )  # fmt: skip
         self.type_help = widgets.HTML()
         self.data_kind = widgets.Dropdown(
-            description="Kind of data", style=_STYLE, layout=_WIDE,
+            description="Kind of data", style=_STYLE, layout=wide(),
             options=[("(choose)", None)] + [(v, k) for k, v in wb.DATA_KIND_LABELS.items()],
         )  # fmt: skip
         self.suggestion_html = widgets.HTML()
@@ -86,7 +85,7 @@ class MeasureFamily(Panel):
             + [(glossary.label(r), r) for r in m.RULE_SETS],
         )  # fmt: skip
         self.texts = {
-            f: widgets.Text(description=label, layout=_WIDE, style=_STYLE)
+            f: widgets.Text(description=label, layout=wide(), style=_STYLE)
             for f, label in TEXT_FIELDS
         }
         self.multiplier = widgets.FloatText(description="Multiplier", value=1.0, style=_STYLE)

@@ -11,10 +11,18 @@ from qiwidgets import glossary
 from qiwidgets import workbook as wb
 from qiwidgets.store import models as m
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, help_line, multiline, safe, table_html, term_html
+from qiwidgets.widgets._base import (
+    Panel,
+    esc,
+    help_line,
+    multiline,
+    safe,
+    table_html,
+    term_html,
+    wide,
+)
 from qiwidgets.widgets.purpose import resolve_team
 
-_WIDE = widgets.Layout(width="95%")
 _STYLE = {"description_width": "120px"}
 #: The Act choices: (label, value); "" means not decided yet.
 ACT_OPTIONS = (("Not decided", ""), ("Adopt", "adopt"), ("Adapt", "adapt"), ("Abandon", "abandon"))
@@ -49,20 +57,20 @@ class PDSALog(Panel):
         self.on_saved: Callable[[Any], Any] | None = None
         self._editing = None
         self.table = widgets.HTML()
-        self.pick = widgets.Dropdown(description="Cycle", layout=_WIDE, style=_STYLE)
+        self.pick = widgets.Dropdown(description="Cycle", layout=wide(), style=_STYLE)
         self.stage_html = widgets.HTML()
-        self.title = widgets.Text(description="Title", layout=_WIDE, style=_STYLE)
-        self.change_idea = widgets.Dropdown(description="Change idea", layout=_WIDE, style=_STYLE)
-        self.measures = widgets.SelectMultiple(description="Measures", rows=4, layout=_WIDE,
+        self.title = widgets.Text(description="Title", layout=wide(), style=_STYLE)
+        self.change_idea = widgets.Dropdown(description="Change idea", layout=wide(), style=_STYLE)
+        self.measures = widgets.SelectMultiple(description="Measures", rows=4, layout=wide(),
                                                style=_STYLE)  # fmt: skip
-        self.plan_question = widgets.Textarea(description="Question", layout=_WIDE, style=_STYLE)
-        self.prediction = widgets.Textarea(description="Prediction", layout=_WIDE, style=_STYLE)
+        self.plan_question = widgets.Textarea(description="Question", layout=wide(), style=_STYLE)
+        self.prediction = widgets.Textarea(description="Prediction", layout=wide(), style=_STYLE)
         self.plan_date = widgets.DatePicker(description="Planned on", style=_STYLE)
         self.do_start = widgets.DatePicker(description="Started on", style=_STYLE)
-        self.do_notes = widgets.Textarea(description="What happened", layout=_WIDE, style=_STYLE)
+        self.do_notes = widgets.Textarea(description="What happened", layout=wide(), style=_STYLE)
         self.prediction_echo = widgets.HTML()
         self.study_date = widgets.DatePicker(description="Studied on", style=_STYLE)
-        self.study_result = widgets.Textarea(description="Result vs prediction", layout=_WIDE,
+        self.study_result = widgets.Textarea(description="Result vs prediction", layout=wide(),
                                              style=_STYLE)  # fmt: skip
         self.act = widgets.ToggleButtons(options=ACT_OPTIONS, value="", description="Act",
                                          style=_STYLE)  # fmt: skip

@@ -11,10 +11,9 @@ from qiwidgets import glossary
 from qiwidgets import workbook as wb
 from qiwidgets.errors import StaleEditError
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, safe, table_html, term_html
+from qiwidgets.widgets._base import Panel, esc, safe, table_html, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
 
-_WIDE = widgets.Layout(width="95%")
 _STYLE = {"description_width": "120px"}
 #: Score options: "3.0 — modest improvement".
 SCORE_OPTIONS = (("(not scored)", None),) + tuple(
@@ -64,11 +63,11 @@ class ProgressScoreWidget(Panel):
         self.month = widgets.DatePicker(description="Month", style=_STYLE)
         self.team_score = widgets.Dropdown(options=SCORE_OPTIONS, value=None,
                                            description="Team's score", style=_STYLE,
-                                           layout=_WIDE)  # fmt: skip
+                                           layout=wide())  # fmt: skip
         self.lead_score = widgets.Dropdown(options=SCORE_OPTIONS, value=None,
                                            description="Lead's score", style=_STYLE,
-                                           layout=_WIDE)  # fmt: skip
-        self.justification = widgets.Textarea(description="Why", layout=_WIDE, style=_STYLE)
+                                           layout=wide())  # fmt: skip
+        self.justification = widgets.Textarea(description="Why", layout=wide(), style=_STYLE)
         self.save_button = widgets.Button(description="Save score", button_style="primary")
         self.history_html = widgets.HTML()
         for control in (self.team_score, self.lead_score):
@@ -179,7 +178,7 @@ class HealthCheckWidget(Panel):
         for control in self.ratings.values():
             control.add_class("qi-keep")  # kept with the comments typed, by the page
         self.comments = {
-            c: widgets.Text(description="Comment", layout=_WIDE, style=_STYLE)
+            c: widgets.Text(description="Comment", layout=wide(), style=_STYLE)
             for c in glossary.HEALTH_COMPONENTS
         }
         self.save_button = widgets.Button(description="Save check", button_style="primary")

@@ -10,9 +10,7 @@ import ipywidgets as widgets
 from qiwidgets import glossary
 from qiwidgets import workbook as wb
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, help_line, safe, status_html, term_html
-
-_WIDE = widgets.Layout(width="95%")
+from qiwidgets.widgets._base import Panel, esc, help_line, safe, status_html, term_html, wide
 
 
 def resolve_team(db: Any, team: Any, programme: Any = None):
@@ -65,20 +63,20 @@ class AimBuilder(Panel):
         self.check: wb.AimCheck | None = None
         self.header = widgets.HTML()
         self.what = widgets.Textarea(
-            description="What", placeholder="Reduce falls with harm", layout=_WIDE
+            description="What", placeholder="Reduce falls with harm", layout=wide()
         )
         self.for_whom = widgets.Text(
-            description="For whom", placeholder="for patients on Ward 7", layout=_WIDE
+            description="For whom", placeholder="for patients on Ward 7", layout=wide()
         )
         self.how_much = widgets.Text(
-            description="How much", placeholder="from 6 to 3 per 1,000 bed days", layout=_WIDE
+            description="How much", placeholder="from 6 to 3 per 1,000 bed days", layout=wide()
         )
         self.by_when = widgets.DatePicker(description="By when")
         self.baseline = widgets.Text(
-            description="Baseline", placeholder="6 per 1,000 bed days (2025)", layout=_WIDE
+            description="Baseline", placeholder="6 per 1,000 bed days (2025)", layout=wide()
         )
         self.outcome_measures = widgets.SelectMultiple(
-            description="Outcome measures", rows=4, layout=_WIDE,
+            description="Outcome measures", rows=4, layout=wide(),
             style={"description_width": "initial"},
         )  # fmt: skip
         self.check_html = widgets.HTML()
@@ -232,10 +230,10 @@ class DriverDiagramEditor(Panel):
         self.kind = widgets.Dropdown(options=self.KINDS, value="primary", description="Add a")
         self.kind_help = widgets.HTML()
         self.parent = widgets.Dropdown(description="Under")
-        self.text = widgets.Text(description="Text", layout=_WIDE)
+        self.text = widgets.Text(description="Text", layout=wide())
         self.add_button = widgets.Button(description="Add", button_style="primary")
-        self.node = widgets.Dropdown(description="Change", layout=_WIDE)
-        self.edit_text = widgets.Text(description="New text", layout=_WIDE)
+        self.node = widgets.Dropdown(description="Change", layout=wide())
+        self.edit_text = widgets.Text(description="New text", layout=wide())
         self.edit_button = widgets.Button(description="Save change")
         self.kind.observe(self._on_kind, names="value")
         self.node.observe(self._on_node, names="value")

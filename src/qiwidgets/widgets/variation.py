@@ -13,11 +13,9 @@ from qiwidgets import workbook as wb
 from qiwidgets.errors import NotFoundError
 from qiwidgets.store import models as m
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, multiline, safe, table_html, term_html
+from qiwidgets.widgets._base import Panel, esc, multiline, safe, table_html, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
 from qiwidgets.workbook.story import tell
-
-_WIDE = widgets.Layout(width="95%")
 
 #: The rule sets the explorer offers: (button label, key).
 RULE_SET_OPTIONS = (("Anhøj", "anhoej"), ("IHI", "ihi"), ("Making Data Count", "mdc"))
@@ -122,8 +120,8 @@ class VariationExplorer(Panel):
         self.on_record_learning: Callable[[wb.PDSAPrompt], Any] | None = None
         self._busy = False
 
-        self.team_select = widgets.Dropdown(description="Team", layout=_WIDE)
-        self.measure_select = widgets.Dropdown(description="Measure", layout=_WIDE)
+        self.team_select = widgets.Dropdown(description="Team", layout=wide())
+        self.measure_select = widgets.Dropdown(description="Measure", layout=wide())
         self._asked_rule_set = (
             None if rule_set is None else wb.clean_choice(rule_set, "rule_set", glossary.RULE_SETS)
         )
@@ -145,16 +143,16 @@ class VariationExplorer(Panel):
         self.action = widgets.Dropdown(options=ACTIONS, value="event", description="Record")
         self.action_help = widgets.HTML()
         self.period = widgets.Dropdown(description="At")
-        self.note_text = widgets.Text(description="What", layout=_WIDE)
+        self.note_text = widgets.Text(description="What", layout=wide())
         self.reason = widgets.Textarea(
             description="Why",
-            layout=_WIDE,
+            layout=wide(),
             placeholder="The reason (required to change the limits)",
         )
         self.this_measure_only = widgets.Checkbox(value=True, description="This measure only")
         self.record_button = widgets.Button(description="Record", button_style="primary")
         self.annotations_html = widgets.HTML()
-        self.remove_select = widgets.Dropdown(description="Remove", layout=_WIDE)
+        self.remove_select = widgets.Dropdown(description="Remove", layout=wide())
         self.remove_button = widgets.Button(description="Remove note")
 
         self.team_select.observe(self._on_team, names="value")
