@@ -48,8 +48,10 @@ class Visit:
 
     def open(self, url: str, *, charts: int = 1):
         self.document = self.page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT)
-        self.page.wait_for_selector(".qi-team-dashboard, .qi-programme-dashboard, .qi-failed",
-                                    timeout=PAGE_TIMEOUT)  # fmt: skip
+        self.page.wait_for_selector(
+            ".qi-team-dashboard, .qi-programme-dashboard, .qi-failed, .qi-refused",
+            timeout=PAGE_TIMEOUT,
+        )
         if charts:
             self.wait_charts(charts)
         return self.page
@@ -82,5 +84,3 @@ def screenshot(page, name: str) -> Path:
     # kept as a test artefact: LOOK at it (test-artifacts/dashboards/*.png)
     assert path.stat().st_size > 10_000, f"{path} is suspiciously small"
     return path
-
-

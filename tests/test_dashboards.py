@@ -490,13 +490,105 @@ def test_the_team_page_says_which_team_a_link_shows(sample_db, monkeypatch, tmp_
     cases = [
         ("token=abc", "W01", "info", "Showing Ward 1 (Acute Medicine), the first team by name"),
         ("team=W03&token=abc", "W03", "", ""),
-        ("team=NOPE", "W01", "warning", "There is no team 'NOPE': showing Ward 1"),
+        (
+            "team=NOPE",
+            "W01",
+            "warning",
+            "There is no team 'NOPE' that you can open: showing Ward 1",
+        ),
     ]
     for query, code, kind, words in cases:
         monkeypatch.setenv("QUERY_STRING", query)
         dash = runtime.TeamPage.prepare().open()
         assert dash.team.code == code
         assert dash.message_kind == kind and words in dash.message
+
+
+@pytest.fixture
+def people_db(tmp_path):
+    """A sample store with a Ward 5 member, a viewer and a programme lead, and their links."""
+    from qiwidgets.store import people
+    from qiwidgets.store.db import init_db
+    from qiwidgets.store.sample import load_sample
+
+    db = f"sqlite:///{tmp_path / 'people.db'}"
+    init_db(db)
+    load_sample(db)
+    links = {}
+    for key, role, team in [("sam", "member", "W05"), ("val", "viewer", "W05"),
+                            ("lee", "programme_lead", None)]:  # fmt: skip
+        people.add_person(db, key, key.title())
+        people.grant(db, key, role, team=team)
+        links[key] = people.create_link(db, key)[0].id
+    return db, links
+
+
+def _as_visitor(monkeypatch, tmp_path, db, visitor, query=""):
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(runtime.DB_ENV, db)
+    monkeypatch.setenv(runtime.VISITOR_ENV, visitor)
+    monkeypatch.setenv("QUERY_STRING", query)
+
+
+def test_a_page_acts_as_its_visitor(people_db, monkeypatch, tmp_path):
+    """The kernel builds the page as the visitor the server names: a member's picker holds
+    their team only, another team asked for by address is not opened, and every section the
+    page builds reads through the visitor (a save by a viewer is refused by the store)."""
+    db, links = people_db
+    _as_visitor(monkeypatch, tmp_path, db, f"link:{links['sam']}", "team=W02")
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)
+    dash = runtime.TeamPage.prepare().open()
+    assert dash.team.code == "W05" and [n for n, _ in dash.team_select.options] == [
+        "Ward 5 (Respiratory)"]  # fmt: skip
+    assert "There is no team 'W02' that you can open" in dash.message
+    # a crafted widget message (what a comm 'update' does: the picker's index) cannot choose
+    # a team the picker does not hold
+    with pytest.raises(Exception, match="Invalid selection"):
+        dash.team_select.set_state({"index": 7})
+    assert dash.team.code == "W05"
+
+    _as_visitor(monkeypatch, tmp_path, db, f"link:{links['val']}")
+    dash = runtime.TeamPage.prepare().open()
+    dash.tabs.selected_index = 3  # Reflections
+    journal = dash.sections["Reflections"]
+    journal.prompts["what_happened"].value = "A viewer writes"
+    journal.save_button.click()
+    assert "may look at Ward 5 (Respiratory)'s records but not change them" in journal.message
+
+
+def test_the_operator_s_warm_page_is_closed_before_a_person_sees_it(people_db, monkeypatch,
+                                                                     tmp_path):  # fmt: skip
+    from ipywidgets.widgets.widget import _instances
+
+    db, links = people_db
+    _as_visitor(monkeypatch, tmp_path, db, "operator", "team=W05")
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    page = runtime.TeamPage.prepare()  # built for Ward 1, as the operator
+    warm = page.widget
+    assert warm.team.code == "W01" and warm.comm is not None
+    monkeypatch.setenv(runtime.VISITOR_ENV, f"link:{links['sam']}")
+    dash = page.open()
+    assert warm.comm is None  # closed: never sent to the visitor's browser
+    assert dash is not warm and dash.team.code == "W05"
+    states = [w.get_state() for w in _instances.values()]
+    assert not [s for s in states if "Ward 1 (Acute Medicine)" in str(s)]
+
+
+def test_the_programme_page_is_refused_to_a_team_member(people_db, monkeypatch, tmp_path):
+    from qiwidgets.dashboards.programme import ProgrammeDashboard
+
+    db, links = people_db
+    _as_visitor(monkeypatch, tmp_path, db, f"link:{links['sam']}")
+    page = runtime.ProgrammePage.prepare().open()
+    assert "qi-refused" in page.value and "that is for the programme lead" in page.value
+    _as_visitor(monkeypatch, tmp_path, db, f"link:{links['lee']}")
+    assert isinstance(runtime.ProgrammePage.prepare().open(), ProgrammeDashboard)
+    # a link revoked since the page was asked for opens nothing
+    from qiwidgets.store import people
+
+    people.revoke_links(db, "lee")
+    page = runtime.ProgrammePage.prepare().open()
+    assert "qi-refused" in page.value and "no longer works" in page.value
 
 
 def test_programme_dashboard_in_process(sample_db, monkeypatch, tmp_path):

@@ -119,9 +119,14 @@ def test_no_one_but_a_warm_kernel_can_take_its_visitor_s_request(server, visit):
 def _kernel_environments(served) -> list[dict[str, str]]:
     import psutil
 
-    kernels = [p for p in psutil.Process(served.proc.pid).children(recursive=True)
-               if "ipykernel_launcher" in " ".join(p.cmdline())]  # fmt: skip
-    return [k.environ() for k in kernels]
+    envs = []  # (a page left is shut down: its kernel may be gone or a zombie by now)
+    for p in psutil.Process(served.proc.pid).children(recursive=True):
+        try:
+            if "ipykernel_launcher" in " ".join(p.cmdline()):
+                envs.append(p.environ())
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return envs
 
 
 def _assert_no_token_and_a_key_each(envs: list[dict[str, str]], token: str) -> None:

@@ -50,6 +50,9 @@ SETTINGS: dict[str, Setting] = {
     "chart_cache": Setting(f"{PREFIX}CHART_CACHE", "where the dashboards keep drawn charts"),
     "chromium": Setting(f"{PREFIX}CHROMIUM", "the Chromium that prints PDF reports"),
     "pipelines": Setting(f"{PREFIX}PIPELINES", "the folder holding the report notebooks"),
+    "visitor": Setting(
+        f"{PREFIX}VISITOR", "set by qiwidgets serve for each page: who it is for (internal)"
+    ),
     "visitor_key": Setting(
         f"{PREFIX}VISITOR_KEY", "set by qiwidgets serve for each dashboard kernel (internal)"
     ),
@@ -98,7 +101,7 @@ def describe_settings() -> list[tuple[str, str, str]]:
 
     rows = []
     for name, setting in SETTINGS.items():
-        if name == "visitor_key":
+        if name in ("visitor", "visitor_key"):
             continue
         value = get(name)
         if name == "token" and value:

@@ -62,6 +62,33 @@ def database() -> str:
     return db
 
 
+#: Who the page is for, as the server tells the kernel: ``link:<id>`` of a personal link, or
+#: ``operator`` (the holder of the server's token).
+VISITOR_ENV = config.env_name("visitor")
+OPERATOR_VISITOR = "operator"
+LINK_VISITOR = "link:"
+
+
+def visitor_db() -> Any:
+    """The store as the page's visitor: every read and write checked against what they may do.
+
+    The server tells the kernel who the visitor is (``QI_VISITOR``: ``link:<id>`` of a personal
+    link, or ``operator`` for the holder of the server's token); a link that was revoked or
+    has expired since is refused here (:class:`~qiwidgets.errors.AccessDenied`).
+    """
+    from qiwidgets.store import people
+
+    db = database()
+    visitor = os.environ.get(VISITOR_ENV, OPERATOR_VISITOR)
+    if visitor == OPERATOR_VISITOR:
+        return people.ActingDB(db, people.OPERATOR)
+    link_id = visitor.removeprefix(LINK_VISITOR)
+    if not visitor.startswith(LINK_VISITOR) or not link_id.isdigit():
+        raise QIError(f"The server named this page's visitor {visitor!r}, which is not a "
+                      "person's link.")  # fmt: skip
+    return people.ActingDB(db, people.actor_for_link(db, int(link_id)))
+
+
 #: The kernel's environment variable holding its key for the visitor-request route, the header
 #: it sends the key in, and what it answers once it has the request (see
 #: :mod:`qiwidgets.dashboards.voila_app`, which checks them).
@@ -131,13 +158,33 @@ def query() -> dict[str, str]:
     return {k: v[0] for k, v in params.items() if k != "token" and v}
 
 
+#: What a person reads when their link opens nothing here (said plainly; nothing to retry).
+NO_TEAM = ("Your link does not give you access to any team yet. Ask your programme lead to add "
+           "you to your team.")  # fmt: skip
+
+
+def refusal(text: str) -> Any:
+    """A widget saying plainly what the visitor may not open and whom to ask."""
+    import ipywidgets as widgets
+
+    from qiwidgets.widgets._base import esc
+
+    return widgets.HTML(
+        f'<div class="qi-refused" role="alert" style="border-left:4px solid #425563;'
+        f'padding:8px 12px;max-width:50em">{esc(text)}</div>'
+    )
+
+
 def failure(exc: BaseException | None, what: str = "opening the dashboard") -> Any:
     """A widget with a plain message (and the traceback in ``--dev``); logs the details."""
     import ipywidgets as widgets
 
-    from qiwidgets.errors import QIError
+    from qiwidgets.errors import AccessDenied, QIError
     from qiwidgets.widgets._base import esc
 
+    if isinstance(exc, AccessDenied):  # not a failure: the person may not open this
+        log.info("Refused while %s: %s", what, exc)
+        return refusal(str(exc))
     if exc is not None:
         log.error("Failed while %s", what, exc_info=exc)
     reason = f"{exc} " if isinstance(exc, QIError) else ""
@@ -235,28 +282,39 @@ class TeamPage(_Page):
             self.widget = TeamDashboard(database(), programme=os.environ.get(PROGRAMME_ENV))
 
     def _open(self) -> Any:
+        import ipywidgets as widgets
+
         from qiwidgets.dashboards.team import TeamDashboard
         from qiwidgets.errors import QIError
+        from qiwidgets.store import people, repo
 
-        db = database()
+        db = visitor_db()
         code = query().get("team")
         programme = os.environ.get(PROGRAMME_ENV)
+        if self.widget is not None and not people.actor_of(db).operator:
+            # the warm page was built for the operator (every team in its picker, the first
+            # team's records): none of it may reach a person's browser, so it goes, and the page
+            # is built again as them
+            widgets.Widget.close_all()
+            self.widget = None
         known = True
-        if self.widget is None:  # no warm kernel: build the page for the visitor's team at once
+        if self.widget is None:  # build the page for the visitor (their teams only)
+            if not repo.list_teams(db, programme):
+                return refusal(NO_TEAM)
             try:
                 self.widget = TeamDashboard(db, code or None, programme=programme)
             except QIError:
                 known = False
                 self.widget = TeamDashboard(db, programme=programme)
-        else:  # a warm kernel built the page for a first team: show the visitor's
+        else:  # the operator's warm page: show the team of the link
             try:
                 self.widget.show_team(code or self.widget.team)
             except QIError:
                 known = False
                 self.widget.show_team(self.widget.team)
         dash = self.widget
-        if not known:
-            dash.say(f"There is no team {code!r}: showing {dash.team.name}. "
+        if not known:  # unknown and not theirs read the same: nothing said about other teams
+            dash.say(f"There is no team {code!r} that you can open: showing {dash.team.name}. "
                      "Choose your team above.", "warning")  # fmt: skip
         elif not code:  # a link without ?team=: say whose page this is before anyone edits it
             dash.say(f"Showing {dash.team.name}, the first team by name: choose your team above.",
@@ -273,7 +331,9 @@ class ProgrammePage(_Page):
     def _open(self) -> Any:
         from qiwidgets.dashboards.programme import ProgrammeDashboard
 
-        return ProgrammeDashboard(database(), os.environ.get(PROGRAMME_ENV))
+        # the store refuses the whole programme to anyone but its lead and analysts
+        # (AccessDenied, shown by open() as a refusal in words)
+        return ProgrammeDashboard(visitor_db(), os.environ.get(PROGRAMME_ENV))
 
 
 __all__ = [

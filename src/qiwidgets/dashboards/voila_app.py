@@ -31,6 +31,7 @@ which any local account can read. Here:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import hmac
 import json
@@ -45,16 +46,30 @@ import jinja2
 import tornado.web
 import tornado.websocket
 from jupyter_core.utils import ensure_async
+from jupyter_server.auth.authorizer import AllowAllAuthorizer, Authorizer
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider, User
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Float
+from traitlets import Float, Type
 from voila import handler as voila_handler
 from voila.app import Voila
 from voila.request_info_handler import RequestInfoSocketHandler
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.contentshandler import VoilaContentsHandler
+from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
-from qiwidgets.dashboards.runtime import RECEIVED, VISITOR_KEY_ENV, VISITOR_KEY_HEADER
+from qiwidgets import config
+from qiwidgets.dashboards.runtime import (
+    LINK_VISITOR,
+    OPERATOR_VISITOR,
+    RECEIVED,
+    VISITOR_ENV,
+    VISITOR_KEY_ENV,
+    VISITOR_KEY_HEADER,
+)
+from qiwidgets.store.people_cli import ACCESS_PARAM
 
 log = logging.getLogger("qiwidgets.dashboards")
 
@@ -64,9 +79,21 @@ ERROR_TEMPLATES = os.path.join(os.path.dirname(__file__), "templates", "server")
 #: This server's secret for the kernels' keys: made at start, never written anywhere.
 _SECRET = secrets.token_bytes(32)
 
-#: Query parameters whose values never reach a kernel or a log line: Jupyter's login token.
-SECRET_PARAMS = frozenset({"token"})
-_SECRET_IN_TEXT = re.compile(r"(?i)\b(token=)[^&\s'\"#]*")
+#: Query parameters whose values never reach a kernel or a log line: Jupyter's login token
+#: and a personal access link's secret.
+SECRET_PARAMS = frozenset({"token", ACCESS_PARAM})
+_SECRET_IN_TEXT = re.compile(r"(?i)\b((?:token|" + ACCESS_PARAM + r")=)[^&\s'\"#]*")
+#: Who the request being served comes from (``link:<id>`` or ``operator``): read where Voilà
+#: hands the request to a kernel (:meth:`VisitorRequestSocket.send_updates`, or the environment
+#: of a kernel started for the visitor).
+CURRENT_VISITOR: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "qiwidgets_visitor", default=OPERATOR_VISITOR
+)
+
+
+#: Whose page each kernel serves (kernel id -> ``link:<id>`` or ``operator``), set when a kernel
+#: is given to a visitor; only they may reach it (:class:`DashboardAuthorizer`).
+KERNEL_VISITORS: dict[str, str] = {}
 
 
 def visitor_key(kernel_id: str) -> str:
@@ -75,19 +102,20 @@ def visitor_key(kernel_id: str) -> str:
 
 
 def drop_secret_params(query: str) -> str:
-    """A query string without its ``token`` (the rest kept in order, as given)."""
+    """A query string without its secrets (``token``, ``access``; the rest kept in order)."""
     parts = [p for p in query.split("&") if p and p.partition("=")[0] not in SECRET_PARAMS]
     return "&".join(parts)
 
 
 def drop_secret_from_url(url: str) -> str:
-    """A URL without the ``token`` in its query."""
+    """A URL without the secrets in its query."""
     parts = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit(parts._replace(query=drop_secret_params(parts.query)))
 
 
 def scrub_token(text: str) -> str:
-    """``text`` with the value of every ``token=`` replaced by ``[secret]`` (for logs)."""
+    """``text`` with the value of every ``token=`` and ``access=`` replaced by ``[secret]``
+    (for logs)."""
     return _SECRET_IN_TEXT.sub(r"\1[secret]", text)
 
 
@@ -162,6 +190,7 @@ class VisitorRequestSocket(RequestInfoSocketHandler):
         info = dict(msg["payload"])
         if "QUERY_STRING" in info:
             info["QUERY_STRING"] = drop_secret_params(info["QUERY_STRING"])
+        info[VISITOR_ENV] = KERNEL_VISITORS[kernel_id] = CURRENT_VISITOR.get()  # whose page
         payload = json.dumps(info)
         waiter = cls._waiters.get(kernel_id)
         if waiter is not None:
@@ -210,8 +239,117 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         if "VOILA_REQUEST_URL" in env:
             env["VOILA_REQUEST_URL"] = drop_secret_from_url(env["VOILA_REQUEST_URL"])
         env[VISITOR_KEY_ENV] = visitor_key(kernel_id)
+        # a kernel started for a visitor is theirs; a warm kernel learns its visitor with the
+        # request (a refill started during someone's request must not inherit them)
+        env.pop(VISITOR_ENV, None)
+        if env.get("VOILA_PREHEAT") != "True":
+            env[VISITOR_ENV] = KERNEL_VISITORS[kernel_id] = CURRENT_VISITOR.get()
         kwargs["env"] = env
         return km, name, kernel_id
+
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
+        KERNEL_VISITORS.pop(kernel_id, None)
+        await ensure_async(super().shutdown_kernel(kernel_id, *args, **kwargs))
+
+
+def may_reach_kernel(kernel_id: str | None, user: Any) -> bool:
+    """Only the visitor a kernel serves may talk to it, see it or stop it (a warm kernel not
+    yet given to anyone: nobody)."""
+    owner = KERNEL_VISITORS.get(kernel_id or "")
+    return owner is not None and owner == visitor_of(user)
+
+
+class DashboardAuthorizer(AllowAllAuthorizer):
+    """Jupyter's kernel routes (``/api/kernels/<id>`` and its websocket) for the kernel's own
+    visitor only: a person who learnt another page's kernel id could otherwise read that page's
+    widgets (another team's records) and act through them, or stop the kernel."""
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        if resource != "kernels":
+            return True
+        kernel_id = getattr(handler, "kernel_id", None) or handler.path_kwargs.get("kernel_id")
+        if kernel_id is None and handler.path_args:
+            kernel_id = handler.path_args[0]
+        if may_reach_kernel(kernel_id, user):
+            return True
+        log.warning("Refused %s of kernel %s to %s", action, kernel_id, visitor_of(user))
+        return False
+
+
+class OwnKernelShutdown(VoilaShutdownKernelHandler):
+    """Voilà's shutdown on leaving a page, for the page's own kernel only."""
+
+    @tornado.web.authenticated
+    async def post(self, kernel_id: str) -> None:
+        if not may_reach_kernel(kernel_id, self.current_user):
+            raise tornado.web.HTTPError(403)
+        await super().post.__wrapped__(self, kernel_id)
+
+
+class DashboardIdentityProvider(PasswordIdentityProvider):
+    """Jupyter's token login (the operator), and personal access links.
+
+    A request with ``?access=SECRET`` is its person's if the link is live (not revoked, not
+    expired): a login cookie then carries the link's id, and every later request checks the
+    link is still live, so a revoked link stops working at once. A link that does not work is
+    refused with a page saying so (403).
+    """
+
+    async def _get_user(self, handler: tornado.web.RequestHandler) -> User | None:
+        from qiwidgets.store import people
+
+        db = config.database()
+        secret = handler.get_query_argument(ACCESS_PARAM, None)
+        if secret:
+            found = people.authenticate_link(db, secret)
+            if found is None:
+                log.warning("Refused a personal access link that is unknown, revoked or expired "
+                            "from %s", handler.request.remote_ip)  # fmt: skip
+                return self._refuse(handler)
+            link_id, person = found
+            user = User(f"{LINK_VISITOR}{link_id}", person.display_name, person.display_name)
+            self.set_login_cookie(handler, user)
+            return user
+        user = await super()._get_user(handler)
+        if user is not None and user.username.startswith(LINK_VISITOR):
+            link_id = _link_id(user.username)
+            if link_id is None or not people.link_is_live(db, link_id):
+                return self._refuse(handler)
+        return user
+
+    def _refuse(self, handler: tornado.web.RequestHandler) -> None:
+        """Nobody, and the page says why (:class:`VisitorPageHandler`); the cookie goes."""
+        self.clear_login_cookie(handler)
+        handler._qi_link_refused = True  # type: ignore[attr-defined]
+
+
+def _link_id(username: str) -> int | None:
+    text = username[len(LINK_VISITOR) :]
+    return int(text) if text.isdigit() else None
+
+
+def visitor_of(user: Any) -> str:
+    """What the kernel is told of a page's visitor: ``link:<id>``, or ``operator``."""
+    name = getattr(user, "username", "") or ""
+    return name if name.startswith(LINK_VISITOR) else OPERATOR_VISITOR
+
+
+class VisitorPageHandler(TornadoVoilaHandler):
+    """Voilà's page handler, with the visitor known while their page is made (for the kernel)."""
+
+    @allow_unauthenticated  # Jupyter's login is asked for below, after a refused link is said
+    async def get(self, path: str | None = None) -> None:
+        if getattr(self, "_qi_link_refused", False):  # a link that does not work: say so
+            raise tornado.web.HTTPError(403, reason="Access link not valid")
+        # Voilà's page stops its kernel on leaving with a POST carrying the ``_xsrf`` cookie,
+        # which nothing set: without it every kernel stayed until culled
+        self.xsrf_token  # noqa: B018 - reading it sets the cookie
+        token = CURRENT_VISITOR.set(visitor_of(self.current_user))
+        try:
+            # Voilà's, behind Jupyter's login (@authenticated: a redirect to it returns None)
+            await ensure_async(super().get(path))
+        finally:
+            CURRENT_VISITOR.reset(token)
 
 
 class LogoutHandler(tornado.web.RequestHandler):
@@ -261,6 +399,18 @@ class DashboardVoila(Voila):
         help="Seconds a warm kernel has to take its visitor's request once the visitor has "
         "arrived; then it is interrupted and the page says so.",
     )
+    authorizer_class = Type(
+        default_value=DashboardAuthorizer,
+        klass=Authorizer,
+        config=True,
+        help="What a visitor may reach: their own page's kernel only.",
+    )
+    identity_provider_class = Type(
+        default_value=DashboardIdentityProvider,
+        klass=IdentityProvider,
+        config=True,
+        help="Who a request comes from: the operator's token, or a personal access link.",
+    )
 
     def init_settings(self) -> dict:
         from functools import partial
@@ -272,8 +422,11 @@ class DashboardVoila(Voila):
         settings["log_function"] = partial(log_request, record_prometheus_metrics=False)
         # Jupyter's error pages link its static files, which Voilà does not serve: rendering
         # them failed (a traceback in the log); ours are plain and say nothing internal
-        env = settings["jinja2_env"]
-        env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(ERROR_TEMPLATES), env.loader])
+        # (Voilà's page handler looks in its own templates first: ours go first in both)
+        for name in ("jinja2_env", "voila_jinja2_env"):
+            env = settings[name]
+            ours = jinja2.FileSystemLoader(ERROR_TEMPLATES)
+            env.loader = jinja2.ChoiceLoader([ours, env.loader])
         return settings
 
     def init_handlers(self) -> list:
@@ -281,6 +434,8 @@ class DashboardVoila(Voila):
         replaced = {
             RequestInfoSocketHandler: VisitorRequestSocket,
             TemplateStaticFileHandler: TemplateFileHandler,
+            TornadoVoilaHandler: VisitorPageHandler,
+            VoilaShutdownKernelHandler: OwnKernelShutdown,
         }
         out = []
         for route in handlers:
