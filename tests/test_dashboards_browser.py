@@ -217,6 +217,7 @@ def test_a_reflection_with_markup_shows_as_text_and_runs_nothing(server, visit, 
     panel = open_tab(page, "Reflections")
     panel.locator("textarea[placeholder='What happened?']").fill(XSS)
     panel.locator(".widget-checkbox:has-text('May generalise') input").check()
+    panel.locator(".widget-checkbox:has-text('Share with the programme') input").check()
     panel.get_by_role("button", name="Save reflection").click()
     status(panel, "ok").filter(has_text="Reflection saved").wait_for()
     history = panel.locator(".qi-reflections")
@@ -225,9 +226,9 @@ def test_a_reflection_with_markup_shows_as_text_and_runs_nothing(server, visit, 
     assert page.evaluate("() => window.__qi_xss") is None
     assert page.locator(".qi-reflections script, .qi-reflections img").count() == 0
     saved = [r for r in repo.list_reflections(store, "W08") if r.what_happened == XSS]
-    assert saved and saved[0].generalisable
+    assert saved and saved[0].generalisable and saved[0].shared
 
-    # the programme dashboard lists it (generalisable) as text too
+    # the programme dashboard lists it (shared, generalisable) as text too
     w = visit()
     prog = w.open(server.url("programme.ipynb"), charts=2)
     shared = prog.locator(".qi-shared-learning")

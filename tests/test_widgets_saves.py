@@ -262,3 +262,39 @@ def test_every_confirmation_is_a_new_status_line():
     )
     assert "data-qi-saved" not in status_html("Reflection saved.", "ok")
     assert status_html("<b>x</b>", "ok", saved=3).count("<b>") == 0
+
+
+# --- learning in confidence: a reflection stays with its team until the team shares it ----------
+
+
+def test_a_reflection_stays_with_its_team_until_it_is_shared(rec):
+    """The journal saves a reflection for the team only unless "Share with the programme" is
+    ticked; its list says which; the programme page shows only shared ones and counts the rest
+    (never their words)."""
+    from qiwidgets.dashboards.programme import learning_html
+    from qiwidgets.workbook import shared_learning
+
+    db, w7 = rec["db"], rec["w7"]
+    journal = ReflectionJournal(db, w7, today=TODAY)
+    assert journal.shared.value is False  # the team chooses to share; nothing is shared for it
+    for words, share in (("Kept on the ward", False), ("Shared with everyone", True)):
+        journal.prompts["what_happened"].value = words
+        journal.generalisable.value = True
+        journal.shared.value = share
+        journal.save_button.click()
+        assert journal.message_kind == "ok", journal.message
+    stored = {r.what_happened: r.shared for r in repo.list_reflections(db, w7.id)}
+    assert stored == {"Kept on the ward": False, "Shared with everyone": True}
+    assert "[may generalise, team only]" in journal.history.value
+    assert "[may generalise, shared with the programme]" in journal.history.value
+
+    every = repo.list_reflections(db, programme=w7.programme_id)
+    html = learning_html(shared_learning(every), {w7.id: w7.name}, kept=1)
+    assert "Shared with everyone" in html and "Kept on the ward" not in html
+    assert "1 more flagged reflection stays with its team" in html
+    # opening a saved one shows its choice; un-sharing it is a change like any other
+    journal.pick.value = next(r.id for r in journal.reflections if r.shared)
+    assert journal.shared.value is True
+    journal.shared.value = False
+    journal.save_button.click()
+    assert not any(r.shared for r in repo.list_reflections(db, w7.id))

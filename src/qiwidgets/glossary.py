@@ -360,7 +360,11 @@ TERMS: dict[str, tuple[str, str]] = {
     "story": ("Story", "A short account of what happened for a patient or the team."),
     "generalisable": (
         "May generalise",
-        "This learning may help other teams; the programme lead will see it.",
+        "This learning may help other teams (share it with the programme for them to see it).",
+    ),
+    "shared_reflection": (
+        "Share with the programme",
+        "The programme lead sees it and may pass it on to other teams; unticked, only you see it.",
     ),
     # --- progress and the learning system ---------------------------------------------------------
     "progress_score": (

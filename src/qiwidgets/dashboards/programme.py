@@ -6,10 +6,11 @@ teams are listed by name (never ranked), with their progress scores and the verd
 shared measure; the shared outcome measure is read across teams with a funnel plot and small
 multiples; bright spots with their story (the evidence, the change ideas behind them, the
 reflections the team shared), changes taking hold, teams that may need support and the
-reflections teams flagged as "may generalise" are listed; the change-idea library can be
-searched and filtered by measure and decision (:class:`ChangeIdeaBrowser`); the learning
-system's health is shown for the programme and each team (:class:`HealthBrowser`); each team
-name links to that team's dashboard. The page only reads the store, and renders the core's
+reflections teams shared with the programme are listed (those their teams kept are only
+counted); the change-idea library can be searched and filtered by measure and decision
+(:class:`ChangeIdeaBrowser`); the learning system's health is shown for the programme and
+each team (:class:`HealthBrowser`); each team name links to that team's dashboard. The page
+only reads the store, and renders the core's
 :class:`~qiwidgets.workbook.status.ProgrammeStatus` and :mod:`qiwidgets.workbook.learning`:
 the verdicts, the bright spots, the library and the teams that may need support are the same
 as in the programme report.
@@ -194,11 +195,13 @@ def outcome_charts(outcome: Any, obs: pd.DataFrame, names: dict[str, str]) -> tu
     return funnel_html, sm
 
 
-def learning_html(reflections: list, names: dict[int, str]) -> str:
-    """The reflections teams flagged as a bright spot or as may-generalise."""
+def learning_html(reflections: list, names: dict[int, str], kept: int = 0) -> str:
+    """The reflections teams shared with the programme and flagged as a bright spot or as
+    may-generalise (newest first, as :func:`~qiwidgets.workbook.shared_learning` gives them);
+    ``kept``: how many flagged reflections their teams have not shared (counted, never shown)."""
     out = []
     items = []
-    for r in list(reversed(reflections))[:MAX_REFLECTIONS]:
+    for r in reflections[:MAX_REFLECTIONS]:
         flags = [w for w, on in (("bright spot", r.bright_spot), ("may generalise",
                                  r.generalisable)) if on]  # fmt: skip
         texts = "".join(
@@ -211,9 +214,15 @@ def learning_html(reflections: list, names: dict[int, str]) -> str:
             f'<li style="margin-bottom:6px"><strong>{esc(names.get(r.team_id, ""))}</strong>, '
             f"{esc(r.date.isoformat())} [{esc(', '.join(flags))}{level}]{texts}</li>"
         )
-    out.append("<h3>Reflections flagged by teams</h3>")
+    out.append("<h3>Reflections teams shared</h3>")
     out.append(f'<ul class="qi-shared-learning">{"".join(items)}</ul>' if items
-               else "<p><em>No team has flagged a reflection yet.</em></p>")  # fmt: skip
+               else "<p><em>No team has shared a reflection flagged as a bright spot or as "
+                    "may-generalise yet.</em></p>")  # fmt: skip
+    if kept:
+        out.append(f'<p style="color:{views.MUTED}">{kept} more flagged '
+                   f"{'reflection stays' if kept == 1 else 'reflections stay'} with "
+                   f"{'its team' if kept == 1 else 'their teams'}: a team shares a reflection "
+                   "when it is ready (learning in confidence).</p>")  # fmt: skip
     return "".join(out)
 
 
@@ -244,11 +253,10 @@ class ProgrammeDashboard(Panel):
         )
         code_names = {t.code: t.name for t in teams}
         id_names = {t.id: t.name for t in teams}
-        reflections = [
-            r
-            for r in repo.list_reflections(db, programme=self.prog.id)
-            if r.bright_spot or r.generalisable
-        ]
+        # learning in confidence: the page shows what teams shared; the rest is only counted
+        every = repo.list_reflections(db, programme=self.prog.id)
+        reflections = wb.shared_learning(every)
+        kept = sum(1 for r in every if (r.bright_spot or r.generalisable) and not r.shared)
         month = f"{self.programme_status.month:%B %Y}"
         self.library = wb.library_from(self.programme_status)
         self.health = wb.programme_health(repo.list_health_checks(db, self.prog.id), teams,
@@ -289,7 +297,7 @@ class ProgrammeDashboard(Panel):
             + views.bright_spots(self.programme_status, _team_cell)
             + "<h4>Each bright spot's story</h4>"
             + views.bright_spot_stories(self.stories, team_link, _evidence_card, heading="h5")
-            + learning_html(reflections, id_names)
+            + learning_html(reflections, id_names, kept)
         ))  # fmt: skip
         self.library_browser = ChangeIdeaBrowser(db, self.library)
         parts.append(widgets.HTML(

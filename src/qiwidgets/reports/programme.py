@@ -3,10 +3,10 @@
 It opens with the month in one paragraph, then rolls the team reports up (``docs/domain.md``):
 teams by progress score (the team's and the lead's, shown as a distribution, not a ranking), the
 verdict of every shared measure per team, a funnel plot and small multiples of the shared
-outcome measure, bright spots with their story next to the reflections teams flagged as
-generalisable, what spread this month, the learning system's health, teams that may need
-support, the change-idea library and the words it uses. A learning tool: no league table, no
-red/amber/green. Teams are listed by name throughout.
+outcome measure, bright spots with their story next to the reflections teams shared with the
+programme as may-generalise, what spread this month, the learning system's health, teams that
+may need support, the change-idea library and the words it uses. A learning tool: no league
+table, no red/amber/green. Teams are listed by name throughout.
 
 Every verdict, the bright spots and the teams that may need support come from the core's
 :class:`~qiwidgets.workbook.status.ProgrammeStatus`, the same as on the programme dashboard;
@@ -240,17 +240,18 @@ class ProgrammeReport(Sections):
         learning = []
         end = self.month.last_day
         for t in self.status.teams:
-            flagged = [r for r in t.records.reflections if r.generalisable and r.date <= end]
-            for r in flagged[-3:]:
+            # what the team shared with the programme (its other reflections stay with it)
+            flagged = wb.shared_learning(t.records.reflections, end, flags=("generalisable",))
+            for r in reversed(flagged[:3]):
                 text = f"{r.date:%d %b %Y}: {r.what_happened or ''}"
                 if r.what_worked:
                     text += f" What worked: {r.what_worked}"
                 learning.append((t.name, text))
         if learning:
-            out.append("<h3>Learning teams flagged as generalisable</h3>")
+            out.append("<h3>Learning teams shared as may-generalise</h3>")
             out.append(table(["Team", "What they learned"], learning))
         else:
-            out.append("<p>No team has flagged a reflection as generalisable yet.</p>")
+            out.append("<p>No team has shared a reflection flagged as may-generalise yet.</p>")
         return "".join(out)
 
     def _section_spread(self) -> str:

@@ -340,6 +340,7 @@ class ReflectionIn(_Record):
     bright_spot: bool = False
     story: Text = None
     generalisable: bool = False
+    shared: bool = False  # shared with the programme (its pages and reports show only these)
 
 
 class ProgressScoreIn(_Record):

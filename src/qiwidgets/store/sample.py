@@ -596,6 +596,8 @@ class _Sample:
                         "yes" if bright else "no",
                         story,
                         "yes" if general else "no",
+                        # the team shared with the programme what it flagged for others
+                        "yes" if bright or general else "no",
                     ]
                 )
         return rows
@@ -754,6 +756,7 @@ def generate(out: str | os.PathLike = DEFAULT_DIR, seed: int = SEED) -> list[Pat
             "bright_spot",
             "story",
             "generalisable",
+            "shared",
         ],
         sample.reflections(),
     )
@@ -935,6 +938,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                     "bright_spot": r["bright_spot"] == "yes",
                     "story": r["story"] or None,
                     "generalisable": r["generalisable"] == "yes",
+                    "shared": r.get("shared") == "yes",
                 },
             )
         for r in rows["progress_scores.csv"]:

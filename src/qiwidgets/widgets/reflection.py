@@ -10,10 +10,9 @@ import ipywidgets as widgets
 from qiwidgets import glossary
 from qiwidgets import workbook as wb
 from qiwidgets.store import repo
-from qiwidgets.widgets._base import Panel, esc, help_line, multiline, safe, term_html
+from qiwidgets.widgets._base import Panel, esc, help_line, multiline, safe, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
 
-_WIDE = widgets.Layout(width="95%")
 #: The reflection prompts: (field, question).
 PROMPTS = (
     ("what_happened", "What happened?"),
@@ -56,17 +55,20 @@ class ReflectionJournal(Panel):
         self.reflections: list = []
         self._editing = None
         self.history = widgets.HTML()
-        self.pick = widgets.Dropdown(description="Reflection", layout=_WIDE)
+        self.pick = widgets.Dropdown(description="Reflection", layout=wide())
         self.pick.add_class("qi-record-pick")  # the page puts kept text back into this record
         self.date = widgets.DatePicker(description="Date")
-        self.authors = widgets.Text(description="Who", layout=_WIDE)
-        self.prompts = {f: widgets.Textarea(placeholder=q, layout=_WIDE) for f, q in PROMPTS}
+        self.authors = widgets.Text(description="Who", layout=wide())
+        self.prompts = {f: widgets.Textarea(placeholder=q, layout=wide()) for f, q in PROMPTS}
         self.learning_level = widgets.RadioButtons(options=LEVEL_OPTIONS, value="",
-                                                   layout=_WIDE)  # fmt: skip
+                                                   layout=wide())  # fmt: skip
         self.bright_spot = widgets.Checkbox(description="This is a bright spot", value=False)
-        self.story = widgets.Textarea(placeholder="A story worth telling", layout=_WIDE)
+        self.story = widgets.Textarea(placeholder="A story worth telling", layout=wide())
         self.generalisable = widgets.Checkbox(description="May generalise to other teams",
                                               value=False)  # fmt: skip
+        # learning in confidence: a reflection stays with the team unless it chooses to share
+        self.shared = widgets.Checkbox(description=glossary.label("shared_reflection"),
+                                       value=False)  # fmt: skip
         self.save_button = widgets.Button(description="Save reflection", button_style="primary")
         self.pick.observe(self._on_pick, names="value")
         self.save_button.on_click(self._on_save)
@@ -80,6 +82,7 @@ class ReflectionJournal(Panel):
             self.bright_spot, help_line("bright_spot"),
             widgets.HTML(f"<strong>{esc(glossary.label('story'))}</strong>"), self.story,
             self.generalisable, help_line("generalisable"),
+            self.shared, help_line("shared_reflection"),
             self.save_button, self.status,
             widgets.HTML("<h4>Earlier reflections</h4>"), self.history,
         ]  # fmt: skip
@@ -113,6 +116,7 @@ class ReflectionJournal(Panel):
         self.bright_spot.value = bool(r.bright_spot) if r else False
         self.story.value = (r.story if r else "") or ""
         self.generalisable.value = bool(r.generalisable) if r else False
+        self.shared.value = bool(r.shared) if r else False
 
     def _render_history(self) -> None:
         items = []
@@ -124,6 +128,7 @@ class ReflectionJournal(Panel):
                 flags.append("bright spot")
             if r.generalisable:
                 flags.append("may generalise")
+            flags.append("shared with the programme" if r.shared else "team only")
             answers = "".join(
                 f"<div><em>{esc(q)}</em> {multiline(getattr(r, f))}</div>"
                 for f, q in PROMPTS if getattr(r, f)
@@ -165,6 +170,7 @@ class ReflectionJournal(Panel):
             "generalisable": wb.clean_choice(
                 self.generalisable.value, "may generalise", (True, False)
             ),
+            "shared": wb.clean_choice(self.shared.value, "share with the programme", (True, False)),
         }
         for f, w in self.prompts.items():
             data[f] = wb.clean_text(w.value, f.replace("_", " "))
