@@ -298,3 +298,50 @@ def test_a_reflection_stays_with_its_team_until_it_is_shared(rec):
     journal.shared.value = False
     journal.save_button.click()
     assert not any(r.shared for r in repo.list_reflections(db, w7.id))
+
+
+def test_each_form_says_who_last_changed_the_record(rec):
+    """Reflections, PDSA cycles, progress scores and the aim say "Last changed by <person> on
+    <date>" once saved by someone in particular, and say so plainly when nobody signed."""
+    from qiwidgets.store import people
+    from qiwidgets.widgets import AimBuilder
+
+    db, w7 = rec["db"], rec["w7"]
+    people.add_person(db, "sam@trust.nhs.uk", "Sam Jones")
+    people.grant(db, "sam@trust.nhs.uk", "member", team=w7.id)
+    sam = people.ActingDB(db, people.actor_for(db, "sam@trust.nhs.uk"))
+
+    journal = ReflectionJournal(sam, w7, today=TODAY)
+    assert journal.changed.value == ""  # a new reflection: nobody yet
+    journal.prompts["what_happened"].value = "Huddles"
+    journal.save_button.click()
+    journal.pick.value = journal.reflections[-1].id
+    assert "Last changed by Sam Jones on " in journal.changed.value
+    assert " UTC." in journal.changed.value
+
+    log = PDSALog(sam, w7)
+    log.title.value = "Socks on admission"
+    log.save_button.click()
+    assert log.message_kind == "ok", log.message
+    log.pick.value = log.cycles[-1].id
+    assert "Last changed by Sam Jones" in log.changed.value
+
+    scores = ProgressScoreWidget(sam, w7, today=TODAY)
+    scores.team_score.value = 2.0
+    scores.save_button.click()
+    assert "Last changed by Sam Jones" in scores.changed.value
+
+    aim = AimBuilder(db, w7, today=TODAY)  # the store as a command: nobody signs
+    aim.what.value, aim.for_whom.value = "Fewer falls", "our patients"
+    aim.save_button.click()
+    assert "by a command, a notebook or the dashboards' operator" in aim.changed.value
+    # the person's name is shown as text
+    people.add_person(db, "x@trust.nhs.uk", "<b>X</b>")
+    people.grant(db, "x@trust.nhs.uk", "lead", team=w7.id)
+    x = people.ActingDB(db, people.actor_for(db, "x@trust.nhs.uk"))
+    journal = ReflectionJournal(x, w7, today=TODAY)
+    journal.pick.value = journal.reflections[-1].id
+    journal.prompts["what_worked"].value = "Everyone came"
+    journal.save_button.click()
+    journal.pick.value = journal.reflections[-1].id
+    assert "Last changed by &lt;b&gt;X&lt;/b&gt;" in journal.changed.value

@@ -316,7 +316,8 @@ class TeamPage(_Page):
         if not known:  # unknown and not theirs read the same: nothing said about other teams
             dash.say(f"There is no team {code!r} that you can open: showing {dash.team.name}. "
                      "Choose your team above.", "warning")  # fmt: skip
-        elif not code:  # a link without ?team=: say whose page this is before anyone edits it
+        elif not code and len(dash.team_select.options) > 1:
+            # a link without ?team=: say whose page this is before anyone edits it
             dash.say(f"Showing {dash.team.name}, the first team by name: choose your team above.",
                      "info")  # fmt: skip
         return dash

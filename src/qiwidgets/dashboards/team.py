@@ -19,7 +19,7 @@ import ipywidgets as widgets
 from qiwidgets import glossary, views
 from qiwidgets import workbook as wb
 from qiwidgets.dashboards import fastchart
-from qiwidgets.store import repo
+from qiwidgets.store import people, repo
 from qiwidgets.widgets._base import Panel, esc, safe
 from qiwidgets.widgets.purpose import aim_text
 
@@ -258,6 +258,10 @@ class TeamDashboard(Panel):
         self.health.value = learning_system_html(self.db, self.team)
         index = self.tabs.selected_index or 0
         self._ensure(TABS[index])
+        actor = people.actor_of(self.db)
+        if actor is not None and not actor.can_write(self.team.id, self.team.programme_id):
+            self.say(f"You can read {self.team.name}'s records; saving them is for the team's "
+                     "members and lead.", "info")  # fmt: skip
 
     @safe("choosing the team")
     def _on_team(self, change: dict) -> None:

@@ -163,6 +163,14 @@ def get_person(db: StoreLike, key: str) -> m.Person:
         return _person(session, key)
 
 
+def display_name(db: StoreLike, person_id: int | None) -> str | None:
+    """The name of the person with ``person_id`` (None: no such person, or no id)."""
+    if person_id is None:
+        return None
+    with session_scope(db, write=False) as session:
+        return session.scalar(select(m.Person.display_name).where(m.Person.id == person_id))
+
+
 def remove_person(db: StoreLike, key: str) -> None:
     """Remove a person, their roles and links (what they saved stays, unsigned)."""
     with session_scope(db) as session:
@@ -364,6 +372,7 @@ __all__ = [
     "authenticate_link",
     "check_team",
     "create_link",
+    "display_name",
     "get_person",
     "grant",
     "link_is_live",

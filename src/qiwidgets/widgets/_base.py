@@ -51,6 +51,21 @@ def wide() -> widgets.Layout:
     return widgets.Layout(width="95%")
 
 
+def changed_html(db: Any, record: Any) -> str:
+    """"Last changed by Sam Jones on 6 Dec 2026 at 08:30 UTC." for a stored record (its
+    ``updated_by_id`` and ``updated_at``); "by a command or a notebook" when nobody signed it
+    (saved by the operator, a command, an import, or before people were recorded)."""
+    when = getattr(record, "updated_at", None)
+    if record is None or when is None:
+        return ""
+    from qiwidgets.store import people
+
+    who = people.display_name(db, getattr(record, "updated_by_id", None))
+    by = f"by {esc(who)}" if who else "by a command, a notebook or the dashboards' operator"
+    return (f'<p class="qi-changed" style="color:#425563;font-size:90%;margin:2px 0">Last '
+            f"changed {by} on {when:%-d %b %Y} at {when:%H:%M} UTC.</p>")  # fmt: skip
+
+
 def esc(value: Any) -> str:
     """``value`` as text safe inside HTML (None becomes an empty string)."""
     return "" if value is None else html.escape(str(value), quote=True)
@@ -146,12 +161,18 @@ class Panel(widgets.VBox):
         self.message = ""
         self.message_kind = ""
         self.saves = 0  # saves confirmed by this panel (see confirm_saved)
+        self.changed = widgets.HTML()  # who last saved the record shown (show_changed)
+        self.changed.add_class("qi-changed")
 
     def say(self, text: str, kind: str = "info") -> None:
         """Show ``text`` on the status line."""
         self.message = text
         self.message_kind = kind if text else ""
         self.status.value = status_html(text, kind)
+
+    def show_changed(self, record: Any) -> None:
+        """Say who last saved ``record`` and when (nothing for a new record)."""
+        self.changed.value = changed_html(self.db, record)
 
     def confirm_saved(self, text: str, refresh: Callable[[], Any] | None = None,
                       kind: str = "ok") -> None:  # fmt: skip

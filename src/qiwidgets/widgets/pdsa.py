@@ -99,6 +99,7 @@ class PDSALog(Panel):
             self.prediction_echo, self.study_date, self.study_result,
             widgets.HTML("<h4>Act</h4>" + term_html("act")),
             self.act, self.act_help, self.act_date,
+            self.changed,
             self.save_button,
             self.status,
         ]  # fmt: skip
@@ -148,6 +149,7 @@ class PDSALog(Panel):
         for name in ("plan_date", "do_start", "study_date", "act_date"):
             getattr(self, name).value = getattr(c, name) if c else None
         self.act.value = (c.act if c else None) or ""
+        self.show_changed(c)
         self._show_stage()
         self._echo_prediction()
 

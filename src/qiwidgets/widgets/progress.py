@@ -76,7 +76,7 @@ class ProgressScoreWidget(Panel):
         self.save_button.on_click(self._on_save)
         self.children = [
             self.scale, self.month, self.team_score, self.lead_score, self.justification,
-            self.save_button, self.status, widgets.HTML("<h4>History</h4>"), self.history_html,
+            self.changed, self.save_button, self.status, widgets.HTML("<h4>History</h4>"), self.history_html,
         ]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
@@ -107,6 +107,7 @@ class ProgressScoreWidget(Panel):
         self.team_score.value = r.team_score if r else None
         self.lead_score.value = r.lead_score if r else None
         self.justification.value = (r.justification if r else "") or ""
+        self.show_changed(r)
 
     @safe("choosing the month")
     def _on_month(self, change: dict) -> None:

@@ -97,6 +97,7 @@ class AimBuilder(Panel):
             self.outcome_measures,
             help_line("outcome"),
             self.check_html,
+            self.changed,
             widgets.HBox([self.save_button, self.reload_button]),
             self.status,
         ]
@@ -122,6 +123,7 @@ class AimBuilder(Panel):
         self.outcome_measures.value = tuple(
             m.id for m in (a.outcome_measures if a else []) if m.id in allowed
         )
+        self.show_changed(a)
         self._render_header()
         self._update_check()
 
@@ -191,6 +193,7 @@ class AimBuilder(Panel):
                              values["by_when"], today=self.today)  # fmt: skip
 
         def refresh() -> None:
+            self.show_changed(saved)
             self._render_header()
             self._update_check()
 

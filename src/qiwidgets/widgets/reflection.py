@@ -83,7 +83,7 @@ class ReflectionJournal(Panel):
             widgets.HTML(f"<strong>{esc(glossary.label('story'))}</strong>"), self.story,
             self.generalisable, help_line("generalisable"),
             self.shared, help_line("shared_reflection"),
-            self.save_button, self.status,
+            self.changed, self.save_button, self.status,
             widgets.HTML("<h4>Earlier reflections</h4>"), self.history,
         ]  # fmt: skip
         self.load(resolve_team(db, team, programme))
@@ -117,6 +117,7 @@ class ReflectionJournal(Panel):
         self.story.value = (r.story if r else "") or ""
         self.generalisable.value = bool(r.generalisable) if r else False
         self.shared.value = bool(r.shared) if r else False
+        self.show_changed(r)
 
     def _render_history(self) -> None:
         items = []
