@@ -277,6 +277,78 @@ def test_an_unknown_link_is_refused_in_words(served, visit):
     assert "Ask your programme lead for a new link." in v.page.inner_text("body")
 
 
+def test_a_personal_link_works_again_after_a_restart(store, links, visit, tmp_path):
+    """A person's link is their bookmark: a server started again (a new login-cookie secret,
+    new kernels) opens their page from the same link."""
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    for run in ("first", "second"):
+        with ServedDashboards(store, pool=0, workdir=tmp_path / run) as served:
+            v = visit()
+            page = v.open(link_url(served, links["kit@trust.nhs.uk"]), charts=1)
+            assert page.locator(".qi-team-name").inner_text() == "Ward 2 (Care of Older People)"
+
+
+#: Jupyter's own routes, which no one reaches through the dashboards (docs/security.md).
+JUPYTER_ROUTES = ["/api/kernels", "/api/contents", "/api/contents/team.ipynb", "/api/terminals",
+                  "/api/sessions", "/voila/api/contents", "/voila/api/contents/team.ipynb",
+                  "/voila/files/team.ipynb", "/files/team.ipynb", "/tree", "/lab",
+                  "/api/kernels/00000000-0000-0000-0000-000000000000"]  # fmt: skip
+
+
+def test_no_jupyter_route_answers_a_person_or_the_operator(served, links, visit):
+    """With a person's login cookie, or with the operator's token, Jupyter's kernel, contents,
+    files, terminals and tree routes answer 403 or 404; the root and the tree list nothing."""
+    v = visit()
+    v.open(link_url(served, links["lee@trust.nhs.uk"]), charts=1)
+    person = cookie_header(v)
+    for path in JUPYTER_ROUTES:
+        for headers, query in ((person, ""), ({}, f"?token={served.token}")):
+            for method in ("GET", "POST", "DELETE"):
+                code = http_status(f"{served.base}{path}{query}", method, headers)
+                assert code in (403, 404, 405), (path, method, query, code)
+    for path in ("/", "/voila/tree", "/voila/tree/"):
+        req = urllib.request.Request(f"{served.base}{path}", headers=person)
+        with urllib.request.urlopen(req, timeout=60) as resp:  # followed to the team page
+            assert urllib.parse.urlsplit(resp.url).path == "/voila/render/team.ipynb"
+
+
+@pytest.mark.postgres
+def test_people_on_a_postgresql_store(pg_server, visit, tmp_path):
+    """The same rules on the store of a multi-user deployment: a member does not get another
+    team by its address, a viewer cannot save, and nothing is written."""
+    from qiwidgets.dashboards.harness import ServedDashboards
+    from qiwidgets.store import people
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    url = pg_server.create_database()
+    try:
+        init_db(url)
+        load_sample(url)
+        secrets = {}
+        for key, role in (("ann", "member"), ("bo", "viewer")):
+            people.add_person(url, key, key.title())
+            people.grant(url, key, role, team="W06")
+            secrets[key] = people.create_link(url, key)[1]
+        dispose_engines()
+        with ServedDashboards(url, pool=1, workdir=tmp_path / "pg") as served:
+            v = visit()
+            page = v.open(link_url(served, secrets["ann"], team="W07"), charts=1)
+            assert page.locator(".qi-team-name").inner_text() == "Ward 6 (Gastroenterology)"
+            assert team_choices(page) == ["Ward 6 (Gastroenterology)"]
+            assert "Ward 7 (" not in page.content()
+            viewer = visit()
+            page = viewer.open(link_url(served, secrets["bo"]), charts=1)
+            words = f"A viewer on PostgreSQL ({uuid.uuid4().hex[:8]})"
+            assert "but not change them" in save_reflection(page, words)
+            assert reflections_saying(url, "W06", words) == []
+            assert "Traceback" not in "".join(served.output)
+    finally:
+        dispose_engines()
+        pg_server.drop_database(url)
+
+
 def test_no_link_secret_reaches_a_log_or_a_kernel(served, links):
     """Run last in this module (after every visit above): the server's log shows
     ``access=[secret]``, and no kernel's environment holds a secret."""
