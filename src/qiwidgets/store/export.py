@@ -89,6 +89,8 @@ def _programme_filter(table: Table, programme_id: int):
         return c.id == programme_id
     if table.name == "access_links":  # secrets, even hashed, never leave the server
         return false()
+    if table.name == "pulse_responses":  # who answered the safety pulse stays in the store
+        return false()
     if table.name == "people":  # the people the programme's records name
         return c.id.in_(union(*(
             select(other.c[col]).where(_programme_filter(other, programme_id))
@@ -103,6 +105,7 @@ def _programme_filter(table: Table, programme_id: int):
         "aim_measures": ("aim_id", "aims"),
         "pdsa_measures": ("pdsa_id", "pdsa_cycles"),
         "observation_edits": ("observation_id", "observations"),
+        "reflection_disciplines": ("reflection_id", "reflections"),
     }
     if table.name not in parents:  # a new table must say how it belongs to a programme
         raise StoreError(
@@ -114,7 +117,8 @@ def _programme_filter(table: Table, programme_id: int):
 
 
 #: Columns that name a person (their people are exported with the programme).
-_PERSON_COLUMNS = ("person_id", "updated_by_id", "changed_by_id")
+_PERSON_COLUMNS = ("person_id", "updated_by_id", "changed_by_id", "raised_by_id",
+                   "responded_by_id", "author_id")  # fmt: skip
 
 
 def _order(table: Table) -> list:

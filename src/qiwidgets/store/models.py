@@ -79,6 +79,26 @@ TEAM_ROLES = ("member", "lead", "viewer")
 #: Roles for a whole programme: the ``programme_lead`` reads every team and saves the lead's
 #: scores; the ``analyst`` reads every team.
 PROGRAMME_ROLES = ("programme_lead", "analyst")
+# Learning practice (issue M): a person's part in the team's work, help, comments, the safety
+# pulse and the systems lenses. The words for each value are in qiwidgets.glossary.
+#: A person's part in the team's improvement work, beside their access role (TEAM_ROLES): the
+#: roles of a team charter in the IHI Breakthrough Series (IHI Innovation Series white paper,
+#: 2003: a day-to-day lead, members, a senior sponsor) with a patient or family partner and the
+#: programme's improvement coach.
+TEAM_MEMBER_ROLES = ("team_lead", "team_member", "patient_partner", "sponsor", "coach")
+#: Where a team's request for help is: asked, answered by the programme lead or the team's
+#: coach, closed by the team.
+HELP_STATUSES = ("open", "answered", "closed")
+#: The items of the safety pulse (their statements: qiwidgets.workbook.practice.PULSE_ITEMS).
+PULSE_ITEMS = ("speak_up", "mistakes", "ask_for_help", "try_new", "differences")
+#: An answer to a pulse item: 1 strongly disagree ... 5 strongly agree.
+PULSE_SCORE_MIN, PULSE_SCORE_MAX = 1, 5
+#: Senge's five disciplines of a learning organisation (The Fifth Discipline, 1990), a tag each.
+SENGE_DISCIPLINES = ("personal_mastery", "mental_models", "shared_vision", "team_learning",
+                     "systems_thinking")  # fmt: skip
+#: A change's risk is rated for likelihood and consequence, 1 to 5 each, as on the NHS 5 x 5 risk
+#: matrix (NPSA, "A risk matrix for risk managers", 2008).
+RISK_RATING_MIN, RISK_RATING_MAX = 1, 5
 
 # Deterministic constraint names, so migrations (and SQLite batch operations) can refer to them.
 NAMING_CONVENTION = {
@@ -182,12 +202,15 @@ class Membership(Versioned, Base):
     __table_args__ = (
         UniqueConstraint("person_id", "team_id"),
         CheckConstraint(_in("role", TEAM_ROLES), name="role"),
+        CheckConstraint(_optional_in("team_role", TEAM_MEMBER_ROLES), name="team_role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
+    #: Their part in the team's work (:data:`TEAM_MEMBER_ROLES`); empty: not said yet.
+    team_role: Mapped[str | None] = mapped_column(String(24))
 
 
 class ProgrammeRole(Versioned, Base):
@@ -460,6 +483,9 @@ class PDSACycle(Signed, Versioned, Base):
     study_result: Mapped[str | None] = mapped_column(Text)
     act: Mapped[str | None] = mapped_column(String(16))
     act_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: Shared with the programme: the other teams may read it and comment on it (the team
+    #: shares it by choice; qiwidgets.store.practice).
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
 
     team: Mapped[Team] = relationship()
     change_idea: Mapped[DriverNode | None] = relationship()
@@ -590,6 +616,127 @@ class HealthCheck(Signed, Versioned, Base):
     team: Mapped[Team | None] = relationship()
 
 
+# --- learning practice (issue M; qiwidgets.store.practice) ------------------------------------
+
+
+class HelpRequest(Signed, Versioned, Base):
+    """A team's request for help: it reaches the programme lead and the team's coach, who
+    answer it; the team closes it."""
+
+    __tablename__ = "help_requests"
+    __table_args__ = (CheckConstraint(_in("status", HELP_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    raised_on: Mapped[dt.date] = mapped_column(Date)
+    request: Mapped[str] = mapped_column(Text)
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_on: Mapped[dt.date | None] = mapped_column(Date)
+    responded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )
+
+    team: Mapped[Team] = relationship()
+
+
+class Comment(Signed, Versioned, Base):
+    """A comment on a PDSA cycle or a reflection's story that its team shared with the
+    programme, from a member of another team of the programme (or the programme lead).
+
+    ``team_id`` is the team whose record it is; ``author_team_id`` the commenter's team.
+    """
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint("(pdsa_id IS NULL) <> (reflection_id IS NULL)", name="one_target"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    pdsa_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pdsa_cycles.id", ondelete="CASCADE"), index=True
+    )
+    reflection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reflections.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    author_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class PulseCount(Base):
+    """The safety pulse, as counts only: how many of a team's answers to one item in one month
+    were each score. No answer is stored on its own, nor who gave it, nor when."""
+
+    __tablename__ = "pulse_counts"
+    __table_args__ = (
+        UniqueConstraint("team_id", "month", "item", "score"),
+        CheckConstraint(_in("item", PULSE_ITEMS), name="item"),
+        CheckConstraint(f"score >= {PULSE_SCORE_MIN} AND score <= {PULSE_SCORE_MAX}",
+                        name="score"),  # fmt: skip
+        CheckConstraint("count >= 0", name="count_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    month: Mapped[dt.date] = mapped_column(Date)
+    item: Mapped[str] = mapped_column(String(32))
+    score: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PulseResponse(Base):
+    """That a person answered a team's pulse in a month (so they answer once), never what they
+    answered. Never exported."""
+
+    __tablename__ = "pulse_responses"
+    __table_args__ = (UniqueConstraint("team_id", "month", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    month: Mapped[dt.date] = mapped_column(Date)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           index=True)  # fmt: skip
+
+
+class PDSALens(Signed, Versioned, Base):
+    """A PDSA cycle's plan seen through the four perspectives of Engineering Better Care
+    (people, systems, design, risk), with a risk assessment of the change: likelihood and
+    consequence rated 1-5 and what will keep the risk down."""
+
+    __tablename__ = "pdsa_lenses"
+    __table_args__ = (
+        CheckConstraint(f"risk_likelihood IS NULL OR (risk_likelihood >= {RISK_RATING_MIN} "
+                        f"AND risk_likelihood <= {RISK_RATING_MAX})", name="risk_likelihood"),
+        CheckConstraint(f"risk_consequence IS NULL OR (risk_consequence >= {RISK_RATING_MIN} "
+                        f"AND risk_consequence <= {RISK_RATING_MAX})", name="risk_consequence"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    pdsa_id: Mapped[int] = mapped_column(ForeignKey("pdsa_cycles.id", ondelete="CASCADE"),
+                                         unique=True)  # fmt: skip
+    people: Mapped[str | None] = mapped_column(Text)
+    systems: Mapped[str | None] = mapped_column(Text)
+    design: Mapped[str | None] = mapped_column(Text)
+    risk: Mapped[str | None] = mapped_column(Text)
+    risk_likelihood: Mapped[int | None] = mapped_column(Integer)
+    risk_consequence: Mapped[int | None] = mapped_column(Integer)
+    risk_controls: Mapped[str | None] = mapped_column(Text)
+
+
+reflection_disciplines = Table(
+    "reflection_disciplines",
+    Base.metadata,
+    Column("reflection_id", ForeignKey("reflections.id", ondelete="CASCADE"), primary_key=True),
+    Column("discipline", String(24), primary_key=True),
+    CheckConstraint(_in("discipline", SENGE_DISCIPLINES), name="discipline"),
+)
+"""Senge's disciplines a reflection speaks to (a tag each)."""
+
+
 #: Tables in dependency order (parents first): the order export and import use.
 TABLES_IN_ORDER = [t.name for t in Base.metadata.sorted_tables]
 
@@ -601,6 +748,10 @@ __all__ = [
     "DRIVER_KINDS",
     "FREQUENCIES",
     "HEALTH_COMPONENTS",
+    "HELP_STATUSES",
+    "PULSE_ITEMS",
+    "SENGE_DISCIPLINES",
+    "TEAM_MEMBER_ROLES",
     "IMPROVEMENT_DIRECTIONS",
     "LEARNING_LEVELS",
     "MEASURE_TYPES",
@@ -613,6 +764,11 @@ __all__ = [
     "Aim",
     "Annotation",
     "Base",
+    "Comment",
+    "HelpRequest",
+    "PDSALens",
+    "PulseCount",
+    "PulseResponse",
     "DriverNode",
     "HealthCheck",
     "Measure",
@@ -628,5 +784,6 @@ __all__ = [
     "Team",
     "aim_measures",
     "pdsa_measures",
+    "reflection_disciplines",
     "utcnow",
 ]
