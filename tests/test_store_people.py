@@ -44,6 +44,27 @@ def test_roles_say_who_may_read_and_who_may_change(prog):
         people.grant(db, "viv", "owner", team="A")
 
 
+def test_a_hub_user_is_a_person_with_the_roles_of_their_qi_groups(prog):
+    """Behind JupyterHub: the Hub name is the identity key (the person is added on first
+    visit); qi:<team>:<role> and qi:<programme>:<role> groups grant roles, the stronger of a
+    group's and the store's wins, and any other group grants nothing."""
+    db, p, a, b = prog
+    actor = people.actor_for_hub(db, "Alice", ["qi:A:member", "qi:B:viewer", "staff",
+                                               "qi:NOPE:lead", "qi:A:owner", "qi:A"])  # fmt: skip
+    assert people.get_person(db, "alice").display_name == "Alice"
+    assert actor.person_id == people.get_person(db, "alice").id
+    assert (actor.role(a.id), actor.role(b.id)) == ("member", "viewer")
+    assert not actor.reads_programme(p.id)
+    people.grant(db, "alice", "lead", team="A")  # the store's lead beats the group's member
+    people.grant(db, "alice", "member", team="B")  # and its member beats the group's viewer
+    actor = people.actor_for_hub(db, "alice", ["qi:A:member", "qi:B:viewer"])
+    assert (actor.role(a.id), actor.role(b.id)) == ("lead", "member")
+    assert people.actor_for_hub(db, "bob", ["qi:FALLS:programme_lead"]).reads_programme(p.id)
+    nobody = people.actor_for_hub(db, "carol", [])
+    assert not nobody.can_read(a.id, p.id) and not nobody.can_read(b.id, p.id)
+    assert len(people.list_people(db)) == 3  # added once each
+
+
 def test_a_link_works_until_revoked_or_expired_and_its_secret_is_not_stored(prog):
     db, *_ = prog
     people.add_person(db, "sam")

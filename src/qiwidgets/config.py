@@ -53,6 +53,10 @@ SETTINGS: dict[str, Setting] = {
     "visitor": Setting(
         f"{PREFIX}VISITOR", "set by qiwidgets serve for each page: who it is for (internal)"
     ),
+    "visitor_groups": Setting(
+        f"{PREFIX}VISITOR_GROUPS",
+        "set by qiwidgets serve --hub for each page: the visitor's Hub groups (internal)",
+    ),
     "visitor_key": Setting(
         f"{PREFIX}VISITOR_KEY", "set by qiwidgets serve for each dashboard kernel (internal)"
     ),
@@ -101,7 +105,7 @@ def describe_settings() -> list[tuple[str, str, str]]:
 
     rows = []
     for name, setting in SETTINGS.items():
-        if name in ("visitor", "visitor_key"):
+        if name in ("visitor", "visitor_groups", "visitor_key"):
             continue
         value = get(name)
         if name == "token" and value:

@@ -50,6 +50,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-token", action="store_true", help="need no token: only behind "
                    "JupyterHub or a proxy that logs visitors in, on a machine where no other "
                    "account can reach the port")  # fmt: skip
+    p.add_argument("--hub", action="store_true", help="run as a JupyterHub service started by "
+                   "the Hub (docs/deployment.md): the Hub logs visitors in and says who they "
+                   "are, each page reads and saves as its person (roles from the store and "
+                   "from qi:<TEAM>:<role> Hub groups); address and prefix come from the Hub")  # fmt: skip
     p.add_argument("--stop-with-parent", action="store_true", help="stop when the process "
                    "that started this one ends (Linux), for launchers that leave their child "
                    "running, such as jhsingle-native-proxy when JupyterHub stops it")  # fmt: skip
@@ -78,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
         cull_idle=args.cull_idle, timeout=args.timeout, programme=args.programme,
         cache_dir=args.cache_dir, prewarm=args.prewarm, base_url=args.base_url,
         server_url=args.server_url, no_token=args.no_token,
-        stop_with_parent=args.stop_with_parent,
+        stop_with_parent=args.stop_with_parent, hub=args.hub,
     )  # fmt: skip
     return _server.serve(opts)

@@ -62,26 +62,34 @@ def database() -> str:
     return db
 
 
-#: Who the page is for, as the server tells the kernel: ``link:<id>`` of a personal link, or
+#: Who the page is for, as the server tells the kernel: ``link:<id>`` of a personal link,
+#: ``hub:<name>`` of a JupyterHub user (with their Hub groups, a JSON list, beside it), or
 #: ``operator`` (the holder of the server's token).
 VISITOR_ENV = config.env_name("visitor")
+VISITOR_GROUPS_ENV = config.env_name("visitor_groups")
 OPERATOR_VISITOR = "operator"
 LINK_VISITOR = "link:"
+HUB_VISITOR = "hub:"
 
 
 def visitor_db() -> Any:
     """The store as the page's visitor: every read and write checked against what they may do.
 
-    The server tells the kernel who the visitor is (``QI_VISITOR``: ``link:<id>`` of a personal
-    link, or ``operator`` for the holder of the server's token); a link that was revoked or
-    has expired since is refused here (:class:`~qiwidgets.errors.AccessDenied`).
+    The server tells the kernel who the visitor is (:data:`VISITOR_ENV`); a link that was
+    revoked or has expired since is refused here (:class:`~qiwidgets.errors.AccessDenied`).
     """
+    import json
+
     from qiwidgets.store import people
 
     db = database()
     visitor = os.environ.get(VISITOR_ENV, OPERATOR_VISITOR)
     if visitor == OPERATOR_VISITOR:
         return people.ActingDB(db, people.OPERATOR)
+    if visitor.startswith(HUB_VISITOR):
+        groups = json.loads(os.environ.get(VISITOR_GROUPS_ENV) or "[]")
+        return people.ActingDB(db, people.actor_for_hub(db, visitor.removeprefix(HUB_VISITOR),
+                                                        groups))  # fmt: skip
     link_id = visitor.removeprefix(LINK_VISITOR)
     if not visitor.startswith(LINK_VISITOR) or not link_id.isdigit():
         raise QIError(f"The server named this page's visitor {visitor!r}, which is not a "
@@ -159,8 +167,8 @@ def query() -> dict[str, str]:
 
 
 #: What a person reads when their link opens nothing here (said plainly; nothing to retry).
-NO_TEAM = ("Your link does not give you access to any team yet. Ask your programme lead to add "
-           "you to your team.")  # fmt: skip
+NO_TEAM = ("You do not have access to any team yet. Ask your programme lead to add you to "
+           "your team.")  # fmt: skip
 
 
 def refusal(text: str) -> Any:

@@ -101,6 +101,10 @@ CONTENT_SECURITY_POLICY = "; ".join([  # noqa: FLY002 - one directive a line
 ])  # fmt: skip
 
 
+#: The login behind JupyterHub (``--hub``), named for Voilà's configuration.
+HUB_IDENTITY_PROVIDER = "qiwidgets.dashboards.hub.HubIdentityProvider"
+
+
 class ServeError(QIError):
     """The dashboard server could not be started."""
 
@@ -125,6 +129,7 @@ class ServeOptions:
     server_url: str | None = None
     no_token: bool = False
     stop_with_parent: bool = False
+    hub: bool = False  # a JupyterHub service: the Hub logs visitors in (qiwidgets.dashboards.hub)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -149,6 +154,8 @@ class ServeOptions:
                 raise ServeError(f"`{name}` must start and end with '/', got {value!r}.")
         if self.no_token and self.token is not None:
             raise ServeError("Give either a token or no_token, not both.")
+        if self.hub and self.token is not None:
+            raise ServeError("Behind JupyterHub (--hub) the Hub logs visitors in: give no token.")
         if self.stop_with_parent and sys.platform != "linux":
             raise ServeError("`stop_with_parent` works on Linux only.")
 
@@ -274,6 +281,7 @@ def site_parent() -> Path:
 
 def voila_config(opts: ServeOptions, site_root: Path) -> dict:
     """The ``voila.json`` of a server (traitlets configuration)."""
+    hub_login = {"identity_provider_class": HUB_IDENTITY_PROVIDER} if opts.hub else {}
     return {
         "Voila": {
             # the kernels' connection files and sockets, inside the site folder: they go with it
@@ -308,8 +316,9 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
                 "qiwidgets.dashboards.voila_app.DashboardKernelManager"
             ),
         },
-        # a warm kernel has this long to take its visitor's request once the visitor came
-        "DashboardVoila": {"visitor_wait": float(opts.timeout)},
+        # a warm kernel has this long to take its visitor's request once the visitor came;
+        # behind JupyterHub, the Hub's login (its users' names and groups reach the kernels)
+        "DashboardVoila": {"visitor_wait": float(opts.timeout), **hub_login},
         "VoilaExecutor": {
             "timeout": opts.timeout,
             "cell_error_instruction": CELL_ERROR,
@@ -536,11 +545,17 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
     Prints the address of both dashboards (with the token, unless ``no_token``). Returns
     Voilà's exit status.
     """
+    check_platform()
     if opts.stop_with_parent:
         parent = os.getppid()
         _stop_with_parent()
         if os.getppid() != parent:  # it ended before the request took effect
             raise ServeError("The process that started qiwidgets serve has already ended.")
+    if opts.hub:  # the Hub gives the address and the prefix; its login replaces the token
+        from qiwidgets.dashboards.hub import hub_service
+
+        opts.host, opts.port, opts.base_url = hub_service()
+        opts.no_token = True
     generated = opts.token is None and not opts.no_token
     if generated:
         opts.token = secrets.token_urlsafe(24)
@@ -569,9 +584,13 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
         if opts.routes_url != opts.base_url:
             echo(f"  Through the proxy:   {opts.base_url}voila/render/team.ipynb and "
                  "programme.ipynb (the proxy strips the prefix).")  # fmt: skip
-        if opts.no_token:
-            echo(f"  No token: any account on this machine can open {opts.host}:{opts.port}. "
-                 "Use this only behind JupyterHub or a proxy that logs visitors in.")  # fmt: skip
+        if opts.hub:
+            echo("  Behind JupyterHub: the Hub logs visitors in; each page reads and saves as "
+                 "its person (qiwidgets access list).")  # fmt: skip
+        elif opts.no_token:
+            echo(f"  No token: any account on this machine can open {opts.host}:{opts.port}, "
+                 "and every visitor acts as the operator (every team). Use this only behind a "
+                 "proxy that logs visitors in; behind JupyterHub use --hub.")  # fmt: skip
         if generated:
             echo("  The token was generated for this run (--token-file keeps one between runs); "
                  "give it only to people who may see and change the programme's data.")  # fmt: skip
@@ -596,8 +615,21 @@ def serve(opts: ServeOptions, *, echo=print) -> int:
 
 
 #: Signals that stop ``serve`` like Ctrl+C: SIGTERM (``kill``, a service manager) and SIGHUP
-#: (the terminal or the SSH session that ran it was closed).
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+#: (the terminal or the SSH session that ran it was closed). Looked up by name: Windows has no
+#: SIGHUP, and importing this module (``qiwidgets --help`` does) must work there.
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def check_platform(platform: str = os.name) -> None:
+    """Refuse to serve where the server cannot work: it needs POSIX (its kernels talk over Unix
+    sockets, Voilà runs in a process group of its own that ``os.killpg`` stops, and its children
+    are started with ``preexec_fn``, which Windows does not have)."""
+    if platform != "posix":
+        raise ServeError(
+            "qiwidgets serve runs on Linux (or another POSIX system), not on Windows: run it on "
+            "a Linux server, or in WSL (Windows Subsystem for Linux), and open the address it "
+            "prints in a browser on Windows. Every other command works on Windows."
+        )
 
 
 def _exit_on_signal(signum, frame):  # pragma: no cover - signal handler

@@ -50,6 +50,7 @@ from jupyter_server.auth.authorizer import AllowAllAuthorizer, Authorizer
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider, User
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import url_path_join
 from traitlets import Float, Type
 from voila import handler as voila_handler
 from voila.app import Voila
@@ -62,10 +63,12 @@ from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
 from qiwidgets import config
 from qiwidgets.dashboards.runtime import (
+    HUB_VISITOR,
     LINK_VISITOR,
     OPERATOR_VISITOR,
     RECEIVED,
     VISITOR_ENV,
+    VISITOR_GROUPS_ENV,
     VISITOR_KEY_ENV,
     VISITOR_KEY_HEADER,
 )
@@ -89,6 +92,13 @@ _SECRET_IN_TEXT = re.compile(r"(?i)\b((?:token|" + ACCESS_PARAM + r")=)[^&\s'\"#
 CURRENT_VISITOR: contextvars.ContextVar[str] = contextvars.ContextVar(
     "qiwidgets_visitor", default=OPERATOR_VISITOR
 )
+#: The JupyterHub groups of that visitor (a JSON list; empty but behind a Hub).
+CURRENT_GROUPS: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "qiwidgets_visitor_groups", default="[]"
+)
+#: Environment variables of a Hub service (its API token among them) that no kernel needs:
+#: JupyterHub's ``JUPYTERHUB_*`` and its older name for the token (jupyterhub/spawner.py).
+HUB_ENV_PREFIXES = ("JUPYTERHUB_", "JPY_API_TOKEN")
 
 
 #: Whose page each kernel serves (kernel id -> ``link:<id>`` or ``operator``), set when a kernel
@@ -191,6 +201,7 @@ class VisitorRequestSocket(RequestInfoSocketHandler):
         if "QUERY_STRING" in info:
             info["QUERY_STRING"] = drop_secret_params(info["QUERY_STRING"])
         info[VISITOR_ENV] = KERNEL_VISITORS[kernel_id] = CURRENT_VISITOR.get()  # whose page
+        info[VISITOR_GROUPS_ENV] = CURRENT_GROUPS.get()
         payload = json.dumps(info)
         waiter = cls._waiters.get(kernel_id)
         if waiter is not None:
@@ -242,8 +253,13 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         # a kernel started for a visitor is theirs; a warm kernel learns its visitor with the
         # request (a refill started during someone's request must not inherit them)
         env.pop(VISITOR_ENV, None)
+        env.pop(VISITOR_GROUPS_ENV, None)
         if env.get("VOILA_PREHEAT") != "True":
             env[VISITOR_ENV] = KERNEL_VISITORS[kernel_id] = CURRENT_VISITOR.get()
+            env[VISITOR_GROUPS_ENV] = CURRENT_GROUPS.get()
+        # behind JupyterHub the server holds the service's Hub API token: no kernel gets it
+        for name in [n for n in env if n.startswith(HUB_ENV_PREFIXES)]:
+            del env[name]
         kwargs["env"] = env
         return km, name, kernel_id
 
@@ -329,9 +345,19 @@ def _link_id(username: str) -> int | None:
 
 
 def visitor_of(user: Any) -> str:
-    """What the kernel is told of a page's visitor: ``link:<id>``, or ``operator``."""
+    """What the kernel is told of a page's visitor: ``link:<id>``, ``hub:<name>`` (a
+    JupyterHub user), or ``operator``."""
+    hub_user = getattr(user, "hub_user", None)
+    if hub_user is not None:
+        return f"{HUB_VISITOR}{hub_user['name']}"
     name = getattr(user, "username", "") or ""
     return name if name.startswith(LINK_VISITOR) else OPERATOR_VISITOR
+
+
+def groups_of(user: Any) -> str:
+    """The visitor's JupyterHub groups, as the kernel is told them (a JSON list)."""
+    hub_user = getattr(user, "hub_user", None) or {}
+    return json.dumps(sorted(str(g) for g in hub_user.get("groups") or ()))
 
 
 class VisitorPageHandler(TornadoVoilaHandler):
@@ -345,10 +371,12 @@ class VisitorPageHandler(TornadoVoilaHandler):
         # which nothing set: without it every kernel stayed until culled
         self.xsrf_token  # noqa: B018 - reading it sets the cookie
         token = CURRENT_VISITOR.set(visitor_of(self.current_user))
+        groups = CURRENT_GROUPS.set(groups_of(self.current_user))
         try:
             # Voilà's, behind Jupyter's login (@authenticated: a redirect to it returns None)
             await ensure_async(super().get(path))
         finally:
+            CURRENT_GROUPS.reset(groups)
             CURRENT_VISITOR.reset(token)
 
 
@@ -437,10 +465,15 @@ class DashboardVoila(Voila):
             TornadoVoilaHandler: VisitorPageHandler,
             VoilaShutdownKernelHandler: OwnKernelShutdown,
         }
+        hub = getattr(self.identity_provider, "hub_auth", None) is not None
+        # the login routes (/login, /logout, the Hub's /oauth_callback) come unprefixed
+        login_routes = {p for p, *_ in self.identity_provider.get_handlers()}
         out = []
         for route in handlers:
             pattern, cls, *rest = route
-            if pattern == "/logout" or pattern.endswith("/logout"):
+            if pattern in login_routes:
+                pattern = url_path_join(self.server_url, pattern)
+            if pattern.endswith("/logout") and not hub:  # (the Hub's logs out of the Hub)
                 out.append((pattern, LogoutHandler))
                 continue
             if cls is VoilaContentsHandler:

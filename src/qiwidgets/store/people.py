@@ -267,6 +267,61 @@ def actor_for(db: StoreLike, key: str) -> Actor:
         return Actor(person.id, person.display_name, teams, programmes)
 
 
+# --- people from JupyterHub ------------------------------------------------------------------
+
+#: A JupyterHub group grants a role when it is named ``qi:<team code>:<member|lead|viewer>`` or
+#: ``qi:<programme code>:<programme_lead|analyst>`` (docs/deployment.md); other groups are
+#: not ours and are left alone.
+HUB_GROUP_PREFIX = "qi:"
+#: The stronger role wins when the store and a Hub group both give one (a lead also reads).
+_RANK = {"viewer": 0, "member": 1, "lead": 2, "analyst": 0, "programme_lead": 1}
+
+
+def roles_from_hub_groups(db: StoreLike, groups: Iterable[str]) -> tuple[dict, dict]:
+    """``(team roles, programme roles)`` (ids -> role) the Hub groups grant. A group naming a
+    team code used by several programmes grants it in each; unknown codes grant nothing."""
+    teams: dict[int, str] = {}
+    programmes: dict[int, str] = {}
+    wanted = []
+    for group in groups:
+        parts = str(group).split(":")
+        if len(parts) == 3 and group.startswith(HUB_GROUP_PREFIX) and (
+                parts[2] in m.TEAM_ROLES or parts[2] in m.PROGRAMME_ROLES):  # fmt: skip
+            wanted.append((parts[1], parts[2]))
+    if not wanted:
+        return teams, programmes
+    with session_scope(db, write=False) as session:
+        for code, role in wanted:
+            if role in m.TEAM_ROLES:
+                ids = session.scalars(select(m.Team.id).where(m.Team.code == code))
+                target = teams
+            else:
+                ids = session.scalars(select(m.Programme.id).where(m.Programme.code == code))
+                target = programmes
+            for i in ids:
+                if i not in target or _RANK[role] > _RANK[target[i]]:
+                    target[i] = role
+    return teams, programmes
+
+
+def actor_for_hub(db: StoreLike, name: str, groups: Iterable[str] = ()) -> Actor:
+    """The :class:`Actor` of a JupyterHub user: the person whose identity key is their Hub
+    name (added on their first visit, so that what they save is signed), with the roles the
+    store gives them and those their ``qi:`` Hub groups grant (the stronger of the two)."""
+    key = normalise_key(name)
+    with session_scope(db) as session:
+        if session.scalar(select(m.Person.id).where(m.Person.identity_key == key)) is None:
+            session.add(m.Person(identity_key=key, display_name=str(name)[:MAX_NAME]))
+    actor = actor_for(db, key)
+    teams, programmes = dict(actor.teams), dict(actor.programmes)
+    hub_teams, hub_programmes = roles_from_hub_groups(db, groups)
+    for mine, granted in ((teams, hub_teams), (programmes, hub_programmes)):
+        for i, role in granted.items():
+            if i not in mine or _RANK[role] > _RANK[mine[i]]:
+                mine[i] = role
+    return Actor(actor.person_id, actor.name, teams, programmes)
+
+
 # --- personal access links --------------------------------------------------------------------
 
 
@@ -365,6 +420,7 @@ __all__ = [
     "Actor",
     "access_rows",
     "actor_for",
+    "actor_for_hub",
     "actor_for_link",
     "actor_of",
     "add_person",
