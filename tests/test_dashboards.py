@@ -46,6 +46,11 @@ def test_voila_config_is_locked_down():
     assert cfg["MappingKernelManager"]["cull_idle_timeout"] == server.DEFAULT_CULL_IDLE
     assert cfg["MappingKernelManager"]["cull_interval"] == server.DEFAULT_CULL_INTERVAL
     assert cfg["KernelManager"]["transport"] == "ipc"  # Unix sockets, no TCP port per kernel
+    assert cfg["KernelRestarter"]["restart_limit"] == 0  # a dead page's kernel is not revived
+    assert "identity_provider_class" not in cfg["DashboardVoila"]  # the token's login
+    hub = server.voila_config(server.ServeOptions(db="x.db", no_token=True, hub=True),
+                              server.PACKAGE_DIR)  # fmt: skip
+    assert hub["DashboardVoila"]["identity_provider_class"] == server.HUB_IDENTITY_PROVIDER
     csp = cfg["Voila"]["tornado_settings"]["headers"]["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     dev = server.voila_config(server.ServeOptions(db="x.db", dev=True), server.PACKAGE_DIR)

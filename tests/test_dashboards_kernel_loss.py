@@ -182,6 +182,9 @@ def test_a_kernel_killed_before_the_save_loses_nothing(served, visit, store):
     assert_says_lost(page, words, unconfirmed=True)
     assert page.locator(".qi-status-ok").count() == 0
     assert stored(store, "W02", words) == []
+    # declared dead, not restarted (a restarted kernel would hold memory for no page)
+    assert served.wait_for_output("restart failed", timeout=30)
+    assert not [line for line in served.output if "restarting kernel" in line]
     screenshot(page, "kernel-lost.png")
     # the dead page's text boxes still hold the words too
     assert panel.locator("textarea[placeholder='What happened?']").input_value() \

@@ -520,3 +520,28 @@ def test_dask_executor_with_a_local_cluster_of_processes(small_db, tmp_path):
     assert res.programme is not None and res.programme.ok
     for code in small_db["teams"]:
         assert (out / MONTH / "teams" / f"{slugify(code)}.html").is_file()
+
+
+def test_a_team_only_reflection_is_in_no_programme_report(tmp_path):
+    """Learning in confidence: a reflection the team has not shared (even one flagged as a
+    bright spot and may-generalise) is in no line of the programme report; the same words
+    shared are."""
+    from qiwidgets.reports import programme
+    from qiwidgets.store import repo
+    from qiwidgets.store.db import dispose_engines, init_db
+    from qiwidgets.store.sample import load_sample
+
+    db = f"sqlite:///{tmp_path / 'sample.db'}"
+    init_db(db)
+    load_sample(db)
+    team = repo.get_team(db, "W05")
+    flags = {"team_id": team.id, "bright_spot": True, "generalisable": True}
+    repo.save_reflection(db, {**flags, "date": "2026-10-20",
+                              "what_happened": "Kept-on-the-ward words 7f3a"})  # fmt: skip
+    repo.save_reflection(db, {**flags, "date": "2026-10-21", "shared": True,
+                              "what_happened": "Shared-with-everyone words 9c1b"})  # fmt: skip
+    (tmp_path / "summaries").mkdir()
+    html = programme.build(db, MONTH, str(tmp_path / "summaries")).html()
+    dispose_engines()
+    assert "Shared-with-everyone words 9c1b" in html
+    assert "Kept-on-the-ward" not in html

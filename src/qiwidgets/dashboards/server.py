@@ -337,6 +337,10 @@ def voila_config(opts: ServeOptions, site_root: Path) -> dict:
         # TCP was measured too: warm render 1.40 -> 1.55 s (A/B, 12 each); Unix sockets cost
         # nothing (1.46/1.44)
         "KernelManager": {"transport": "ipc"},
+        # a kernel that dies (out of memory, killed) is declared dead, not restarted: its page
+        # has lost its widgets either way and says so in words (qiwidgets.js); a restarted
+        # kernel only held ~200 MB until culled, serving nothing
+        "KernelRestarter": {"restart_limit": 0},
         # a new kernel runs its first cell as soon as it is ready, not 0.2 s later
         "ServerKernelManager": {
             "client_class": "qiwidgets.dashboards.kernel_client.DashboardKernelClient"
