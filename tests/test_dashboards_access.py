@@ -203,13 +203,18 @@ def test_leaving_a_page_stops_its_kernel(served, links, visit):
 
 
 def test_a_viewer_reads_but_cannot_save(served, links, visit, store):
+    """Refused by the store, said in the page, logged for the operator (not sent to the page)."""
     v = visit()
+    frames = received_frames(v.page)
     page = v.open(link_url(served, links["val@trust.nhs.uk"]), charts=1)
     assert page.locator(".qi-team-name").inner_text() == "Ward 5 (Respiratory)"
     words = f"A viewer tries to write ({uuid.uuid4().hex[:8]})"
     said = save_reflection(page, words)
     assert "may look at Ward 5 (Respiratory)'s records but not change them" in said
     assert reflections_saying(f"sqlite:///{store}", "W05", words) == []
+    logged = "Refused while saving the reflection: Val Okoro may look at"
+    assert served.wait_for_output(logged, timeout=30)
+    assert not [f for f in frames if "Refused while" in f]
 
 
 def test_a_member_s_save_is_signed_with_their_name(served, links, visit, store):

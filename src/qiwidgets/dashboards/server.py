@@ -363,6 +363,10 @@ def kernel_config() -> dict:
                     "shutdown": {"()": "qiwidgets.dashboards.runtime.WaitingKernelShutdown"}
                 },
                 "handlers": {"console": {"filters": ["shutdown"]}},
+                # what the pages log (a refusal, an unexpected error) goes to the server's
+                # log through the kernel's console handler, never to the page
+                "loggers": {"qiwidgets": {"handlers": ["console"], "level": "INFO",
+                                          "propagate": False}},  # fmt: skip
             }
         },
     }

@@ -23,7 +23,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from qiwidgets import glossary
-from qiwidgets.errors import QIError, StaleEditError
+from qiwidgets.errors import AccessDenied, QIError, StaleEditError
 
 log = logging.getLogger("qiwidgets.widgets")
 
@@ -201,6 +201,9 @@ class Panel(widgets.VBox):
             return fn(*args, **kwargs)
         except StaleEditError as exc:
             self.say(str(exc), "conflict")
+        except AccessDenied as exc:  # the store refused: said in the page, kept in the log
+            log.warning("Refused while %s: %s", what, exc)
+            self.say(str(exc), "problem")
         except QIError as exc:
             self.say(str(exc), "problem")
         except Exception:  # a visitor never sees a traceback; the log keeps the details
