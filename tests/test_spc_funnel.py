@@ -114,7 +114,7 @@ def test_r_round_matches_r_not_python():
 def test_result_shape_and_vocabulary():
     r = run(label="Deaths against expected", unit_noun="ward")
     assert isinstance(r, FunnelResult) and isinstance(r, SPCResult)
-    assert r.chart == "funnel" and r.rule_set == "Funnel (Spiegelhalter)"
+    assert r.chart_type == "funnel" and r.rule_set == "Funnel (Spiegelhalter)"
     assert len(r.points) == 6 and len(r.summary) == 1
     assert list(r.limits.columns)[:2] == ["denominator", "s"]
     assert r.limits["denominator"].is_monotonic_increasing

@@ -387,7 +387,7 @@ def test_outcome_funnel_needs_a_denominator_for_every_team_and_some_events():
 
 def test_outcome_small_multiples_draw_each_team_s_own_chart():
     result = wb.outcome_small_multiples(teams_frame(), FALLS_MEASURE, {"A": "Ward A"})
-    assert result.chart == "u" and result.facets == ("team",)
+    assert result.chart_type == "u" and result.facets == ("team",)
     assert list(dict.fromkeys(result.points["team"])) == ["Ward A", "B", "C"]
     # a u chart per team: its rate per 1,000 bed days
     first = result.points[result.points["team"] == "Ward A"]

@@ -13,9 +13,12 @@ from pathlib import Path
 from qiwidgets.errors import ParameterError
 
 EPILOG = """examples:
-  qiwidgets spc falls.csv --chart u --x month --y falls --n bed_days --multiply 1000
-  qiwidgets spc data/samples/observations.csv --where measure=falls_with_harm \\
-      --chart u --x period --y numerator --n denominator --multiply 1000 --facets team
+  # the sample programme's observations (data/samples/ in a source checkout)
+  qiwidgets spc data/samples/observations.csv --where measure=FALLS_HARM \\
+      --chart u --x period --y numerator --n denominator --multiply 1000 --facets team \\
+      --label "Falls with harm per 1,000 bed days" --improvement decrease --html falls.html
+  qiwidgets spc data/samples/observations.csv --where measure=FALLS_HARM --where team=W07 \\
+      --chart u --x period --y numerator --n denominator --multiply 1000 --svg w07.svg
   qiwidgets spc waits.csv --profile mdc --x week --y minutes --improvement decrease --target 30
 """
 
@@ -56,6 +59,10 @@ def add_parser(sub) -> None:
     p.add_argument("--fix-after", type=int, help="mdc: fix the limits after N points")
     p.add_argument("--label", help="the measure's name, for the reading")
     p.add_argument("--out", type=Path, help="write the per-point table here (.csv or .json)")
+    p.add_argument("--svg", type=Path, metavar="FILE", help="write the chart as SVG")
+    p.add_argument("--png", type=Path, metavar="FILE", help="write the chart as PNG")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="write a page with the chart, its reading and the summary table")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -128,7 +135,7 @@ def run(args) -> int:
             rule_set=args.rule_set, screen_mr=not args.no_screen_mr, label=args.label or args.y,
             improvement=args.improvement,
         )  # fmt: skip
-    print(f"{result.chart} chart, rule set: {result.rule_set}")
+    print(f"{result.chart_type} chart, rule set: {result.rule_set}")
     with _pandas_display():
         print(result.summary.to_string(index=False))
     print()
@@ -136,7 +143,44 @@ def run(args) -> int:
     if args.out:
         _write(result.points, args.out)
         print(f"\nWrote {len(result.points)} points to {args.out}")
+    for path, what in _drawn(result, args):
+        print(f"Wrote the {what} to {path}")
     return 0
+
+
+def _drawn(result, args) -> list[tuple[Path, str]]:
+    """Write the chart files asked for (``--svg``, ``--png``, ``--html``), each complete or not
+    at all; returns ``(path, what)`` for each."""
+    written = []
+    if args.svg:
+        _write_bytes(args.svg, result.to_svg().encode("utf-8"))
+        written.append((args.svg, "chart (SVG)"))
+    if args.png:
+        _write_bytes(args.png, result.to_png())
+        written.append((args.png, "chart (PNG)"))
+    if args.html:
+        _write_bytes(args.html, _page(result).encode("utf-8"))
+        written.append((args.html, "chart, reading and summary (HTML)"))
+    return written
+
+
+def _page(result) -> str:
+    """A standalone HTML page (nothing fetched) with the result as a notebook shows it."""
+    import html
+
+    title = html.escape(str(result.options.get("label") or "SPC chart"))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title></head>"
+        f'<body style="font-family:sans-serif;margin:1em">{result.to_html()}</body></html>\n'
+    )
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)  # complete or not at all
 
 
 class _pandas_display:

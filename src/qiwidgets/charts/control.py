@@ -326,7 +326,7 @@ def annotation_frame(
 
 
 def _check_result(result: Any) -> None:
-    if not isinstance(result, SPCResult) or result.chart == "funnel":
+    if not isinstance(result, SPCResult) or result.chart_type == "funnel":
         raise ChartError(
             "`result` must be what spc.control_chart or spc.mdc_chart returned "
             f"(use funnel_chart for funnel plots), got {type(result).__name__}."
@@ -422,7 +422,7 @@ def _qic_points(result: SPCResult, pts: pd.DataFrame) -> pd.DataFrame:
     f = _common_columns(result, pts)
     opts = result.options
     ihi = result.rule_set == "IHI"
-    centre = CENTRE_NAME.get(result.chart, "mean")
+    centre = CENTRE_NAME.get(result.chart_type, "mean")
     f["seg"] = f["_facet"] + "|" + pts["part"].astype(str).to_numpy()
     f["lo_in"] = pts["lcl_95"].astype(float).to_numpy() if "lcl_95" in pts else np.nan
     f["hi_in"] = pts["ucl_95"].astype(float).to_numpy() if "ucl_95" in pts else np.nan
@@ -627,9 +627,9 @@ def _label_rows(f: pd.DataFrame, result: SPCResult, height: int) -> pd.DataFrame
     Labels closer than ``LABEL_GAP_PX`` on the page are moved apart (only the label; the text
     keeps the true value), so "Mean 4.6" and "Target 4.5" never print over each other.
     """
-    centre = "Median" if result.chart in CENTRE_NAME else "Mean"
+    centre = "Median" if result.chart_type in CENTRE_NAME else "Mean"
     names = [("cl", centre)]
-    if _is_mdc(result) or result.chart != "run":
+    if _is_mdc(result) or result.chart_type != "run":
         names += [("ucl", "Upper limit"), ("lcl", "Lower limit")]
     names.append(("target", "Target"))
     cols = [c for c in ("y", "cl", "lcl", "ucl", "target") if c in f]
@@ -878,7 +878,7 @@ def _layers(
         scale={"domain": dom, "range": [P.POINT_CATEGORIES[c][1] for c in present]},
         legend=legend,
     )
-    centre_word = "Median" if result.chart in CENTRE_NAME else "Mean"
+    centre_word = "Median" if result.chart_type in CENTRE_NAME else "Mean"
     tips = [
         vl.tip("_facet", "Team"),
         vl.tip("t_period", "Period"),
@@ -1118,7 +1118,7 @@ def _layers(
 
 
 def _subtitle(result: SPCResult, rows: pd.DataFrame) -> list[str]:
-    name = CHART_NAMES.get(result.chart, result.chart)
+    name = CHART_NAMES.get(result.chart_type, result.chart_type)
     lines = [f"{name} · Rule set: {result.rule_set}"]
     notes = []
     pt = rows[rows["_layer"] == "pt"]
@@ -1142,7 +1142,7 @@ def _finish(spec: dict, result: SPCResult, heading: str, reading: str, rows: pd.
             "title": heading,
             "caption": reading,
             "rule_set": result.rule_set,
-            "chart": result.chart,
+            "chart": result.chart_type,
             "caption_lines": wrap(reading, 110),
         }
     }

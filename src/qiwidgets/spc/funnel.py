@@ -102,6 +102,13 @@ class FunnelResult(SPCResult):
             f"limit_rows={len(self.limits)}>"
         )
 
+    def chart(self, **options: Any) -> Any:
+        """The funnel plot as an Altair chart, drawn by :func:`qiwidgets.charts.funnel_chart`
+        (with its options); ``to_svg``, ``to_png`` and the notebook display use it."""
+        from qiwidgets import charts
+
+        return charts.funnel_chart(self, **options)
+
 
 # --- public entry point ---------------------------------------------------------------------
 
@@ -712,7 +719,7 @@ def _compute(units: pd.DataFrame, o: dict[str, Any], warns: list[str]) -> Funnel
         points=points,
         summary=summary,
         readings={None: reading},
-        chart="funnel",
+        chart_type="funnel",
         rule_set=RULE_SET,
         facets=(),
         options=options,

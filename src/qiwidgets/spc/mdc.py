@@ -1121,7 +1121,7 @@ def _compute(
         points=points_df,
         summary=summary_df,
         readings=readings,  # type: ignore[arg-type]  # a read-only, lazily filled mapping
-        chart="xmr",
+        chart_type="xmr",
         rule_set=RULE_SET,
         facets=opts.facets,
         options=options,

@@ -310,7 +310,7 @@ def control_chart(
         points=points,
         summary=summary,
         readings=control_chart_readings(points, summary, facet_cols, options),
-        chart=chart,
+        chart_type=chart,
         rule_set=RULE_SET_NAMES[rule_set],
         facets=facet_cols,
         options=options,

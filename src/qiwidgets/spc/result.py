@@ -63,7 +63,7 @@ class SPCResult:
         Count). Built on first access, like ``points``.
     readings:
         One plain-language sentence per facet (a single entry, keyed ``None``, without facets).
-    chart:
+    chart_type:
         The chart type (``"run"``, ``"i"``, ..., ``"xmr"`` for Making Data Count, ``"funnel"``).
     rule_set:
         The rule set the signals come from, named on every chart: ``"Anhøj"``, ``"IHI"``,
@@ -74,12 +74,16 @@ class SPCResult:
         The options as the function understood them (for drawing, reports and reproducibility).
     warnings:
         Human-readable warnings raised while computing (e.g. a short baseline).
+
+    In a notebook a result shows itself as its chart (SVG, drawn here: nothing is fetched),
+    its reading and its summary table; :meth:`chart`, :meth:`to_svg` and :meth:`to_png` draw it
+    with :mod:`qiwidgets.charts`, which is imported only then.
     """
 
     points: pd.DataFrame = _BuiltOnFirstUse()  # type: ignore[assignment]
     summary: pd.DataFrame = _BuiltOnFirstUse()  # type: ignore[assignment]
     readings: Mapping[Any, str]
-    chart: str
+    chart_type: str
     rule_set: str
     facets: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
@@ -184,14 +188,55 @@ class SPCResult:
             target=None if math.isnan(target) else target,
             improvement=self.options.get("improvement"),
             rule_set=self.rule_set,
-            chart=self.chart,
+            chart=self.chart_type,
         )
 
     def __repr__(self) -> str:  # short, for notebooks
         return (
-            f"<SPCResult chart={self.chart!r} rule_set={self.rule_set!r} "
+            f"<SPCResult chart_type={self.chart_type!r} rule_set={self.rule_set!r} "
             f"points={len(self.points)} groups={len(self.summary)}>"
         )
+
+    # --- drawing: qiwidgets.charts draws; imported here only when asked, so that importing
+    # --- qiwidgets.spc imports neither Altair nor vl-convert (tests/test_layering.py)
+
+    def chart(self, **options: Any) -> Any:
+        """The chart of this result as an Altair chart, drawn by :mod:`qiwidgets.charts`.
+
+        Takes the options of :func:`qiwidgets.charts.spc_chart` (``facet``, ``annotations``,
+        ``title``, ``show_inner``, ``show_icons``, ``limit_labels``, ``width``, ``height``); a
+        result with several facets is drawn as small multiples unless ``facet`` picks one.
+        """
+        from qiwidgets import charts
+
+        return charts.spc_chart(self, **options)
+
+    def to_svg(self, **options: Any) -> str:
+        """The chart as an SVG string, rendered here (no network); options as :meth:`chart`."""
+        from qiwidgets import charts
+
+        return charts.to_svg(self.chart(**options))
+
+    def to_png(self, *, scale: float = 2.0, **options: Any) -> bytes:
+        """The chart as PNG bytes (``scale`` 2: crisp on screen and in print); options as
+        :meth:`chart`."""
+        from qiwidgets import charts
+
+        return charts.to_png(self.chart(**options), scale=scale)
+
+    def to_html(self, **options: Any) -> str:
+        """What a notebook shows: the chart (inline SVG with its reading as the caption), the
+        rule set and the summary table, as one static HTML fragment (no script, nothing
+        fetched); options as :meth:`chart`."""
+        from qiwidgets.charts.display import result_html
+
+        return result_html(self, **options)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter's display: the HTML of :meth:`to_html`, and the reading as plain text."""
+        from qiwidgets.charts.display import mimebundle
+
+        return mimebundle(self)
 
 
 @dataclass(frozen=True)
