@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-output
 DEMO_MONTH ?= 2026-10
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv bytecode system-deps demo reports serve test lab bench clean
+.PHONY: help venv bytecode system-deps demo reports serve test test-fast lab bench clean
 
 help:
 	@echo "make demo   - install, load the sample programme into qiwidgets.db (the database the"
@@ -20,6 +20,7 @@ help:
 	@echo "              write the monthly reports and serve the dashboards"
 	@echo "make serve  - serve the dashboards on the demo database"
 	@echo "make test   - install (venv + Debian packages) and run the whole test suite"
+	@echo "make test-fast - the everyday lane: every test but the browser, PostgreSQL and slow ones"
 	@echo "make lab    - open the workbook notebooks in JupyterLab"
 	@echo "make bench  - run the benchmarks (by hand; prints figures against the targets)"
 	@echo "make clean  - remove the venv and demo output"
@@ -27,7 +28,7 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet -e '.[all,test,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -72,6 +73,11 @@ reports: bytecode
 
 test: bytecode system-deps
 	$(PY) -m pytest tests --nbval-lax notebooks/
+
+# The everyday lane: no browser, no PostgreSQL server, no report batch or wheel build (tests
+# marked browser, postgres or slow); nothing to install beyond the venv. `make test` runs all.
+test-fast: bytecode
+	$(PY) -m pytest tests -m "not browser and not postgres and not slow"
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)

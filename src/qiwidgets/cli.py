@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "qiwidgets.spc_cli",
     "qiwidgets.store.cli",
     "qiwidgets.store.people_cli",
+    "qiwidgets.workbook_cli",
     "qiwidgets.status_cli",
     "qiwidgets.reports.cli",
     "qiwidgets.dashboards.cli",
@@ -64,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional part not installed: say which extra
+        from qiwidgets.extras import missing_dependency
+
+        missing = missing_dependency(exc, args.command)
+        if missing is None or args.debug:
+            raise
+        print(f"error: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

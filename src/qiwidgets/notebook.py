@@ -172,6 +172,10 @@ def open_workbook_db(
     from qiwidgets.store.db import current_revision, describe, head_revision, init_db, resolve_url
 
     url = resolve_url(database_location(db))
+    if sample:  # the sample's files first: nothing is created when they cannot be found
+        from qiwidgets.store.sample import check_folder
+
+        sample_folder = check_folder()
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     if current_revision(url) != head_revision():
@@ -180,7 +184,7 @@ def open_workbook_db(
     if sample and not repo.list_programmes(url):
         from qiwidgets.store.sample import load_sample
 
-        load_sample(url)
+        load_sample(url, sample_folder)
         loaded = True
     if not quiet:
         programmes = repo.list_programmes(url)

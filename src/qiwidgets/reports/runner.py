@@ -50,11 +50,14 @@ DEFAULT_TIMEOUT = 300.0
 
 
 def default_notebook(name: str) -> Path:
-    """Where a report notebook lives: ``$QI_PIPELINES``, else the checkout's pipelines/."""
-    env = os.environ.get(NOTEBOOKS_ENV)
+    """Where a report notebook lives: ``$QI_PIPELINES``, else the ones shipped with qiwidgets
+    (:mod:`qiwidgets.resources`)."""
+    env = config.get("pipelines")
     if env:
         return Path(env) / name
-    return Path(__file__).resolve().parents[3] / "pipelines" / name
+    from qiwidgets import resources
+
+    return resources.locate("pipelines") / name
 
 
 def file_sha256(path: Path) -> str:

@@ -104,7 +104,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--folder",
         type=Path,
-        help="read the sample files from this folder (default: the repository's data/samples)",
+        help="read the sample files from this folder (default: the ones shipped with qiwidgets)",
     )
     _add_db(p)
     p.set_defaults(func=run_load_sample)
@@ -158,10 +158,12 @@ def run_export(args) -> int:
 
 def run_load_sample(args) -> int:
     from qiwidgets.store.db import describe, init_db
-    from qiwidgets.store.sample import DEFAULT_DIR, PROGRAMME_NAME, load_sample
+    from qiwidgets.store.sample import DEFAULT_DIR, PROGRAMME_NAME, check_folder, load_sample
 
+    # the files first: a command that cannot find what it needs creates no database
+    folder = check_folder(args.folder or DEFAULT_DIR)
     engine = init_db(args.db)
-    counts = load_sample(engine, args.folder or DEFAULT_DIR)
+    counts = load_sample(engine, folder)
     shown = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in counts.items())
     print(f'Loaded the sample programme "{PROGRAMME_NAME}" into {describe(engine)}: {shown}.')
     return 0

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qiwidgets import resources
 from qiwidgets.glossary import HEALTH_COMPONENTS
 from qiwidgets.store.imports import PDSA_FIELDS
 
@@ -54,8 +55,9 @@ SHARED_AIM = (
     "days, by March 2027, without patients leaving hospital less mobile."
 )
 
-#: Where the committed sample files live (the repository's data/samples).
-DEFAULT_DIR = Path(__file__).resolve().parents[3] / "data" / "samples"
+#: Where the sample files are: shipped in the wheel, or the checkout's data/samples
+#: (:mod:`qiwidgets.resources`).
+DEFAULT_DIR = resources.locate("samples")
 
 #: The files of the sample programme, in the order load_sample reads them.
 FILES = (
@@ -805,6 +807,22 @@ def _upsert(session, model, key: dict, values: dict):
     return found
 
 
+def check_folder(folder: str | os.PathLike = DEFAULT_DIR) -> Path:
+    """``folder`` as a path, checked to hold every sample file (before anything is created)."""
+    from qiwidgets.errors import StoreError
+
+    folder = Path(folder)
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing and folder == DEFAULT_DIR:
+        resources.find("samples", *FILES)  # says how to repair the installation
+    if missing:
+        raise StoreError(
+            f"The sample folder {folder} lacks {', '.join(missing)}: regenerate it with "
+            "`python -m qiwidgets.store.sample --out DIR`."
+        )
+    return folder
+
+
 def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, int]:
     """Load the sample programme from ``folder`` into ``db``, in one transaction.
 
@@ -812,18 +830,11 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
     observation by team x measure x period, a reflection by team, date and text ...), so a second
     run changes nothing. Returns how many records of each kind the sample holds.
     """
-    from qiwidgets.errors import StoreError
     from qiwidgets.store import imports
     from qiwidgets.store import models as m
     from qiwidgets.store.db import run_in_transaction
 
-    folder = Path(folder)
-    missing = [name for name in FILES if not (folder / name).is_file()]
-    if missing:
-        raise StoreError(
-            f"The sample folder {folder} lacks {', '.join(missing)}: regenerate it with "
-            "`python -m qiwidgets.store.sample --out DIR`."
-        )
+    folder = check_folder(folder)
     prepared = {}
     for kind, name in (
         ("teams", "teams.csv"),
