@@ -181,6 +181,22 @@ def test_invalid_parameters_are_refused_before_any_kernel(small_db, tmp_path):
     assert not out.exists()  # nothing was written
 
 
+def test_month_last_is_the_programme_s_latest_month_with_data(small_db, tmp_path):
+    """``--month last`` (a scheduled job's month): the latest month any team has data for."""
+    from sqlalchemy import select
+
+    from qiwidgets.store import models
+    from qiwidgets.store.db import session_scope
+
+    with session_scope(small_db["db"], write=False) as session:
+        latest = max(session.scalars(select(models.Observation.period)))
+    p = runner.plan("last", small_db["db"], tmp_path / "out")
+    assert str(p.month) == latest.strftime("%Y-%m")
+    assert runner.plan(" Last ", small_db["db"], tmp_path / "out").month == p.month
+    with pytest.raises(ParameterError, match="no data yet: give the month as YYYY-MM"):
+        runner._latest_month(small_db["db"], [], "A programme")  # no team has data
+
+
 def test_cli_errors_are_one_plain_line(small_db, tmp_path, capsys):
     code = cli_main(["reports", "--month", "2026-10", "--db", small_db["db"], "--out",
                      str(tmp_path / "o"), "--team", "NOPE"])  # fmt: skip

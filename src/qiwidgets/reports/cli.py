@@ -18,7 +18,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Build one learning report per team for a month, then the programme "
         "report and an index.html. Reports whose inputs have not changed are not rebuilt.",
     )
-    p.add_argument("--month", required=True, help="the report month, YYYY-MM (e.g. 2026-10)")
+    p.add_argument("--month", required=True, help="the report month, YYYY-MM (e.g. 2026-10), "
+                   "or last: the latest month the programme has data for")  # fmt: skip
     p.add_argument("--db", help="database URL or SQLite file (default: $QI_DATABASE_URL or "
                    "./qiwidgets.db)")  # fmt: skip
     p.add_argument("--out", default="reports", help="output folder (default: ./reports)")
@@ -43,13 +44,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qiwidgets.reports.runner import plan, run_plan
+    from qiwidgets.reports.runner import LAST_MONTH, plan, run_plan
 
     p = plan(
         args.month, args.db, args.out, args.team, programme=args.programme,
         workers=args.workers, pdf=args.pdf, force=args.force, executor=args.executor,
         scheduler=args.scheduler, timeout=args.timeout, reuse_kernels=not args.fresh_kernels,
     )  # fmt: skip
+    if args.month.strip().lower() == LAST_MONTH:
+        print(f"Month: {p.month.label()} (the latest with data).")
     if p.not_reported:
         print(f"No data up to {p.month.label()} yet (their reports say what to enter): "
               f"{', '.join(p.not_reported)}", file=sys.stderr)  # fmt: skip

@@ -45,6 +45,8 @@ EXECUTORS = ("local", "dask")
 NOTEBOOKS_ENV = config.env_name("pipelines")
 TEAM_NOTEBOOK = "team_report.ipynb"
 PROGRAMME_NOTEBOOK = "programme_report.ipynb"
+#: ``--month last``: the programme's latest month with data.
+LAST_MONTH = "last"
 #: Default time allowed for one report, in seconds.
 DEFAULT_TIMEOUT = 300.0
 
@@ -141,7 +143,8 @@ def plan(
     clears its namespace in between (``%reset -f``), so the report modules are imported once per
     worker rather than once per team; ``False`` starts a fresh kernel for every report.
     """
-    m = parse_month(month)
+    latest = isinstance(month, str) and month.strip().lower() == LAST_MONTH
+    m = None if latest else parse_month(month)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 256:
         raise ParameterError(f"`workers` must be a whole number from 1 to 256, got {workers!r}.")
     if executor not in EXECUTORS:
@@ -182,6 +185,8 @@ def plan(
             raise ParameterError(f"The database {str(path)!r} does not exist.")
     prog = repo.get_programme(url, programme)
     all_teams = repo.list_teams(url, prog.id)
+    if latest:  # the programme's latest month with data: every report of the batch is for it
+        m = _latest_month(url, [t.id for t in all_teams], prog.name)
     by_code = {t.code: t for t in all_teams}
     if teams:
         unknown = [t for t in teams if t not in by_code]
@@ -255,6 +260,25 @@ def _check_kernel(name: str) -> None:
             f"No Jupyter kernel named {name!r}: run `{sys.executable} -m ipykernel install "
             "--sys-prefix`."
         ) from None
+
+
+def _latest_month(url: str, team_ids: list[int], programme: str) -> Month:
+    """The latest month any of the teams has an observation for (``--month last``)."""
+    from sqlalchemy import func, select
+
+    from qiwidgets.store import models as mm
+    from qiwidgets.store.db import session_scope
+
+    with session_scope(url, write=False) as session:
+        latest = session.scalar(
+            select(func.max(mm.Observation.period)).where(mm.Observation.team_id.in_(team_ids))
+        )
+    if latest is None:
+        raise ParameterError(
+            f"`--month last` is the latest month with data, but {programme} has no data yet: "
+            "give the month as YYYY-MM."
+        )
+    return parse_month(latest)
 
 
 def _observation_counts(url: str, team_ids: list[int], m: Month) -> dict[int, int]:
