@@ -406,6 +406,50 @@ TERMS: dict[str, tuple[str, str]] = {
         "Infrastructure to support the learning system",
         "Time, tools, support and meetings that keep learning going.",
     ),
+    # --- learning practice (issue M) ---------------------------------------------------------------
+    "team_role": ("Role on the team", "The part someone plays in the team's improvement work."),
+    "team_lead": ("Team lead", "Leads the team's improvement work from day to day."),
+    "team_member": ("Team member", "Takes part in the team's tests of change and reflections."),
+    "patient_partner": (
+        "Patient or family partner",
+        "Brings the experience of patients and families into the team's work, as a full member.",
+    ),
+    "sponsor": ("Sponsor", "A senior leader who clears the way and takes the team's asks upward."),
+    "coach": ("Coach", "Supports the team with improvement methods and answers its calls for help."),
+    "help_request": (
+        "Help needed",
+        "A team's request for help: it reaches the programme lead and the team's coach.",
+    ),
+    "shared_pdsa": (
+        "Shared PDSA cycle",
+        "A test of change the team shared with the programme: other teams may read it and comment.",
+    ),
+    "comment": ("Comment", "A note from another team of the programme on what a team shared."),
+    "safety_pulse": (
+        "Safety pulse",
+        "Five anonymous statements on how safe it feels to speak up; the team sees only its totals.",
+    ),
+    "pulse_agree": ("Agree", "The share of answers that agree or strongly agree (4 or 5 of 5)."),
+    "ebc_people": ("People", "Who the change touches (patients, families, staff) and what they need."),
+    "ebc_systems": ("Systems", "What else the change connects to, and how it may respond."),
+    "ebc_design": ("Design", "How the change is made easy to do right, shaped by those who use it."),
+    "ebc_risk": ("Risk", "What could go wrong, for whom, and how it would be noticed early."),
+    "risk_rating": (
+        "Risk rating",
+        "Likelihood x consequence, 1 to 5 each (NHS 5 x 5 matrix): low, moderate, high or extreme.",
+    ),
+    "personal_mastery": ("Personal mastery", "Each of us keeps learning and growing in our work."),
+    "mental_models": ("Mental models", "The assumptions we hold, brought into the open and tested."),
+    "shared_vision": ("Shared vision", "A picture of the future we build and hold together."),
+    "team_learning": ("Team learning", "Thinking together in dialogue, beyond what one sees alone."),
+    "systems_thinking": (
+        "Systems thinking",
+        "Seeing the whole: how parts connect, and effects that come later or elsewhere.",
+    ),
+    "deeper_learning_prompt": (
+        "Time to question the theory",
+        "Repeated adapting or abandoning, or tests with no signal: a prompt for double-loop learning.",
+    ),
 }
 
 #: Learning levels a reflection can be tagged with, in order.

@@ -1,0 +1,432 @@
+"""Learning practice forms (issue M): the team's people and their parts, asking for help (and
+the programme lead's answers), the safety pulse, comments on what other teams shared, a PDSA
+plan's systems view and Senge's disciplines on a reflection.
+
+Each form checks what it receives (a visitor can send any trait value), saves through
+:mod:`qiwidgets.store.practice` — where who may do what is decided — and renders with
+:mod:`qiwidgets.practice_views`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from qiwidgets import glossary
+from qiwidgets import practice_views as pv
+from qiwidgets import workbook as wb
+from qiwidgets.store import models as m
+from qiwidgets.store import practice as sp
+from qiwidgets.store import repo
+from qiwidgets.widgets._base import Panel, esc, help_line, safe, term_html, wide
+from qiwidgets.widgets.purpose import resolve_team
+from qiwidgets.workbook import practice as wp
+
+_STYLE = {"description_width": "140px"}
+#: "Not said yet" and the roles on a team, as a dropdown offers them.
+ROLE_OPTIONS = (("(not said yet)", ""),) + tuple((glossary.label(r), r) for r in
+                                                  m.TEAM_MEMBER_ROLES)  # fmt: skip
+#: The answers to a pulse statement, as a dropdown offers them ("" = not answered yet).
+PULSE_OPTIONS = (("(choose)", 0),) + tuple((f"{k} {v}", k) for k, v in wp.PULSE_SCALE.items())
+#: A risk rating's choices ("" = not rated).
+RATING_OPTIONS = (("(not rated)", 0),) + tuple(
+    (str(i), i) for i in range(m.RISK_RATING_MIN, m.RISK_RATING_MAX + 1))  # fmt: skip
+
+
+def _team(db: Any, team: Any) -> Any:
+    return team if hasattr(team, "programme_id") else repo.get_team(db, team)
+
+
+class TeamRoster(Panel):
+    """The team's people and their part in its work; the team's lead (or the programme lead)
+    says who plays which part. ``members``: the :class:`~qiwidgets.store.practice.TeamMember`
+    list shown."""
+
+    def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
+        super().__init__(db)
+        self.add_class("qi-team-roster")
+        self.members: list = []
+        self.roster = widgets.HTML()
+        self.person = widgets.Dropdown(description="Person", layout=wide(), style=_STYLE)
+        self.team_role = widgets.Dropdown(description="Role on the team", options=ROLE_OPTIONS,
+                                          value="", style=_STYLE)  # fmt: skip
+        self.save_button = widgets.Button(description="Save role")
+        self.save_button.on_click(self._on_save)
+        self.children = [widgets.HTML(term_html("team_role")), self.roster, self.person,
+                         self.team_role, self.save_button, self.status]  # fmt: skip
+        self.load(resolve_team(db, team, programme))
+
+    def load(self, team: Any) -> None:
+        self.team = _team(self.db, team)
+        self.members = sp.team_members(self.db, self.team.id)
+        self.roster.value = pv.team_roster(self.members)
+        self.person.options = [(x.name, x.key) for x in self.members]
+        self.person.value = self.members[0].key if self.members else None
+
+    @safe("saving the role on the team")
+    def _on_save(self, _button: Any = None) -> None:
+        key = wb.clean_choice(self.person.value, "person", [k for _, k in self.person.options])
+        role = wb.clean_choice(self.team_role.value, "role on the team",
+                               [v for _, v in ROLE_OPTIONS])  # fmt: skip
+        if key is None:
+            raise wb.WorkbookInputError("Choose a person first.")
+        saved = sp.set_team_role(self.db, key, self.team.id, role or None)
+        self.confirm_saved(f"Saved: {saved.name}, "
+                           f"{glossary.label(saved.team_role) if saved.team_role else 'no role'}.",
+                           lambda: self.load(self.team))  # fmt: skip
+
+
+class HelpRequests(Panel):
+    """Ask the programme lead for help, see the answers, and close a request once it is done.
+    ``saved``: the request last saved."""
+
+    def __init__(self, db: Any, team: Any = None, *, programme: Any = None,
+                 today: dt.date | None = None):  # fmt: skip
+        super().__init__(db)
+        self.add_class("qi-help-form")
+        self.today = today
+        self.saved = None
+        self.requests: list = []
+        self.request = widgets.Textarea(placeholder="What help does the team need, and from "
+                                        "whom? (the programme lead and your coach see it)",
+                                        layout=wide())  # fmt: skip
+        self.ask_button = widgets.Button(description="Ask for help", button_style="primary")
+        self.open_pick = widgets.Dropdown(description="Request", layout=wide(), style=_STYLE)
+        self.close_button = widgets.Button(description="Close this request")
+        self.listing = widgets.HTML()
+        self.ask_button.on_click(self._on_ask)
+        self.close_button.on_click(self._on_close)
+        self.children = [widgets.HTML(term_html("help_request")), self.request, self.ask_button,
+                         self.status, widgets.HTML("<h4>Our requests</h4>"), self.listing,
+                         self.open_pick, self.close_button]  # fmt: skip
+        self.load(resolve_team(db, team, programme))
+
+    def load(self, team: Any) -> None:
+        self.team = _team(self.db, team)
+        self.requests = sp.list_help_requests(self.db, self.team.id)
+        names = sp.person_names(self.db, [x for r in self.requests
+                                          for x in (r.raised_by_id, r.responded_by_id)])  # fmt: skip
+        self.listing.value = pv.help_requests(self.requests, names,
+                                              empty="The team has not asked for help yet.")  # fmt: skip
+        still = [r for r in self.requests if r.status != "closed"]
+        self.open_pick.options = [(f"{r.raised_on:%d %b}: {r.request[:60]}", r.id) for r in still]
+        self.open_pick.value = still[0].id if still else None
+
+    @safe("asking for help")
+    def _on_ask(self, _button: Any = None) -> None:
+        text = wb.clean_text(self.request.value, "request", required=True, max_length=sp.MAX_TEXT)
+        self.saved = sp.ask_for_help(self.db, {"team_id": self.team.id, "request": text,
+                                               "raised_on": self.today or dt.date.today()})  # fmt: skip
+        self.request.value = ""
+        self.confirm_saved("Your request was sent to the programme lead and your coach.",
+                           lambda: self.load(self.team))  # fmt: skip
+
+    @safe("closing the request")
+    def _on_close(self, _button: Any = None) -> None:
+        rid = wb.clean_choice(self.open_pick.value, "request",
+                              [v for _, v in self.open_pick.options])  # fmt: skip
+        found = next((r for r in self.requests if r.id == rid), None)
+        if found is None:
+            raise wb.WorkbookInputError("Choose one of the team's requests first.")
+        self.saved = sp.close_help_request(self.db, found.id, version=found.version)
+        self.confirm_saved("The request is closed.", lambda: self.load(self.team))
+
+
+class HelpInbox(Panel):
+    """The programme lead's requests from every team: answer one (the team sees the answer on
+    its page). ``requests``: what is shown; ``saved``: the request last answered."""
+
+    def __init__(self, db: Any, practice: Any, *, team_cell: Callable[[Any], str] | None = None,
+                 today: dt.date | None = None):  # fmt: skip
+        super().__init__(db)
+        self.add_class("qi-help-inbox")
+        self.today = today
+        self.saved = None
+        self.team_cell = team_cell or (lambda t: esc(t.name))
+        self.requests = list(practice.help_requests)
+        self.names = dict(practice.names)
+        self.listing = widgets.HTML()
+        self.pick = widgets.Dropdown(description="Answer", layout=wide(), style=_STYLE)
+        self.answer = widgets.Textarea(placeholder="Your answer (the team sees it on its page)",
+                                       layout=wide())  # fmt: skip
+        self.send = widgets.Button(description="Send answer", button_style="primary")
+        self.send.on_click(self._on_send)
+        self.children = [self.listing, self.pick, self.answer, self.send, self.status]
+        self.render()
+
+    def render(self) -> None:
+        self.listing.value = pv.help_requests(self.requests, self.names, team_cell=self.team_cell,
+                                              empty="No team has asked for help.")  # fmt: skip
+        waiting = [r for r in self.requests if r.status == "open"]
+        self.pick.options = [(f"{r.team.name}, {r.raised_on:%d %b}: {r.request[:50]}", r.id)
+                             for r in waiting]  # fmt: skip
+        self.pick.value = waiting[0].id if waiting else None
+
+    def reload(self) -> None:
+        practice = wp.programme_practice(self.db, self.requests[0].team.programme_id
+                                         if self.requests else None)  # fmt: skip
+        self.requests, self.names = list(practice.help_requests), dict(practice.names)
+        self.render()
+
+    @safe("answering the request")
+    def _on_send(self, _button: Any = None) -> None:
+        rid = wb.clean_choice(self.pick.value, "request", [v for _, v in self.pick.options])
+        found = next((r for r in self.requests if r.id == rid), None)
+        if found is None:
+            raise wb.WorkbookInputError("Choose a request waiting for an answer first.")
+        text = wb.clean_text(self.answer.value, "answer", required=True, max_length=sp.MAX_TEXT)
+        self.saved = sp.answer_help_request(self.db, found.id, version=found.version,
+                                            response=text, today=self.today)  # fmt: skip
+        self.answer.value = ""
+        self.confirm_saved(f"Your answer was sent to {found.team.name}.", self.reload)
+
+
+class SafetyPulse(Panel):
+    """The team's safety pulse: answer the five statements once a month (anonymously: only the
+    team's totals are kept) and see the team's trend. ``view``: the
+    :class:`~qiwidgets.workbook.practice.PulseView` shown; ``answered``: answered this month."""
+
+    def __init__(self, db: Any, team: Any = None, *, programme: Any = None,
+                 today: dt.date | None = None):  # fmt: skip
+        super().__init__(db)
+        self.add_class("qi-safety-pulse")
+        self.today = today
+        self.view = None
+        self.answered = False
+        self.answers = {k: widgets.Dropdown(options=PULSE_OPTIONS, value=0,
+                                            layout=widgets.Layout(width="260px"))
+                        for k in wp.PULSE_ITEMS}  # fmt: skip
+        rows = []
+        for n, (k, text) in enumerate(wp.pulse_statements(), 1):
+            rows += [widgets.HTML(f"<div>{n}. {esc(text)}</div>"), self.answers[k]]
+        self.send = widgets.Button(description="Send my answers", button_style="primary")
+        self.send.on_click(self._on_send)
+        self.trend = widgets.HTML()
+        self.form = widgets.VBox([*rows, self.send])
+        self.children = [widgets.HTML(term_html("safety_pulse")),
+                         help_line("safety_pulse"), self.form, self.status,
+                         widgets.HTML("<h4>Our pulse over time</h4>"), self.trend]  # fmt: skip
+        self.load(resolve_team(db, team, programme))
+
+    def load(self, team: Any, *, announce: bool = True) -> None:
+        from qiwidgets.errors import AccessDenied
+
+        self.team = _team(self.db, team)
+        month = (self.today or dt.date.today()).replace(day=1)
+        self.answered = sp.pulse_answered(self.db, self.team.id, month)
+        self.form.layout.display = "none" if self.answered else None
+        try:
+            self.view = wp.pulse_view(sp.team_pulse(self.db, self.team.id), "team")
+        except AccessDenied as exc:
+            self.view = wp.pulse_view([], "team", refused=str(exc))
+        self.trend.value = pv.pulse(self.view)
+        if self.answered and announce:
+            self.say(f"You have answered this month's pulse ({month:%B %Y}): thank you.", "info")
+
+    @safe("sending the pulse")
+    def _on_send(self, _button: Any = None) -> None:
+        answers = {}
+        for k, w in self.answers.items():
+            value = wb.clean_choice(w.value, "answer", [v for _, v in PULSE_OPTIONS])
+            if not value:
+                raise wb.WorkbookInputError("Answer every statement (1 to 5) before sending.")
+            answers[k] = value
+        month = (self.today or dt.date.today()).replace(day=1)
+        n = sp.answer_pulse(self.db, self.team.id, answers, month=month)
+        for w in self.answers.values():
+            w.value = 0
+        shown = ("" if n >= sp.MIN_TEAM_PULSE_RESPONSES else
+                 f" The team's results show once {sp.MIN_TEAM_PULSE_RESPONSES} people have "
+                 "answered this month.")  # fmt: skip
+        self.confirm_saved("Thank you: your answers were added to the team's totals (no one "
+                           f"can see yours).{shown}",
+                           lambda: self.load(self.team, announce=False))  # fmt: skip
+
+
+class SharedLearning(Panel):
+    """What the programme's other teams shared (PDSA cycles and stories) and their comments;
+    a member comments as their team. ``shared``: the
+    :class:`~qiwidgets.store.practice.SharedItems` shown; ``saved``: the comment last added."""
+
+    def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
+        super().__init__(db)
+        self.add_class("qi-shared-learning")
+        self.saved = None
+        self.shared = None
+        self.pick = widgets.Dropdown(description="Shared", layout=wide(), style=_STYLE)
+        self.shown = widgets.HTML()
+        self.comment = widgets.Textarea(placeholder="Your comment (signed with your name and "
+                                        "team)", layout=wide())  # fmt: skip
+        self.post = widgets.Button(description="Post comment", button_style="primary")
+        self.mine = widgets.HTML()
+        self.pick.observe(self._on_pick, names="value")
+        self.post.on_click(self._on_post)
+        self.children = [widgets.HTML(term_html("shared_pdsa")), self.pick, self.shown,
+                         self.comment, self.post, self.status,
+                         widgets.HTML("<h4>What our team shared, and the comments on it</h4>"),
+                         self.mine]  # fmt: skip
+        self.load(resolve_team(db, team, programme))
+
+    def load(self, team: Any, keep: str | None = None) -> None:
+        self.team = _team(self.db, team)
+        self.shared = sp.shared_items(self.db, self.team.programme_id)
+        others = [i for i in self.shared.items if i.team_id != self.team.id]
+        self.pick.options = [(f"{i.team_name}: " + (i.record.title if i.kind == "pdsa" else
+                              f"story of {i.record.date:%d %b %Y}"), i.key) for i in others]  # fmt: skip
+        keys = [k for _, k in self.pick.options]
+        self.pick.value = keep if keep in keys else (keys[0] if keys else None)
+        self._show()
+        own = [i for i in self.shared.items if i.team_id == self.team.id]
+        self.mine.value = "".join(pv.shared_item(i, self.shared.people, self.shared.names)
+                                  for i in own) or pv.muted(
+            "The team has shared nothing yet: tick 'Share with the programme' on a PDSA cycle "
+            "or a reflection with a story.")  # fmt: skip
+
+    def _show(self) -> None:
+        item = self.shared.find(self.pick.value) if self.pick.value else None
+        self.shown.value = (pv.shared_item(item, self.shared.people, self.shared.names)
+                            if item else pv.muted("No other team has shared anything yet."))  # fmt: skip
+
+    @safe("choosing what to read")
+    def _on_pick(self, change: dict) -> None:
+        wb.clean_choice(change["new"], "shared record", [v for _, v in self.pick.options])
+        self._show()
+
+    @safe("posting the comment")
+    def _on_post(self, _button: Any = None) -> None:
+        key = wb.clean_choice(self.pick.value, "shared record", [v for _, v in self.pick.options])
+        item = self.shared.find(key) if key else None
+        if item is None:
+            raise wb.WorkbookInputError("Choose what to comment on first.")
+        text = wb.clean_text(self.comment.value, "comment", required=True, max_length=sp.MAX_TEXT)
+        target = "pdsa_id" if item.kind == "pdsa" else "reflection_id"
+        self.saved = sp.add_comment(self.db, {target: item.record.id, "text": text,
+                                              "author_team_id": self.team.id})  # fmt: skip
+        self.comment.value = ""
+        self.confirm_saved(f"Your comment was added for {item.team_name}.",
+                           lambda: self.load(self.team, keep=key))  # fmt: skip
+
+
+class PDSALensForm(Panel):
+    """A PDSA plan's systems view: Engineering Better Care's four questions and a risk rating.
+    Part of :class:`~qiwidgets.widgets.PDSALog`; ``lens`` is the stored view (or None)."""
+
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self.add_class("qi-pdsa-lens")
+        self.lens = None
+        self.fields = {k: widgets.Textarea(placeholder=q, layout=wide())
+                       for k, q in wp.EBC_QUESTIONS.items()}  # fmt: skip
+        self.likelihood = widgets.Dropdown(description="Likelihood", options=RATING_OPTIONS,
+                                           value=0, style=_STYLE)  # fmt: skip
+        self.consequence = widgets.Dropdown(description="Consequence", options=RATING_OPTIONS,
+                                            value=0, style=_STYLE)  # fmt: skip
+        self.controls = widgets.Textarea(placeholder="What will keep the risk down, and how "
+                                         "will you notice?", layout=wide())  # fmt: skip
+        rows = []
+        for k in wp.EBC_QUESTIONS:
+            rows += [widgets.HTML(f"<strong>{esc(glossary.label('ebc_' + k))}</strong>"),
+                     self.fields[k]]  # fmt: skip
+        self.children = [
+            widgets.HTML("<h4>Systems view (Engineering Better Care)</h4>"
+                         f'<div style="font-size:90%;color:#425563">{esc(wp.EBC_SOURCE)}</div>'),
+            *rows, help_line("risk_rating"), self.likelihood, self.consequence, self.controls,
+        ]  # fmt: skip
+
+    def show(self, lens: Any) -> None:
+        self.lens = lens
+        for k, w in self.fields.items():
+            w.value = (getattr(lens, k) if lens else None) or ""
+        self.likelihood.value = (lens.risk_likelihood if lens else None) or 0
+        self.consequence.value = (lens.risk_consequence if lens else None) or 0
+        self.controls.value = (lens.risk_controls if lens else None) or ""
+
+    def values(self) -> dict[str, Any]:
+        ratings = [v for _, v in RATING_OPTIONS]
+        data = {k: wb.clean_text(w.value, k) for k, w in self.fields.items()}
+        data["risk_likelihood"] = (
+            wb.clean_choice(self.likelihood.value, "likelihood", ratings) or None
+        )
+        data["risk_consequence"] = wb.clean_choice(self.consequence.value, "consequence",
+                                                   ratings) or None  # fmt: skip
+        data["risk_controls"] = wb.clean_text(self.controls.value, "keeping the risk down")
+        return data
+
+    def save_for(self, cycle: Any) -> Any:
+        """Save the view for ``cycle`` (nothing when it is empty and none is stored)."""
+        data = self.values()
+        if self.lens is None and not any(data.values()):
+            return None
+        if self.lens is not None and self.lens.pdsa_id == cycle.id:
+            self.lens = sp.save_pdsa_lens(self.db, data, id=self.lens.id,
+                                          version=self.lens.version)  # fmt: skip
+        else:
+            self.lens = sp.save_pdsa_lens(self.db, {**data, "team_id": cycle.team_id,
+                                                    "pdsa_id": cycle.id})  # fmt: skip
+        return self.lens
+
+
+class LearningPrompts(Panel):
+    """The suggestions to question the team's theory (:func:`~qiwidgets.workbook.practice.
+    deeper_learning_prompts`), each with a button to start a double-loop reflection from it.
+    ``on_start(prompt)`` is called with the prompt chosen; ``prompts``: those shown."""
+
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self.add_class("qi-learning-prompts")
+        self.prompts: list = []
+        self.on_start: Callable[[Any], Any] | None = None
+        self.shown = widgets.HTML()
+        self.pick = widgets.Dropdown(description="Suggestion", layout=wide(), style=_STYLE)
+        self.start = widgets.Button(description="Start a double-loop reflection")
+        self.start.on_click(self._on_start)
+        self.children = [self.shown, self.pick, self.start, self.status]
+        self.show([])
+
+    def show(self, prompts: Any) -> None:
+        self.prompts = list(prompts)
+        self.shown.value = pv.learning_prompts(self.prompts)
+        self.pick.options = [(p.subject[:70], i) for i, p in enumerate(self.prompts)]
+        self.pick.value = 0 if self.prompts else None
+        self.pick.layout.display = self.start.layout.display = None if self.prompts else "none"
+
+    @safe("starting a double-loop reflection")
+    def _on_start(self, _button: Any = None) -> None:
+        i = wb.clean_choice(self.pick.value, "suggestion", [v for _, v in self.pick.options])
+        if i is None:
+            raise wb.WorkbookInputError("There is no suggestion to start from.")
+        if self.on_start is not None:
+            self.on_start(self.prompts[i])
+
+
+class DisciplinesForm(Panel):
+    """Senge's five disciplines as prompts, a tick box each (the tags of a reflection). Part of
+    :class:`~qiwidgets.widgets.ReflectionJournal`."""
+
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self.add_class("qi-disciplines-form")
+        self.boxes = {d: widgets.Checkbox(description=glossary.label(d), value=False,
+                                          indent=False) for d in wp.SENGE_PROMPTS}  # fmt: skip
+        rows = []
+        for d, prompt in wp.SENGE_PROMPTS.items():
+            rows += [self.boxes[d], widgets.HTML(f'<div style="font-size:90%;color:#425563;'
+                                                 f'margin:0 0 4px 1.5em">{esc(prompt)}</div>')]  # fmt: skip
+        self.children = [widgets.HTML("<strong>Which disciplines does this speak to?</strong> "
+                                      f'<span style="font-size:90%;color:#425563">'
+                                      f"({esc(wp.SENGE_SOURCE)})</span>"), *rows]  # fmt: skip
+
+    def show(self, tags: Any) -> None:
+        for d, box in self.boxes.items():
+            box.value = d in set(tags or ())
+
+    def chosen(self) -> list[str]:
+        return [d for d, box in self.boxes.items()
+                if wb.clean_choice(box.value, glossary.label(d), (True, False))]  # fmt: skip
+
+
+__all__ = ["PULSE_OPTIONS", "RATING_OPTIONS", "ROLE_OPTIONS", "DisciplinesForm", "HelpInbox",
+           "HelpRequests", "LearningPrompts", "PDSALensForm", "SafetyPulse", "SharedLearning", "TeamRoster"]  # fmt: skip
