@@ -25,12 +25,13 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from qiwidgets import glossary, views
+from qiwidgets import glossary, practice_views, views
 from qiwidgets import workbook as wb
 from qiwidgets.dashboards import fastchart
 from qiwidgets.errors import QIError
 from qiwidgets.store import repo
 from qiwidgets.widgets._base import Panel, esc, multiline, safe
+from qiwidgets.workbook.practice import programme_practice
 
 log = logging.getLogger("qiwidgets.dashboards")
 
@@ -169,7 +170,8 @@ PAGE_TERMS = ("progress_score", "rule_set", "funnel_plot", "programme_average",
               "observed_expected", "funnel_limits", "overdispersion", "outlier",
               "small_multiples", "bright_spot_team", "change_taking_hold", "may_need_support",
               "change_idea_library", "spread", "signal_after_test", "change_that_held",
-              "undecided", "learning_system_check", "health_rating", "needs_attention")  # fmt: skip
+              "undecided", "learning_system_check", "health_rating", "needs_attention",
+              *practice_views.PRACTICE_TERMS)  # fmt: skip
 
 
 def outcome_charts(outcome: Any, obs: pd.DataFrame, names: dict[str, str]) -> tuple[str, str]:
@@ -277,7 +279,7 @@ class ProgrammeDashboard(Panel):
             "phases and baselines: the same verdict as on the team's dashboard.</p>"
             + views.glance_table(self.programme_status, _team_cell)
         )
-        parts = [head, self.status, table]
+        parts = [head, self.status, *self._help(db), table]
         if self.outcome is not None:
             funnel_html, sm_html = outcome_charts(self.outcome, obs, code_names)
             parts.append(widgets.HTML(
@@ -315,6 +317,7 @@ class ProgrammeDashboard(Panel):
             "(notebook 04).</p>"
         ))  # fmt: skip
         parts.append(self.health_browser)
+        parts.append(widgets.HTML(practice_views.programme_practice(self.practice)))
         parts.append(widgets.HTML(
             "<h3>Teams that may need support</h3>" + views.support(self.programme_status, _team_cell)
         ))  # fmt: skip
@@ -322,6 +325,19 @@ class ProgrammeDashboard(Panel):
         parts.append(widgets.HTML("<h3>Words used on this page</h3>"
                                   + views.terms_note([*PAGE_TERMS, *rule_sets], "")))  # fmt: skip
         self.children = parts
+
+    def _help(self, db: Any) -> list:
+        """The teams' requests for help, open first, with a form to answer (issue M)."""
+        from qiwidgets.widgets.practice import HelpInbox
+
+        self.practice = programme_practice(db, programme_status=self.programme_status)
+        self.help_inbox = HelpInbox(db, self.practice,
+                                    team_cell=lambda t: team_link(t.code, t.name))  # fmt: skip
+        n = len(self.practice.open_requests)
+        waiting = f"{n} waiting for an answer" if n else "none waiting for an answer"
+        title = views.term("help_request", "Teams asking for help")
+        head = widgets.HTML(f'<h3 class="qi-help-heading">{title} ({esc(waiting)})</h3>')
+        return [head, self.help_inbox]
 
     @property
     def rows(self) -> list:

@@ -22,6 +22,18 @@ from qiwidgets.dashboards import fastchart
 from qiwidgets.store import people, repo
 from qiwidgets.widgets._base import Panel, esc, safe
 from qiwidgets.widgets.purpose import aim_text
+from qiwidgets.workbook.practice import deeper_learning_prompts
+
+
+def practice_sections(db: Any, team: Any, today: Any) -> dict[str, Callable[[], Any]]:
+    """The team's people, help and safety pulse, and what other teams shared (issue M)."""
+    from qiwidgets.widgets.practice import HelpRequests, SafetyPulse, SharedLearning, TeamRoster
+
+    return {
+        "Our team": lambda: (TeamRoster(db, team), HelpRequests(db, team, today=today),
+                             SafetyPulse(db, team, today=today)),
+        "Other teams": lambda: SharedLearning(db, team),
+    }  # fmt: skip
 
 log = logging.getLogger("qiwidgets.dashboards")
 
@@ -29,8 +41,8 @@ log = logging.getLogger("qiwidgets.dashboards")
 CARD_CHART_WIDTH = 560
 
 #: The tabs, in the order a team reads them.
-TABS = ("Measures", "Explore a chart", "PDSA cycles", "Reflections", "Progress score",
-        "Aim and drivers")  # fmt: skip
+TABS = ("Measures", "Our data", "Explore a chart", "PDSA cycles", "Reflections",
+        "Progress score", "Aim and drivers", "Our team", "Other teams")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,7 @@ class TeamDashboard(Panel):
     def _factories(self) -> dict[str, Callable[[], widgets.Widget]]:
         from qiwidgets.widgets import (
             AimBuilder,
+            DataEntryGrid,
             DriverDiagramEditor,
             PDSALog,
             ProgressScoreWidget,
@@ -193,6 +206,7 @@ class TeamDashboard(Panel):
 
         db, team, today = self.db, self.team, self.today
         return {
+            "Our data": lambda: DataEntryGrid(db, team, today=today, on_saved=self._data_saved),
             "Explore a chart": lambda: VariationExplorer(
                 db, team, show_team_picker=False, width=CARD_CHART_WIDTH,
                 chart_renderer=fastchart.browser_chart_svg,
@@ -204,6 +218,7 @@ class TeamDashboard(Panel):
                 AimBuilder(db, team, today=today),
                 DriverDiagramEditor(db, team),
             ),
+            **practice_sections(db, team, today),
         }
 
     def _panels(self, title: str) -> list[Panel]:
@@ -222,6 +237,8 @@ class TeamDashboard(Panel):
             section.on_record_learning = self._record_learning
         if title == "PDSA cycles":
             section.on_saved = self._pdsa_saved
+        if title == "Reflections":
+            self._show_prompts(section)
         self.pages[TABS.index(title)].children = self._panels(title)
 
     def _ensure(self, title: str) -> None:
@@ -236,6 +253,8 @@ class TeamDashboard(Panel):
             for panel in self._panels(title):
                 panel._guard("loading the team", panel.load, self.team)
             self._loaded_for[title] = self.team.id
+            if title == "Reflections":
+                self._show_prompts(self.sections[title])
 
     def _render_cards(self) -> None:
         self.cards = team_cards(self.db, self.team)
@@ -284,6 +303,18 @@ class TeamDashboard(Panel):
         journal.prefill(prompt.text.replace(" — record what you learned?", "."))
         self.tabs.selected_index = TABS.index("Reflections")
         journal.say("Write what the team learned from this signal, then save.", "info")
+
+    def _show_prompts(self, journal: Any) -> None:
+        """The suggestions to question the team's theory, from the core (issue M)."""
+        statuses = [c.status for c in self.cards if c.status.team_code == self.team.code]
+        prompts = deeper_learning_prompts(repo.list_pdsa_cycles(self.db, self.team.id), statuses,
+                                          repo.list_reflections(self.db, self.team.id))  # fmt: skip
+        journal.deeper.show(prompts)
+
+    def _data_saved(self, _summary: Any) -> None:
+        """New data: the family's charts and an open chart are drawn again from the store."""
+        self._render_cards()
+        self._pdsa_saved(None)
 
     def _pdsa_saved(self, _cycle: Any) -> None:
         explorer = self.sections.get("Explore a chart")

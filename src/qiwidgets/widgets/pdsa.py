@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from qiwidgets import glossary
 from qiwidgets import workbook as wb
 from qiwidgets.store import models as m
-from qiwidgets.store import repo
+from qiwidgets.store import practice, repo
 from qiwidgets.widgets._base import (
     Panel,
     esc,
@@ -51,6 +51,7 @@ class PDSALog(Panel):
 
     def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
         super().__init__(db)
+        self._practice(db)
         self.saved = None
         self.cycles: list = []
         self.stage = "plan"
@@ -92,18 +93,27 @@ class PDSALog(Panel):
             self.stage_html,
             widgets.HTML("<h4>Plan</h4>" + term_html("plan")),
             self.title, self.change_idea, self.measures, self.plan_question, self.prediction,
-            help_line("prediction"), self.plan_date,
+            help_line("prediction"), self.plan_date, self.lens,
             widgets.HTML("<h4>Do</h4>" + term_html("do")),
             self.do_start, self.do_notes,
             widgets.HTML("<h4>Study</h4>" + term_html("study")),
             self.prediction_echo, self.study_date, self.study_result,
             widgets.HTML("<h4>Act</h4>" + term_html("act")),
             self.act, self.act_help, self.act_date,
+            self.shared, help_line("shared_pdsa"),
             self.changed,
             self.save_button,
             self.status,
         ]  # fmt: skip
         self.load(resolve_team(db, team, programme))
+
+    def _practice(self, db: Any) -> None:
+        """The plan's systems view and sharing with the programme (issue M)."""
+        from qiwidgets.widgets.practice import PDSALensForm
+
+        self.lens = PDSALensForm(db)
+        self.shared = widgets.Checkbox(description="Share with the programme", value=False)
+        self._lenses: dict = {}
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -111,6 +121,7 @@ class PDSALog(Panel):
         """Show ``team``'s PDSA cycles."""
         self.team = team if hasattr(team, "programme_id") else repo.get_team(self.db, team)
         self.cycles = repo.list_pdsa_cycles(self.db, self.team.id)
+        self._lenses = practice.pdsa_lenses(self.db, self.team.id)
         ideas = repo.list_driver_nodes(self.db, self.team.id, kind="change_idea")
         self.change_idea.options = [("(none)", None)] + [(n.text[:80], n.id) for n in ideas]
         family = repo.list_measures(self.db, self.team.id)
@@ -149,6 +160,8 @@ class PDSALog(Panel):
         for name in ("plan_date", "do_start", "study_date", "act_date"):
             getattr(self, name).value = getattr(c, name) if c else None
         self.act.value = (c.act if c else None) or ""
+        self.shared.value = bool(c.shared) if c else False
+        self.lens.show(self._lenses.get(c.id) if c else None)
         self.show_changed(c)
         self._show_stage()
         self._echo_prediction()
@@ -224,6 +237,11 @@ class PDSALog(Panel):
         else:
             saved = repo.save_pdsa(self.db, data, id=self._editing.id,
                                    version=self._editing.version)  # fmt: skip
+        already = repo.already_saved(saved)
+        self.lens.save_for(saved)
+        share = wb.clean_choice(self.shared.value, "share with the programme", (True, False))
+        if bool(saved.shared) != share:
+            saved = practice.share_pdsa(self.db, saved.id, share, version=saved.version)
         self.saved = saved
 
         def refresh() -> None:
@@ -232,7 +250,7 @@ class PDSALog(Panel):
             if self.on_saved is not None:
                 self.on_saved(saved)
 
-        if repo.already_saved(saved):
+        if already:
             text = f"The PDSA cycle '{saved.title}' was already saved, so it was not added twice."
         else:
             text = f"Saved the PDSA cycle '{saved.title}'."

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 
 from qiwidgets import glossary
 from qiwidgets import workbook as wb
-from qiwidgets.store import repo
+from qiwidgets.store import practice, repo
 from qiwidgets.widgets._base import Panel, esc, help_line, multiline, safe, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
 
@@ -75,10 +75,12 @@ class ReflectionJournal(Panel):
         prompt_rows = []
         for f, q in PROMPTS:
             prompt_rows += [widgets.HTML(f"<strong>{esc(q)}</strong>"), self.prompts[f]]
+        self._practice(db)
         self.children = [
-            widgets.HTML(term_html("reflection")),
+            widgets.HTML(term_html("reflection")), self.deeper,
             self.pick, self.date, self.authors, *prompt_rows,
             widgets.HTML("<strong>Level of learning</strong>"), self.learning_level,
+            self.disciplines,
             self.bright_spot, help_line("bright_spot"),
             widgets.HTML(f"<strong>{esc(glossary.label('story'))}</strong>"), self.story,
             self.generalisable, help_line("generalisable"),
@@ -88,10 +90,29 @@ class ReflectionJournal(Panel):
         ]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
+    def _practice(self, db: Any) -> None:
+        """Senge's disciplines as prompts and tags, and the suggestions to question the
+        team's theory (issue M; the page gives them: ``deeper.show(prompts)``)."""
+        from qiwidgets.widgets.practice import DisciplinesForm, LearningPrompts
+
+        self.disciplines = DisciplinesForm(db)
+        self.deeper = LearningPrompts(db)
+        self.deeper.on_start = self.start_double_loop
+        self._tags: dict = {}
+
+    def start_double_loop(self, prompt: Any) -> None:
+        """Start a new double-loop reflection from a suggestion (its words, the level, and
+        mental models ticked)."""
+        self.prefill(prompt.starter)
+        self.learning_level.value = "double_loop"
+        self.disciplines.show(("mental_models",))
+        self.say("Write what the team now thinks of its theory, then save.", "info")
+
     def load(self, team: Any) -> None:
         """Show ``team``'s reflections."""
         self.team = team if hasattr(team, "programme_id") else repo.get_team(self.db, team)
         self.reflections = repo.list_reflections(self.db, self.team.id)
+        self._tags = practice.reflection_disciplines(self.db, self.team.id)
         self.pick.options = [("(a new reflection)", self.NEW)] + [
             (f"{r.date.isoformat()}: {(r.what_happened or '')[:50]}", r.id)
             for r in reversed(self.reflections)
@@ -117,6 +138,7 @@ class ReflectionJournal(Panel):
         self.story.value = (r.story if r else "") or ""
         self.generalisable.value = bool(r.generalisable) if r else False
         self.shared.value = bool(r.shared) if r else False
+        self.disciplines.show(self._tags.get(r.id, ()) if r else ())
         self.show_changed(r)
 
     def _render_history(self) -> None:
@@ -125,6 +147,7 @@ class ReflectionJournal(Panel):
             flags = []
             if r.learning_level:
                 flags.append(glossary.label(r.learning_level))
+            flags += [glossary.label(d) for d in self._tags.get(r.id, ())]
             if r.bright_spot:
                 flags.append("bright spot")
             if r.generalisable:
@@ -182,8 +205,13 @@ class ReflectionJournal(Panel):
         else:
             saved = repo.save_reflection(self.db, data, id=self._editing.id,
                                          version=self._editing.version)  # fmt: skip
+        already = repo.already_saved(saved)
+        tags = self.disciplines.chosen()
+        if set(tags) != set(self._tags.get(saved.id, ())):
+            saved = practice.set_reflection_disciplines(self.db, saved.id, tags,
+                                                        version=saved.version)  # fmt: skip
         self.saved = saved
-        self.confirm_saved(ALREADY_SAVED if repo.already_saved(saved) else SAVED,
+        self.confirm_saved(ALREADY_SAVED if already else SAVED,
                            lambda: self.load(self.team))  # fmt: skip
 
 
