@@ -555,7 +555,9 @@ def test_a_page_acts_as_its_visitor(people_db, monkeypatch, tmp_path):
     _as_visitor(monkeypatch, tmp_path, db, f"link:{links['val']}")
     dash = runtime.TeamPage.prepare().open()
     assert "You can read Ward 5 (Respiratory)'s records; saving them is for" in dash.message
-    dash.tabs.selected_index = 3  # Reflections
+    from qiwidgets.dashboards.team import TABS
+
+    dash.tabs.selected_index = TABS.index("Reflections")
     journal = dash.sections["Reflections"]
     journal.prompts["what_happened"].value = "A viewer writes"
     journal.save_button.click()

@@ -550,7 +550,11 @@ def _serve_one_page(bin_: Path, work: Path, env: dict[str, str]) -> None:
         url = f"http://127.0.0.1:{port}/voila/render/team.ipynb?team=W01&token={token}"
         with urllib.request.urlopen(url, timeout=300) as resp:
             page = resp.read().decode("utf-8")
-        assert resp.status == 200 and "Ward 1" in page, page[-2000:]
+        # the kernel ran the dashboard with the installed package and the store: the page
+        # holds the team dashboard's widget (drawn by the browser from the widget state)
+        assert resp.status == 200 and "TeamDashboard(" in page, page[-2000:]
+        assert "application/vnd.jupyter.widget-view+json" in page
+        assert "Traceback" not in page and '"output_type": "error"' not in page
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -560,3 +564,19 @@ def _serve_one_page(bin_: Path, work: Path, env: dict[str, str]) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
     shutil.rmtree(work / "reports", ignore_errors=True)
+
+
+def test_the_scheduling_page_s_commands_are_ones_qiwidgets_accepts():
+    """docs/scheduling.md: the cron line and the systemd unit run `qiwidgets reports`."""
+    import shlex
+
+    from qiwidgets.cli import build_parser
+
+    text = (ROOT / "docs" / "scheduling.md").read_text(encoding="utf-8")
+    commands = re.findall(r"qiwidgets (reports --[^\n>]*?)\s*(?:>>|\n)", text)
+    assert len(commands) >= 3  # the command, the cron line, the systemd unit
+    parser = build_parser()
+    for command in commands:
+        args = parser.parse_args(shlex.split(command))
+        assert args.month == "last" and args.func is not None
+    assert "OnCalendar=" in text and "0 6 5 * *" in text

@@ -197,6 +197,20 @@ def test_month_last_is_the_programme_s_latest_month_with_data(small_db, tmp_path
         runner._latest_month(small_db["db"], [], "A programme")  # no team has data
 
 
+def test_reports_print_on_a4_with_a_key_to_every_icon(small_db):
+    """Board packs: A4 pages, and a key so that every icon on paper can be read."""
+    from qiwidgets.charts.icons import ASSURANCE_ICON_NAMES, VARIATION_ICON_NAMES
+    from qiwidgets.reports import team as team_report
+    from qiwidgets.reports.html import PAGE_CSS
+
+    assert "@page{size:A4" in PAGE_CSS
+    words = team_report.build(small_db["db"], small_db["teams"][0], small_db["month"])
+    words = words.section("words")
+    assert "Key to the icons" in words
+    assert words.count("<svg") >= len(VARIATION_ICON_NAMES) + len(ASSURANCE_ICON_NAMES)
+    assert "hit and miss" in words and "concern (higher values)" in words
+
+
 def test_cli_errors_are_one_plain_line(small_db, tmp_path, capsys):
     code = cli_main(["reports", "--month", "2026-10", "--db", small_db["db"], "--out",
                      str(tmp_path / "o"), "--team", "NOPE"])  # fmt: skip

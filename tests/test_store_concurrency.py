@@ -54,7 +54,8 @@ def test_many_processes_writing_at_once(store_url):
     team = repo.save_team(store_url, {"programme_id": p.id, "code": "W7", "name": "Ward 7"})
     measure = repo.save_measure(store_url, {"programme_id": p.id, "code": "F", "name": "Falls",
                                             "measure_type": "outcome",
-                                            "numerator_definition": "falls"})  # fmt: skip
+                                            "numerator_definition": "falls",
+                                            "denominator_definition": "bed days"})  # fmt: skip
     reflection = repo.save_reflection(store_url, {"team_id": team.id, "date": "2026-10-03"})
     ids = {"team": team.id, "measure": measure.id, "reflection": reflection.id}
     dispose_engines()  # no connection may cross the fork

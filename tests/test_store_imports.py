@@ -26,10 +26,10 @@ FALLS,Reducing harm from falls,W1,Ward 1,Northfield
 FALLS,,W2,Ward 2,Northfield
 """
 
-MEASURES = """programme,team,code,name,measure_type,numerator_definition,denominator_definition,unit,multiplier,frequency,improvement_direction,chart_type
-FALLS,,HARM,Falls with harm per 1000 bed days,outcome,falls with harm,bed days,per 1000 bed days,1000,monthly,decrease,u
-FALLS,,RISK,Risk assessment within 24 h,process,assessed,audited,%,100,monthly,increase,p
-FALLS,W1,BELL,Call-bell response,process,,,minutes,,,decrease,i
+MEASURES = """programme,team,code,name,measure_type,numerator_definition,denominator_definition,unit,multiplier,frequency,improvement_direction,chart_type,value_definition
+FALLS,,HARM,Falls with harm per 1000 bed days,outcome,falls with harm,bed days,per 1000 bed days,1000,monthly,decrease,u,
+FALLS,,RISK,Risk assessment within 24 h,process,assessed,audited,%,100,monthly,increase,p,
+FALLS,W1,BELL,Call-bell response,process,,,minutes,,,decrease,i,median response time
 """
 
 GOOD = """team,measure,period,numerator,denominator,value,data_quality
@@ -403,7 +403,7 @@ def test_teams_and_measures_reimport_changes_nothing_and_updates_versions(db, tm
 def test_measure_rows_are_checked_by_their_model(store_url, tmp_path):
     import_file("teams", write(tmp_path, "t.csv", TEAMS), store_url)
     bad = MEASURES.replace(",outcome,", ",result,").replace(",1000,monthly", ",-5,monthly")
-    bad += "FALLS,W7,X,X,process,,,,,,sideways,z\nFALLS,,RISK,Again,outcome,a,b,,,,,\n"
+    bad += "FALLS,W7,X,X,process,,,,,,sideways,z,\nFALLS,,RISK,Again,outcome,a,b,,,,,,\n"
     with pytest.raises(ImportValidationError) as excinfo:
         import_file("measures", write(tmp_path, "m.csv", bad), store_url)
     problems = excinfo.value.problems
@@ -422,15 +422,16 @@ def test_pdsa_import(db, tmp_path):
         "W1,PDSA 1: prompt,,HARM;RISK,2024-01-05,2024-01-10,2024-02-10,adopt,2024-02-12\n"
         "W2,PDSA 1: socks,,HARM,2024-03-01,2024-02-01,,,2024-04-01\n"
         "W2,PDSA 2: rounding,A change idea nobody wrote down,NOPE,,,,,\n"
+        "W1,PDSA 3: no decision,,,,,,,2024-04-01\n"
     )
     with pytest.raises(ImportValidationError) as excinfo:
         import_file("pdsa", write(tmp_path, "pdsa.csv", text), db)
     problems = excinfo.value.problems
     for row, column, rule in [
-        (3, "do_start", "must not be before plan_date"),
-        (3, "act", "is required when act_date is given"),
+        (3, "do_start", "`do_start` (2024-02-01) must not be before `plan_date` (2024-03-01)."),
         (4, "change_idea", "is not a change idea of team 'W2'"),
         (4, "measures", "is not a measure of team 'W2'"),
+        (5, "act", "`act` (adopt, adapt or abandon) is needed with an `act_date`."),
     ]:
         assert has(problems, row, column, rule)[0], (row, column, rule, problems)
     good = text.splitlines()[:2]
@@ -562,7 +563,7 @@ def test_a_large_sqlite_import_still_enforces_every_check_rule(monkeypatch, tmp_
     from sqlalchemy import insert, text
 
     from qiwidgets.errors import StoreError
-    from qiwidgets.store import imports
+    from qiwidgets.store import observation_writes
     from qiwidgets.store.db import init_db
 
     db = f"sqlite:///{tmp_path / 'bulk.db'}"
@@ -570,7 +571,7 @@ def test_a_large_sqlite_import_still_enforces_every_check_rule(monkeypatch, tmp_
     import_file("teams", write(tmp_path, "teams.csv", TEAMS), db)
     import_file("measures", write(tmp_path, "measures.csv", MEASURES), db)
 
-    monkeypatch.setattr(imports, "BULK_REBUILD_ROWS", 2)
+    monkeypatch.setattr(observation_writes, "BULK_REBUILD_ROWS", 2)
     result = import_file("observations", write(tmp_path, "obs.csv", GOOD), db)
     assert result.inserted == 5  # the bulk path writes good rows as before
     before = snapshot(db)
@@ -584,7 +585,7 @@ def test_a_large_sqlite_import_still_enforces_every_check_rule(monkeypatch, tmp_
            "numerator": -1.0, "denominator": 10.0, "data_quality": "ok", "version": 1,
            "created_at": now, "updated_at": now}  # fmt: skip
     with (pytest.raises(StoreError, match="numerator_not_negative"), engine.begin() as conn,
-          imports._bulk_load(conn, table, 2)):  # fmt: skip
+          observation_writes.bulk_load(conn, table, 2)):  # fmt: skip
         conn.execute(insert(table), [bad])
     assert snapshot(db) == before  # the row, and the dropped index, rolled back
     with engine.connect() as conn:

@@ -263,12 +263,14 @@ def test_measure_codes_follow_the_repository_s_rule(db, tmp_path):
 
 
 def test_a_text_file_over_the_size_limit_is_refused_before_it_is_read(db, tmp_path, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_TEXT_FILE_BYTES", 1000)
+    from qiwidgets.store.imports import text_files
+
+    monkeypatch.setattr(text_files, "MAX_TEXT_FILE_BYTES", 1000)
 
     def not_read(*args, **kwargs):
         raise AssertionError("the file was read")
 
-    monkeypatch.setattr(imports, "_text_encoding", not_read)
+    monkeypatch.setattr(text_files, "_text_encoding", not_read)
     path = write(tmp_path, "big.csv", HEADER + "W1,HARM,2024-01,3,800,,ok\n" * 50)
     (problem,) = refused(db, path)
     assert problem.file == "big.csv"
@@ -283,12 +285,14 @@ def test_an_excel_sheet_over_the_size_limit_is_refused_before_a_row_is_read(
 ):
     rows = [COLUMNS] + [["W1", "RISK", "2024-03", 3, 800]] * 200
     path = _workbook(tmp_path, [("observations", rows, False)], active=0)
-    monkeypatch.setattr(imports, "MAX_EXCEL_CELL_BYTES", 5000)
+    from qiwidgets.store.imports import excel_files
+
+    monkeypatch.setattr(excel_files, "MAX_EXCEL_CELL_BYTES", 5000)
 
     def not_read(*args, **kwargs):
         raise AssertionError("the rows were read")
 
-    monkeypatch.setattr(imports, "_sheet_rows", not_read)
+    monkeypatch.setattr(excel_files, "_sheet_rows", not_read)
     (problem,) = refused(db, path)
     assert problem.rule.startswith("holds ")
     assert problem.rule.endswith(

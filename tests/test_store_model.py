@@ -244,7 +244,7 @@ def test_every_problem_is_reported_at_once_with_field_rule_and_value(store_url):
         (repo.save_progress_score, {"month": "2026-11"}, "Give a `team_score` or a `lead_score`"),
         (repo.save_annotation, {"date": "2026-01-01", "text": "New limits", "kind": "rebase"},
          "`reason` is required for a rebase annotation"),
-        (repo.save_reflection, {"date": "03/10/2026"}, "`date` must be a date (YYYY-MM-DD)"),
+        (repo.save_reflection, {"date": "03/10/2026"}, "`date` must be a date written YYYY-MM-DD"),
         (repo.save_reflection, {"date": "2026-10-03", "learning_level": "triple"},
          "`learning_level` must be one of 'single_loop', 'double_loop', 'deutero'"),
         (repo.save_reflection, {"date": "2026-10-03", "mood": "good"},
@@ -290,7 +290,8 @@ def test_cross_record_rules(store_url):
                                       "measure_type": "outcome", "value_definition": "x"})  # fmt: skip
     with pytest.raises(InvalidRecordError, match="already has a team 'W7'"):
         repo.save_team(store_url, {"programme_id": rec["p"].id, "code": "W7", "name": "x"})
-    with pytest.raises(InvalidRecordError, match="must not be greater than `denominator`"):
+    with pytest.raises(InvalidRecordError,
+                       match="`numerator` must not be more than the denominator, got 51"):
         repo.record_observation(store_url, {"team_id": rec["w7"].id,
                                             "measure_id": rec["process"].id,
                                             "period": "2026-02-01", "numerator": 51,

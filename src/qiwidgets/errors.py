@@ -55,6 +55,15 @@ class StaleEditError(StoreError):
     """Someone else changed the record since it was read; the edit was refused."""
 
 
+class StaleDataPointsError(StaleEditError):
+    """Someone else entered or changed some of these data points since they were read; nothing
+    was saved. ``points`` lists each as ``(team_id, measure_id, period)``."""
+
+    def __init__(self, message: str, points: list | None = None):
+        super().__init__(message)
+        self.points = list(points or [])
+
+
 class AccessDenied(QIError, PermissionError):
     """The person acting may not read or change this; nothing was read or changed."""
 
@@ -96,3 +105,16 @@ class InvalidRecordError(StoreError, ValueError):
     def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class InvalidDataPointsError(InvalidRecordError):
+    """Data points to be saved together break rules; none was saved.
+
+    ``cells`` lists each problem as ``(index, field, message)``: the position of the data point
+    in what was given, the field, and the message naming the rule and the value received.
+    """
+
+    def __init__(self, message: str, cells: list[tuple[int, str, str]] | None = None):
+        cells = list(cells or [])
+        super().__init__(message, [(field, text) for _, field, text in cells])
+        self.cells = cells

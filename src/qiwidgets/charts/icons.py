@@ -34,6 +34,7 @@ __all__ = [
     "VARIATION_ICON_NAMES",
     "assurance_icon_svg",
     "icon_data_uri",
+    "icon_key_html",
     "icons_html",
     "variation_icon_svg",
 ]
@@ -228,3 +229,24 @@ def icons_html(
     if isinstance(assurance, str):
         parts.append(assurance_icon_svg(assurance, size=size))
     return f'<span class="qiw-icons" style="display:inline-flex;gap:4px">{"".join(parts)}</span>'
+
+
+def icon_key_html(*, size: int = ICON_SIZE) -> str:
+    """A key to every variation and assurance icon: each icon beside its meaning, as an HTML
+    table (a printed report carries it, so every icon on paper can be read).
+
+    >>> key = icon_key_html()
+    >>> key.count("<svg") == len(VARIATION_ICON_NAMES) + len(ASSURANCE_ICON_NAMES)
+    True
+    """
+    rows = [(variation_icon_svg(name, size=size), v[3]) for name, v in _VARIATION.items()]
+    rows += [(assurance_icon_svg(name, size=size), v[3]) for name, v in _ASSURANCE.items()]
+    body = "".join(
+        f'<tr><td style="padding:2px 8px 2px 0">{svg}</td><td>{html.escape(meaning)}</td></tr>'
+        for svg, meaning in rows
+    )
+    return (
+        '<table class="qiw qiw-icon-key"><caption style="text-align:left;font-weight:bold">'
+        "Key to the icons (NHS Making Data Count)</caption>"
+        f"<tbody>{body}</tbody></table>"
+    )

@@ -82,7 +82,9 @@ table.qiw th{background:#f2f5f8}
 .qiw-reflection{border-left:4px solid #5b8c5a;padding:.2em .8em;margin:.6em 0}
 .qiw-chart svg{max-width:100%;height:auto}
 .jp-OutputArea-output,.output_html{overflow-x:auto}
-@media print{body{max-width:none;padding:0} h2{page-break-after:avoid}}
+@page{size:A4;margin:14mm 12mm}
+@media print{body{max-width:none;padding:0;font-size:10.5pt} h2,h3{break-after:avoid}
+ figure,svg,tr,.qiw-icon-key{break-inside:avoid} .qiw-measure{break-inside:auto}}
 """
 
 

@@ -290,7 +290,13 @@ class ProgrammeReport(Sections):
         return list(dict.fromkeys(keys))
 
     def _section_words(self) -> str:
-        return "<h2>Words used in this report</h2>" + views.terms_note(self.terms(), "")
+        from qiwidgets.charts.icons import icon_key_html
+
+        return (
+            "<h2>Words used in this report</h2>"
+            + views.terms_note(self.terms(), "")
+            + icon_key_html()
+        )
 
     def support(self) -> list[tuple[str, list[str]]]:
         """Teams that may need support (:data:`~qiwidgets.workbook.status.SUPPORT_RULE`),

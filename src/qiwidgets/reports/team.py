@@ -184,7 +184,13 @@ class TeamReport(Sections):
         return [k for k in dict.fromkeys(keys) if k]
 
     def _section_words(self) -> str:
-        return "<h2>Words used in this report</h2>" + views.terms_note(self.terms(), "")
+        from qiwidgets.charts.icons import icon_key_html
+
+        return (
+            "<h2>Words used in this report</h2>"
+            + views.terms_note(self.terms(), "")
+            + icon_key_html()
+        )
 
     def _name(self, code: str) -> str:
         return next((mm.measure_name for mm in self.measures if mm.measure_code == code), code)

@@ -45,8 +45,10 @@ from sqlalchemy.orm import Session
 
 from qiwidgets.errors import StoreError
 from qiwidgets.store import models as m
+from qiwidgets.store.access import Reader
 from qiwidgets.store.db import StoreLike, get_engine, head_revision, init_db, run_in_transaction
-from qiwidgets.store.repo import ProgrammeRef, _programme, _reader
+from qiwidgets.store.lookup import ProgrammeRef
+from qiwidgets.store.lookup import programme as find_programme
 
 #: Version of the export folder layout (``manifest.json`` key ``qiwidgets_export``).
 EXPORT_FORMAT_VERSION = 1
@@ -217,8 +219,8 @@ def export_programme(
     except OSError as exc:
         raise StoreError(f"Cannot create the export folder {folder}: {exc.strerror}.") from exc
     engine = get_engine(db)
-    with _reader(engine) as session:
-        prog = _programme(session, programme)
+    with Reader(engine) as session:
+        prog = find_programme(session, programme)
         summary = TransferSummary(folder, prog.code, format)
         manifest: dict[str, Any] = {
             "qiwidgets_export": EXPORT_FORMAT_VERSION,
@@ -431,8 +433,8 @@ def _reset_sequences(session: Session, tables: list[Table]) -> None:
 
 def dump_tables(db: StoreLike, programme: ProgrammeRef = None) -> dict[str, list[tuple]]:
     """Every row of a programme, table by table, ordered by primary key (for comparisons)."""
-    with _reader(db) as session:
-        prog = _programme(session, programme)
+    with Reader(db) as session:
+        prog = find_programme(session, programme)
         return {
             t.name: [
                 tuple(r)

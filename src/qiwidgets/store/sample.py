@@ -787,9 +787,17 @@ def _date(text: str) -> dt.date | None:
     return parse_date(text) if text else None
 
 
-def _upsert(session, model, key: dict, values: dict):
-    """The record of ``model`` matching ``key``: created, updated, or left as it is."""
+def _upsert(session, model, key: dict, values: dict, schema):
+    """The record of ``model`` matching ``key``: created, updated, or left as it is; checked
+    first by the store's record rules ``schema`` (:mod:`qiwidgets.store.schemas`), as a save
+    from the workbook is."""
     from sqlalchemy import select
+
+    from qiwidgets.store.schemas import validate
+
+    checked = validate(schema, {**key, **values}, f"sample's {model.__tablename__} record")
+    key = {name: getattr(checked, name) for name in key}
+    values = {name: getattr(checked, name) for name in values}
 
     stmt = select(model)
     for name, value in key.items():
@@ -830,7 +838,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
     observation by team x measure x period, a reflection by team, date and text ...), so a second
     run changes nothing. Returns how many records of each kind the sample holds.
     """
-    from qiwidgets.store import imports
+    from qiwidgets.store import imports, schemas
     from qiwidgets.store import models as m
     from qiwidgets.store.db import run_in_transaction
 
@@ -843,8 +851,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
         ("observations", "observations.csv"),
     ):
         table, problems = imports.read_table(folder / name, kind)
-        prepare, apply = imports._HANDLERS[kind]
-        prepared[kind] = (table, prepare(table, problems), problems, apply, name)
+        prepared[kind] = (table, problems, name)
     rows = {
         name: _read(folder / name)
         for name in FILES
@@ -855,8 +862,8 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
         from sqlalchemy import select
 
         def run(kind):
-            table, prep, problems, apply, name = prepared[kind]
-            result = apply(session, table, prep, problems.copy(), f"sample/{name}")
+            table, problems, name = prepared[kind]
+            result = imports.import_table(session, kind, table, problems.copy(), f"sample/{name}")
             session.flush()
             return result
 
@@ -866,6 +873,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
             m.Programme,
             {"code": p["code"]},
             {"name": p["name"], "shared_aim": p["shared_aim"] or None},
+            schemas.ProgrammeIn,
         )
         run("teams")
         run("measures")
@@ -892,6 +900,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                 m.DriverNode,
                 {"team_id": team.id, "kind": r["kind"], "text": r["text"]},
                 {"parent_id": parent.id if parent else None, "order": int(r["order"])},
+                schemas.DriverNodeIn,
             )
             nodes[(r["team"], r["ref"])] = node
         for r in rows["aims.csv"]:
@@ -906,6 +915,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                     "by_when": _date(r["by_when"]),
                     "baseline": r["baseline"] or None,
                 },
+                schemas.AimIn,
             )
             wanted = [measure(team, c) for c in r["measures"].split(";") if c]
             if {x.id for x in aim.outcome_measures} != {x.id for x in wanted}:
@@ -933,6 +943,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                     "text": r["text"],
                 },
                 {"reason": r["reason"] or None, "pdsa_id": cycle.id if cycle else None},
+                schemas.AnnotationIn,
             )
         for r in rows["reflections.csv"]:
             team = teams[r["team"]]
@@ -951,6 +962,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                     "generalisable": r["generalisable"] == "yes",
                     "shared": r.get("shared") == "yes",
                 },
+                schemas.ReflectionIn,
             )
         for r in rows["progress_scores.csv"]:
             team = teams[r["team"]]
@@ -963,6 +975,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                     "lead_score": float(r["lead_score"]),
                     "justification": r["justification"] or None,
                 },
+                schemas.ProgressScoreIn,
             )
         for r in rows["health_checks.csv"]:
             team = teams[r["team"]] if r["team"] else None
@@ -976,6 +989,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                     "component": r["component"],
                 },
                 {"rating": int(r["rating"]), "comment": r["comment"] or None},
+                schemas.HealthCheckIn,
             )
         session.flush()
         counts = {name.removesuffix(".csv"): len(v) for name, v in rows.items()}

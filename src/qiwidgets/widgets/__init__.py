@@ -11,6 +11,7 @@ shows a plain message — never a traceback — on a stale edit or bad input.
 """
 
 from qiwidgets.widgets._base import Panel
+from qiwidgets.widgets.data_entry import DataEntryGrid
 from qiwidgets.widgets.measures import MeasureFamily
 from qiwidgets.widgets.pdsa import PDSALog
 from qiwidgets.widgets.progress import HealthCheckWidget, ProgressScoreWidget
@@ -21,6 +22,7 @@ from qiwidgets.widgets.variation import VariationExplorer
 
 __all__ = [
     "AimBuilder",
+    "DataEntryGrid",
     "DriverDiagramEditor",
     "HealthCheckWidget",
     "MeasureFamily",
