@@ -277,6 +277,11 @@ def _lean(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
     core = _core_closure()
     optional = set().union(*extras.EXTRA_MODULES.values()) | {"jupyterlab"}
     modules = sorted(m for m in optional if not {_name(d) for d in dists.get(m, [])} & core)
+    return _without(modules, argv, cwd)
+
+
+def _without(modules: list[str], argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``qiwidgets ARGV`` in a Python where ``modules`` are not installed."""
     code = _LEAN.format(modules=modules, argv=argv)
     return _run([sys.executable, "-c", code], cwd=cwd)
 
@@ -296,6 +301,21 @@ def test_without_extras_spc_draws_and_other_commands_name_their_extra(tmp_path):
     res = _lean(["reports", "--month", "2026-10", "--db", str(tmp_path / "x.db")], tmp_path)
     assert res.returncode == 2 and 'pip install "qiwidgets[reports]"' in res.stderr, res.stderr
     assert _lean(["--help"], tmp_path).returncode == 0
+
+
+def test_a_command_whose_extra_is_missing_refuses_before_it_starts(tmp_path):
+    """papermill runs in the report workers and Voilà in its own process: without the check a
+    missing one would show as failed reports or a server that stopped."""
+    db = tmp_path / "s.db"
+    assert main(["init", "--db", str(db)]) == 0
+    res = _without(["papermill"], ["reports", "--month", "2026-10", "--db", str(db),
+                                   "--out", str(tmp_path / "out")], tmp_path)  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert 'needs papermill, which is not installed' in res.stderr
+    assert 'pip install "qiwidgets[reports]"' in res.stderr
+    assert not (tmp_path / "out").exists()
+    res = _without(["voila"], ["serve", "--db", str(db)], tmp_path)
+    assert res.returncode == 2 and 'pip install "qiwidgets[dashboards]"' in res.stderr
 
 
 def test_a_missing_module_no_extra_brings_is_a_bug_shown_as_one():

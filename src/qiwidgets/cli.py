@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from qiwidgets.extras import require
+
+        require(args.command)
         return int(args.func(args) or 0)
     except QIError as exc:
         if args.debug:

@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "extra_for",
     "missing_dependency",
+    "require",
 ]
 
 _STORE = frozenset({"sqlalchemy", "alembic", "pydantic", "openpyxl", "pyarrow"})
@@ -92,3 +93,22 @@ def missing_dependency(
         f"{what} needs {module}, which is not installed: install it with "
         f'pip install "qiwidgets[{extra}]" (or "qiwidgets[all]" for everything).'
     )
+
+
+def require(command: str) -> None:
+    """Check, before a command starts, that the modules of its extra are installed (a report
+    or the dashboards import theirs in other processes, where a missing one would show only as
+    a failed report or a server that stopped). Raises :class:`MissingDependencyError`."""
+    import importlib.util
+
+    extra = COMMAND_EXTRAS.get(command)
+    if extra is None:
+        return
+    missing = [m for m in sorted(EXTRA_MODULES[extra]) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingDependencyError(
+            f"`qiwidgets {command}` needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: install "
+            f'{"it" if len(missing) == 1 else "them"} with pip install "qiwidgets[{extra}]" '
+            '(or "qiwidgets[all]" for everything).'
+        )
