@@ -90,3 +90,22 @@ def test_help_texts():
     assert res.returncode == 0 and "spc" in res.stdout
     res = run("spc", "--help")
     assert res.returncode == 0 and "--multiply" in res.stdout and "examples:" in res.stdout
+
+
+def test_spc_csv_output_makes_formula_text_harmless(tmp_path: Path):
+    """A facet named like a spreadsheet formula is written with a backslash in front (CSV
+    injection); numbers, negative ones too, are written as numbers."""
+    months = pd.date_range("2024-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
+    d = pd.DataFrame({"month": list(months) * 2, "value": [-1.5, 2.0, 3.5] * 8,
+                      "ward": ['=HYPERLINK("http://x.example","W7")'] * 12 + ["@W9"] * 12})  # fmt: skip
+    src = tmp_path / "vals.csv"
+    d.to_csv(src, index=False)
+    out = tmp_path / "points.csv"
+    res = run("spc", str(src), "--chart", "i", "--x", "month", "--y", "value",
+              "--facets", "ward", "--out", str(out))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    text = out.read_text(encoding="utf-8")
+    assert '\n=HYPERLINK' not in text and ',=HYPERLINK' not in text and ',@W9' not in text
+    points = pd.read_csv(out)
+    assert set(points["ward"]) == {'\\=HYPERLINK("http://x.example","W7")', "\\@W9"}
+    assert points["y"].min() == -1.5

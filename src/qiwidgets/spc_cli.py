@@ -195,13 +195,18 @@ class _pandas_display:
 
 
 def _write(points, out: Path) -> None:
+    from qiwidgets.csv_cells import neutralise_formula
+
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
     tmp = out.with_name(out.name + ".tmp")
     if suffix == ".json":
         points.to_json(tmp, orient="records", date_format="iso", indent=1)
-    elif suffix == ".csv":
-        points.to_csv(tmp, index=False)
+    elif suffix == ".csv":  # a text cell a spreadsheet would run as a formula is made text
+        text = points.select_dtypes(include=["object", "string", "category"]).columns
+        safe = points.assign(**{c: points[c].astype(object).map(
+            lambda v: neutralise_formula(v) if isinstance(v, str) else v) for c in text})  # fmt: skip
+        safe.to_csv(tmp, index=False)
     else:
         raise ParameterError(f"--out {out}: use a .csv or .json file name.")
     tmp.replace(out)  # complete or not at all

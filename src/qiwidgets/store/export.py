@@ -12,7 +12,7 @@ empty text stays distinct from no text; a text that itself starts with a backsla
 8601 (timestamps in UTC), numbers as Python writes them, so floats round-trip exactly.
 
 A text that a spreadsheet would take for a formula -- one starting with ``=``, ``+``, ``-``,
-``@``, a tab or a carriage return (:data:`FORMULA_STARTS`) -- also gets a backslash in front, so
+``@``, a tab or a carriage return (:mod:`qiwidgets.csv_cells`) -- also gets a backslash in front, so
 that opening an export in Excel or LibreOffice shows the text instead of running it (CSV
 injection); reading the export back removes it, as for any text starting with a backslash.
 """
@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from qiwidgets.csv_cells import neutralise_formula
 from qiwidgets.errors import StoreError
 from qiwidgets.store import models as m
 from qiwidgets.store.access import Reader
@@ -56,9 +57,6 @@ MANIFEST = "manifest.json"
 FORMATS = ("csv", "parquet")
 #: How a missing value is written in CSV files.
 CSV_NULL = "\\N"
-#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection":
-#: =, +, -, @, tab and carriage return); a text starting with one is written after a backslash.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Format = Literal["csv", "parquet"]
 
@@ -155,7 +153,7 @@ def _to_csv(value: Any) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, str):
-        return "\\" + value if value.startswith(("\\", *FORMULA_STARTS)) else value
+        return neutralise_formula(value)
     return str(value)
 
 
