@@ -40,29 +40,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from qiwidgets.errors import AccessDenied, InvalidRecordError, NotFoundError, StoreError
+from qiwidgets.store import access, lookup, people, records, schemas
 from qiwidgets.store import models as m
-from qiwidgets.store import people, repo
 from qiwidgets.store.db import StoreLike, run_in_transaction
 
-# The repository's common machinery: private in repo.py today. Issue G is moving it into public
-# modules (store/access.py, records.py, lookup.py); these lines are the one place to point there.
-_Kind, KINDS, _save = repo._Kind, repo.KINDS, repo._save
-_reader, _team, _programme, _team_name = repo._reader, repo._team, repo._programme, repo._team_name
-_actor, _may, _may_programme, _signed = repo._actor, repo._may, repo._may_programme, repo._signed
-_load_for_update, _flush, _stale, _need = (repo._load_for_update, repo._flush, repo._stale,
-                                           repo._need)  # fmt: skip
-_invalid, _lock_team, _Record, validate = (
-    repo._invalid,
-    repo._lock_team,
-    repo._Record,
-    repo.validate,
+# The store's common machinery (qiwidgets.store.access, lookup, records, schemas).
+_reader, _actor, _may, _may_programme = (
+    access.Reader,
+    access.actor,
+    access.may,
+    access.may_programme,
 )
-Text, Required, OptDate = repo.Text, repo.Required, repo.OptDate
+_signed, _lock_teams = access.signed, access.lock_teams
+_team, _find_team, _programme, _team_name = (lookup.team, lookup.find_team, lookup.programme,
+                                             lookup.team_name)  # fmt: skip
+_Kind, KINDS, _save = records.Kind, records.KINDS, records.save
+_load_for_update, _flush, _stale, _need = (records.load_for_update, records.flush, records.stale,
+                                           records.need)  # fmt: skip
+_Record, validate, _invalid = schemas.Record, schemas.validate, schemas.invalid
+Text, Required = schemas.Text, schemas.Required
+TeamRef, ProgrammeRef = lookup.TeamRef, lookup.ProgrammeRef
 
 # --- rules, stated once ---------------------------------------------------------------------
 
@@ -187,15 +189,15 @@ def _members(session: Session, team_id: int) -> list[TeamMember]:
     return sorted(members, key=lambda x: (order.get(x.team_role, len(order)), x.name.casefold()))
 
 
-def team_members(db: StoreLike, team: repo.TeamRef, programme: repo.ProgrammeRef = None
+def team_members(db: StoreLike, team: TeamRef, programme: ProgrammeRef = None
                  ) -> list[TeamMember]:  # fmt: skip
     """A team's people by their part in its work (team lead first), then by name."""
     with _reader(db) as session:
         return _members(session, _team(session, team, programme).id)
 
 
-def set_team_role(db: StoreLike, key: str, team: repo.TeamRef, team_role: str | None, *,
-                  programme: repo.ProgrammeRef = None) -> TeamMember:  # fmt: skip
+def set_team_role(db: StoreLike, key: str, team: TeamRef, team_role: str | None, *,
+                  programme: ProgrammeRef = None) -> TeamMember:  # fmt: skip
     """Say what part ``key`` plays in ``team``'s work (None: not said). The person must have
     access to the team already (``qiwidgets access grant``)."""
     if team_role is not None and team_role not in m.TEAM_MEMBER_ROLES:
@@ -204,7 +206,7 @@ def set_team_role(db: StoreLike, key: str, team: repo.TeamRef, team_role: str | 
             f"{team_role!r}.", [("team_role", "is not a role on a team")])  # fmt: skip
 
     def work(session: Session) -> TeamMember:
-        t = repo._find_team(session, team, programme)
+        t = _find_team(session, team, programme)
         _may_lead(session, t, "say who plays which part on the team")
         person = session.scalar(select(m.Person).where(
             m.Person.identity_key == people.normalise_key(key)))  # fmt: skip
@@ -224,13 +226,13 @@ def set_team_role(db: StoreLike, key: str, team: repo.TeamRef, team_role: str | 
     return run_in_transaction(work, db)
 
 
-def coaches(db: StoreLike, team: repo.TeamRef, programme: repo.ProgrammeRef = None
+def coaches(db: StoreLike, team: TeamRef, programme: ProgrammeRef = None
             ) -> list[TeamMember]:  # fmt: skip
     """The team's coach (or coaches)."""
     return [x for x in team_members(db, team, programme) if x.team_role == "coach"]
 
 
-def programme_members(db: StoreLike, programme: repo.ProgrammeRef = None
+def programme_members(db: StoreLike, programme: ProgrammeRef = None
                       ) -> dict[int, list[TeamMember]]:  # fmt: skip
     """Every team's people (team id -> :class:`TeamMember` list), for the programme lead."""
     with _reader(db) as session:
@@ -315,8 +317,8 @@ def close_help_request(db: StoreLike, id: int, *, version: int) -> m.HelpRequest
     return _change_request(db, id, version, change)
 
 
-def list_help_requests(db: StoreLike, team: repo.TeamRef | None = None,
-                       programme: repo.ProgrammeRef = None, *,
+def list_help_requests(db: StoreLike, team: TeamRef | None = None,
+                       programme: ProgrammeRef = None, *,
                        status: Iterable[str] | None = None) -> list[m.HelpRequest]:  # fmt: skip
     """A team's requests for help (``team``), or every team's of the programme (for the
     programme lead), newest first; ``status`` keeps only those (e.g. ``("open",)``)."""
@@ -456,14 +458,14 @@ class SharedItems:
         return next((i for i in self.items if i.key == key), None)
 
 
-def shared_items(db: StoreLike, programme: repo.ProgrammeRef = None, *,
-                 team: repo.TeamRef | None = None) -> SharedItems:  # fmt: skip
+def shared_items(db: StoreLike, programme: ProgrammeRef = None, *,
+                 team: TeamRef | None = None) -> SharedItems:  # fmt: skip
     """The PDSA cycles and stories the programme's teams shared, each with its comments;
     ``team``: that team's shared records only (their comments from other teams). Readable by
     anyone with a role in the programme or one of its teams; nothing a team kept is listed."""
     with _reader(db) as session:
         if team is not None:
-            t = repo._find_team(session, team, programme)
+            t = _find_team(session, team, programme)
             p = session.get(m.Programme, t.programme_id)
         else:
             t, p = None, _programme(session, programme)
@@ -563,8 +565,8 @@ def _clean_answers(answers: Mapping[str, Any]) -> dict[str, int]:
     return clean
 
 
-def answer_pulse(db: StoreLike, team: repo.TeamRef, answers: Mapping[str, Any], *,
-                 month: Any = None, programme: repo.ProgrammeRef = None) -> int:  # fmt: skip
+def answer_pulse(db: StoreLike, team: TeamRef, answers: Mapping[str, Any], *,
+                 month: Any = None, programme: ProgrammeRef = None) -> int:  # fmt: skip
     """Add one person's answers to a team's pulse for ``month`` (default: this month); returns
     how many have answered that month. Only a member (or lead) of the team answers, once a
     month; the answers are only added to the counts."""
@@ -576,10 +578,10 @@ def answer_pulse(db: StoreLike, team: repo.TeamRef, answers: Mapping[str, Any], 
 
     def work(session: Session) -> int:
         actor = _person(session, "a pulse answer")
-        t = repo._find_team(session, team, programme)
+        t = _find_team(session, team, programme)
         if actor.teams.get(t.id) not in people.WRITING_TEAM_ROLES:
             raise AccessDenied(f"The safety pulse of {t.name} is answered by its members only.")
-        _lock_team(session, t.id)
+        _lock_teams(session, [t.id])
         done = session.scalar(select(m.PulseResponse.id).where(
             m.PulseResponse.team_id == t.id, m.PulseResponse.month == when,
             m.PulseResponse.person_id == actor.person_id))  # fmt: skip
@@ -624,13 +626,13 @@ def _responses(counts: Mapping[str, Mapping[int, int]]) -> int:
     return min(totals) if totals else 0
 
 
-def team_pulse(db: StoreLike, team: repo.TeamRef, programme: repo.ProgrammeRef = None
+def team_pulse(db: StoreLike, team: TeamRef, programme: ProgrammeRef = None
                ) -> list[PulseMonth]:  # fmt: skip
     """A team's pulse month by month, for the team's own people (any role on the team): the
     counts of a month with fewer than :data:`MIN_TEAM_PULSE_RESPONSES` answers are withheld.
     Refused to anyone else, the programme lead included (:data:`PULSE_ACCESS`)."""
     with _reader(db) as session:
-        t = repo._find_team(session, team, programme)
+        t = _find_team(session, team, programme)
         actor = _actor(session)
         if actor is not None and t.id not in actor.teams:
             raise AccessDenied(PULSE_ACCESS)
@@ -642,7 +644,7 @@ def team_pulse(db: StoreLike, team: repo.TeamRef, programme: repo.ProgrammeRef =
     return out
 
 
-def programme_pulse(db: StoreLike, programme: repo.ProgrammeRef = None) -> list[PulseMonth]:
+def programme_pulse(db: StoreLike, programme: ProgrammeRef = None) -> list[PulseMonth]:
     """The pulse pooled across the programme's teams, month by month, for whoever may see the
     whole programme. A team's month counts only when its own members could see it
     (:data:`MIN_TEAM_PULSE_RESPONSES`); a month is shown only with at least
@@ -676,15 +678,15 @@ def programme_pulse(db: StoreLike, programme: repo.ProgrammeRef = None) -> list[
     return out
 
 
-def pulse_answered(db: StoreLike, team: repo.TeamRef, month: Any = None,
-                   programme: repo.ProgrammeRef = None) -> bool:  # fmt: skip
+def pulse_answered(db: StoreLike, team: TeamRef, month: Any = None,
+                   programme: ProgrammeRef = None) -> bool:  # fmt: skip
     """Whether whoever acts has answered ``team``'s pulse for ``month`` (default: this one)."""
     when = _month(month if month is not None else dt.date.today())
     with _reader(db) as session:
         actor = _actor(session)
         if actor is None or actor.person_id is None:
             return False
-        t = repo._find_team(session, team, programme)
+        t = _find_team(session, team, programme)
         return session.scalar(select(m.PulseResponse.id).where(
             m.PulseResponse.team_id == t.id, m.PulseResponse.month == when,
             m.PulseResponse.person_id == actor.person_id)) is not None  # fmt: skip
@@ -692,7 +694,14 @@ def pulse_answered(db: StoreLike, team: repo.TeamRef, month: Any = None,
 
 # --- systems lenses -------------------------------------------------------------------------------
 
-RiskRating = Annotated[int | None, repo._choice(range(m.RISK_RATING_MIN, m.RISK_RATING_MAX + 1))]
+
+def _risk_rating(v: int | None) -> int | None:
+    if v is not None and not m.RISK_RATING_MIN <= v <= m.RISK_RATING_MAX:
+        raise ValueError(f"must be from {m.RISK_RATING_MIN} to {m.RISK_RATING_MAX}")
+    return v
+
+
+RiskRating = Annotated[int | None, AfterValidator(_risk_rating)]
 
 
 class PDSALensIn(_Record):
@@ -736,7 +745,7 @@ def save_pdsa_lens(db: StoreLike, data: Mapping[str, Any], *, id: int | None = N
     return _save(db, m.PDSALens, PDSALensIn, data, id, version, check)
 
 
-def pdsa_lenses(db: StoreLike, team: repo.TeamRef, programme: repo.ProgrammeRef = None
+def pdsa_lenses(db: StoreLike, team: TeamRef, programme: ProgrammeRef = None
                 ) -> dict[int, m.PDSALens]:  # fmt: skip
     """A team's systems lenses by PDSA cycle id."""
     with _reader(db) as session:
@@ -774,8 +783,8 @@ def set_reflection_disciplines(db: StoreLike, reflection_id: int, disciplines: I
     return run_in_transaction(work, db)
 
 
-def reflection_disciplines(db: StoreLike, team: repo.TeamRef | None = None,
-                           programme: repo.ProgrammeRef = None) -> dict[int, tuple[str, ...]]:  # fmt: skip
+def reflection_disciplines(db: StoreLike, team: TeamRef | None = None,
+                           programme: ProgrammeRef = None) -> dict[int, tuple[str, ...]]:  # fmt: skip
     """The Senge tags of a team's reflections (or, without ``team``, of every team's, for the
     programme): reflection id -> disciplines in the order of the five."""
     table = m.reflection_disciplines

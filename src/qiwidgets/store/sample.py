@@ -41,6 +41,7 @@ import numpy as np
 
 from qiwidgets import resources
 from qiwidgets.glossary import HEALTH_COMPONENTS
+from qiwidgets.store import practice_sample
 from qiwidgets.store.imports import PDSA_FIELDS
 
 #: The seed of the generator: change it and every sample file changes.
@@ -72,6 +73,7 @@ FILES = (
     "reflections.csv",
     "progress_scores.csv",
     "health_checks.csv",
+    *practice_sample.FILES,  # people, help, comments, pulses, systems views (issue M)
 )
 
 # code, name, organisation, beds, baseline harm rate per 1,000 bed days,
@@ -770,6 +772,7 @@ def generate(out: str | os.PathLike = DEFAULT_DIR, seed: int = SEED) -> list[Pat
     write(
         "health_checks.csv", ["team", "period", "component", "rating", "comment"], sample.health()
     )
+    written += practice_sample.generate(out)
     return written
 
 
@@ -991,6 +994,7 @@ def load_sample(db=None, folder: str | os.PathLike = DEFAULT_DIR) -> dict[str, i
                 {"rating": int(r["rating"]), "comment": r["comment"] or None},
                 schemas.HealthCheckIn,
             )
+        practice_sample.load(session, folder, programme, teams)
         session.flush()
         counts = {name.removesuffix(".csv"): len(v) for name, v in rows.items()}
         counts.update({k: len(v[0]) for k, v in prepared.items()})
