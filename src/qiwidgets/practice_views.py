@@ -50,7 +50,7 @@ def team_roster(members: Iterable[Any]) -> str:
     coach = (f"<p class='qi-coach'><strong>{term('coach')}:</strong> "
              f"{esc(', '.join(coaches))}</p>" if coaches else
              muted("No coach is recorded for this team."))  # fmt: skip
-    return coach + table(["Name", term("team_role")], rows, css_class="qi-roster")
+    return coach + table(["Name", glossary.label("team_role")], rows, css_class="qi-roster")
 
 
 # --- help ---------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def pulse(view: Any) -> str:
     if not view.rows:
         return intro + muted("No answers yet.")
     keys = list(wp.PULSE_ITEMS)
-    head = ["Month", "Answers", term("pulse_agree", "Agree, all"), "Mean (1-5)",
+    head = ["Month", "Answers", "Agree, all statements", "Mean (1-5)",
             *[f"{i + 1}" for i in range(len(keys))]]  # fmt: skip
     rows, attrs = [], []
     for r in view.rows:
@@ -186,7 +186,7 @@ def learning_levels(levels: Any) -> str:
     """Reflections per quarter by level of learning (counts only)."""
     if not levels.rows:
         return muted("No reflection yet.")
-    head = ["Quarter", *[term(k) for k in levels.levels], "No level"]
+    head = ["Quarter", *[glossary.label(k) for k in levels.levels], "No level"]
     rows = [[esc(q), *[str(n) for n in counts]] for q, *counts in levels.rows]
     return (f"<p>{esc(levels.words())}</p>" + table(head, rows, css_class="qi-levels")
             + muted("Every reflection is counted, shared or not; no text is shown."))  # fmt: skip

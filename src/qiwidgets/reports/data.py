@@ -95,6 +95,10 @@ _TEAM_TABLES = (
     (m.Aim, None),
     (m.DriverNode, None),
     (m.HealthCheck, "period"),  # the team's own learning-system checks
+    (m.HelpRequest, "raised_on"),  # learning practice (issue M): help, comments, roles, plans
+    (m.Comment, None),
+    (m.Membership, None),
+    (m.PDSALens, None),
 )
 
 
@@ -108,7 +112,16 @@ def programme_fingerprint(db: Any, programme_id: int, month: Month) -> str:
                    m.HealthCheck.period <= month.last_day)
             .order_by(m.HealthCheck.id)
         ).all()
-    return hashlib.sha256(f"month={month}|health={list(map(tuple, rows))}".encode()).hexdigest()
+        # the safety pulse pooled across teams (counts carry no version: the counts themselves)
+        pulse = session.execute(
+            select(m.PulseCount.team_id, m.PulseCount.month, m.PulseCount.item,
+                   m.PulseCount.score, m.PulseCount.count)
+            .join(m.Team, m.Team.id == m.PulseCount.team_id)
+            .where(m.Team.programme_id == programme_id, m.PulseCount.month <= month.last_day)
+            .order_by(m.PulseCount.id)
+        ).all()  # fmt: skip
+    return hashlib.sha256(f"month={month}|health={list(map(tuple, rows))}"
+                          f"|pulse={list(map(tuple, pulse))}".encode()).hexdigest()  # fmt: skip
 
 
 def fingerprints(db: Any, team_ids: Iterable[int], month: Month) -> dict[int, str]:

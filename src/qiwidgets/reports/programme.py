@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from qiwidgets import __version__, glossary, views
+from qiwidgets import __version__, glossary, practice_views, views
 from qiwidgets import workbook as wb
 from qiwidgets.errors import QIError
 from qiwidgets.glossary import HEALTH_COMPONENTS
@@ -34,13 +34,14 @@ from qiwidgets.reports.params import Month, parse_month
 from qiwidgets.reports.team import SUMMARY_FILE, write_json_atomic
 from qiwidgets.store import repo
 from qiwidgets.store.models import PROGRESS_SCORES
+from qiwidgets.workbook import practice as wb_practice
 from qiwidgets.workbook.learning import ChangeIdeaLibrary, ProgrammeHealth
 from qiwidgets.workbook.status import ProgrammeStatus
 
 __all__ = ["REPORT_TERMS", "SECTIONS", "ProgrammeReport", "build", "load_summaries"]
 
-SECTIONS = ("header", "summary", "scores", "icons", "outcome", "bright_spots", "spread",
-            "health", "support", "library", "words")
+SECTIONS = ("header", "summary", "help", "scores", "icons", "outcome", "bright_spots", "spread",
+            "health", "practice", "support", "library", "words")
 #: Terms the programme report explains in its last section (beyond its measures' own).
 REPORT_TERMS = ("progress_score", "rule_set", "common_cause", "special_cause_improvement",
                 "special_cause_concern", "consistent_pass", "consistent_fail", "inconsistent",
@@ -49,7 +50,8 @@ REPORT_TERMS = ("progress_score", "rule_set", "common_cause", "special_cause_imp
                 "change_taking_hold", "may_need_support", "change_idea_library", "spread",
                 "signal_after_test", "change_that_held", "prediction", "study_result", "adopt",
                 "adapt", "abandon", "undecided", "generalisable", "learning_system_check",
-                "health_rating", "needs_attention", *HEALTH_COMPONENTS)  # fmt: skip
+                "health_rating", "needs_attention", *HEALTH_COMPONENTS,
+                *practice_views.PRACTICE_TERMS)  # fmt: skip
 
 
 def load_summaries(folder: str | os.PathLike, month: Month, programme: str | None) -> list[dict]:
@@ -93,6 +95,7 @@ class ProgrammeReport(Sections):
     outcome_obs: pd.DataFrame | None = None
     errors: dict[str, str] = field(default_factory=dict)
     health: ProgrammeHealth | None = None  # the learning-system checks up to the month
+    practice: Any = None  # help, coaches, the pulse across teams, learning levels (issue M)
     _library: ChangeIdeaLibrary | None = field(default=None, repr=False)
 
     @property
@@ -284,6 +287,22 @@ class ProgrammeReport(Sections):
             out.append(views.health_view(v, history=False))
         return "".join(out)
 
+    def _section_help(self) -> str:
+        """The teams' requests for help: open ones first, then the month's answered ones."""
+        p, month = self.practice, self.month
+        shown = [r for r in p.help_requests if r.status == "open"
+                 or month.first_day <= r.raised_on <= month.last_day]  # fmt: skip
+        return (f"<h2>{views.term('help_request', 'Teams asking for help')}</h2>"
+                + practice_views.help_requests(shown, p.names, team_cell=lambda t: esc(t.name),
+                                               empty="No team is waiting for help, and none "
+                                                     "asked this month."))  # fmt: skip
+
+    def _section_practice(self) -> str:
+        """The pulse across teams, how learning levels move, suggestions to question a theory,
+        and who coaches each team."""
+        return ("<h2>Learning practice across teams</h2>"
+                + practice_views.programme_practice(self.practice))
+
     def terms(self) -> list[str]:
         """The glossary terms this report shows."""
         keys = [*REPORT_TERMS, *(m.rule_set for t in self.status.teams for m in t.measures)]
@@ -328,6 +347,9 @@ class ProgrammeReport(Sections):
             "spread": [item.idea.name for item in self.library.spread()],
             "change_ideas": {i.name: {"teams": list(i.teams), **i.decision_counts()}
                              for i in self.library.ideas},
+            "help_open": len(self.practice.open_requests) if self.practice else None,
+            "pulse_months_shown": ([f"{r.month:%Y-%m}" for r in self.practice.pulse.shown_rows]
+                                   if self.practice else []),
             "health_attention": (None if self.health is None or self.health.programme.attention
                                  is None else self.health.programme.attention.component),
             "errors": dict(self.errors),
@@ -358,6 +380,8 @@ def build(
                                             teams, m.first_day)  # fmt: skip
     except QIError as exc:
         report.errors["learning-system checks"] = str(exc)
+    report.practice = wb_practice.programme_practice(database_url, month=m.first_day,
+                                                     programme_status=status)
     if report.outcome is not None:
         try:
             report.outcome_obs = repo.observations(

@@ -27,19 +27,20 @@ from typing import Any
 
 import pandas as pd
 
-from qiwidgets import __version__, views
+from qiwidgets import __version__, practice_views, views
 from qiwidgets.reports.data import TeamData, gather_team
 from qiwidgets.reports.html import Sections, esc, table
 from qiwidgets.reports.params import Month, parse_month
 from qiwidgets.store.models import PROGRESS_SCORES
+from qiwidgets.workbook.practice import team_practice
 from qiwidgets.workbook.status import MeasureStatus, TeamRecords, TeamStatus, team_status_from
 
 __all__ = ["SECTIONS", "SUMMARY_SCHEMA", "TeamReport", "build", "measure_chart_html",
            "write_json_atomic"]
 
 #: Sections in the order a report shows them.
-SECTIONS = ("header", "summary", "aim", "progress", "measures", "pdsa", "reflections", "next",
-            "quality", "words")
+SECTIONS = ("header", "summary", "aim", "people", "progress", "measures", "pdsa", "reflections",
+            "practice", "next", "quality", "words")
 #: Version of the JSON summary layout.
 SUMMARY_SCHEMA = 1
 #: File name of a team's summary inside the notebook's output folder.
@@ -94,6 +95,8 @@ class TeamReport(Sections):
     data: TeamData
     status: TeamStatus
     errors: dict[str, str] = field(default_factory=dict)
+    #: the team's learning practice (issue M), never its safety pulse: a lead reads this report
+    practice: Any = None
 
     @property
     def measures(self) -> list[MeasureStatus]:
@@ -181,6 +184,8 @@ class TeamReport(Sections):
             if mm.rebase is not None:
                 keys.append("recalculate_limits")
         keys += [r.learning_level for r in self.data.reflections if r.learning_level]
+        keys += ["team_role", "help_request", "shared_pdsa", "deeper_learning_prompt",
+                 *(x.team_role for x in self.practice.members if x.team_role)]
         return [k for k in dict.fromkeys(keys) if k]
 
     def _section_words(self) -> str:
@@ -346,9 +351,43 @@ class TeamReport(Sections):
             out.append("</div>")
         return "".join(out)
 
+    def _section_people(self) -> str:
+        return "<h2>The team</h2>" + practice_views.team_roster(self.practice.members)
+
+    def _section_practice(self) -> str:
+        """Suggestions to question the theory, the systems view of this month's plans, and
+        what the team shared with the programme with the comments of other teams."""
+        p, month = self.practice, self.month
+        out = ["<h2>Learning practice</h2>", practice_views.learning_prompts(p.prompts)]
+        cycles = [c for c in self.data.pdsa if c.id in p.lenses and (
+            _in_month(c.plan_date, month) or _in_month(c.do_start, month))]  # fmt: skip
+        if cycles:
+            out.append("<h3>Systems view of this month's plans</h3>")
+            for c in cycles:
+                out.append(f"<h4>{esc(c.title)}</h4>" + practice_views.pdsa_lens(p.lenses[c.id]))
+        tags = [(r, p.disciplines.get(r.id, ())) for r in self._month_reflections()]
+        if any(t for _, t in tags):
+            out.append("<p>Senge's disciplines in this month's reflections: " + "; ".join(
+                f"{r.date:%d %b}: {practice_views.disciplines(t)}" for r, t in tags if t) + "</p>")  # fmt: skip
+        out.append("<h3>Shared with the programme, and what other teams said</h3>")
+        out.append(practice_views.shared_items(p.shared, empty="The team has shared no PDSA "
+                                               "cycle or story with the programme yet."))  # fmt: skip
+        out.append('<p class="qiw-explain">The team\'s safety pulse is not in this report: it '
+                   "is the team's own (the programme sees only totals across teams).</p>")  # fmt: skip
+        return "".join(out)
+
+    def _month_help(self) -> list:
+        month = self.month
+        return [r for r in self.practice.help_requests
+                if _in_month(r.raised_on, month) or r.status == "open"]  # fmt: skip
+
     def _section_next(self) -> str:
         refl = self._month_reflections()
         out = ["<h2>Help needed, barriers and next steps</h2>"]
+        asked = self._month_help()
+        if asked:
+            out.append("<p>Requests for help (raised this month, or still open):</p>"
+                       + practice_views.help_requests(asked, self.practice.names))  # fmt: skip
         barriers = [r.what_did_not for r in refl if r.what_did_not]
         plans = [r.what_should_change for r in refl if r.what_should_change]
         if barriers:
@@ -447,6 +486,9 @@ class TeamReport(Sections):
                 for r in [r for r in d.reflections if r.generalisable][-3:]
             ],
             "help_needed": [r.what_did_not for r in month_refl if r.what_did_not],
+            "help_requests": [{"raised_on": r.raised_on.isoformat(), "status": r.status}
+                              for r in self._month_help()],
+            "coaches": [x.name for x in self.practice.coaches],
             "month_summary": dict(self.month_summary().parts),
             "errors": dict(self.errors),
             "build": {"qiwidgets": __version__, "python": sys.executable},
@@ -486,4 +528,6 @@ def build(database_url: str, team: str, month: str, programme: str | None = None
         observations=data.observations, annotations=data.annotations, cycles=data.pdsa,
         reflections=data.reflections, scores=data.scores, aim=data.aim,
     )  # fmt: skip
-    return TeamReport(data=data, status=team_status_from(records, m.first_day))
+    status = team_status_from(records, m.first_day)
+    practice = team_practice(database_url, data.team, status, month=m.first_day, pulse=False)
+    return TeamReport(data=data, status=status, practice=practice)

@@ -456,15 +456,16 @@ class ProgrammePractice:
 
 def programme_practice(db: Any, programme: Any = None, month: Any = None, *,
                        programme_status: Any = None) -> ProgrammePractice:  # fmt: skip
-    """The programme's practice from the store, for whoever may see the whole programme."""
+    """The programme's practice from the store, for whoever may see the whole programme;
+    ``month``: as it stood at the end of that month (a report), else as it stands now."""
     from qiwidgets.store import practice as sp
     from qiwidgets.store import repo
     from qiwidgets.workbook.status import month_end, month_start
 
     prog = repo.get_programme(db, programme if programme_status is None
                               else programme_status.programme.id)  # fmt: skip
-    when = programme_status.month if programme_status is not None else month
-    end = month_end(month_start(when)) if when is not None else None
+    # a report's month leaves out what came after it; a page shows everything up to now
+    end = month_end(month_start(month)) if month is not None else None
     requests = [r for r in sp.list_help_requests(db, programme=prog.id)
                 if end is None or r.raised_on <= end]  # fmt: skip
     requests.sort(key=lambda r: (r.status != "open", -r.raised_on.toordinal(), -r.id))
