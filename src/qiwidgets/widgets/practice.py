@@ -206,8 +206,7 @@ class SafetyPulse(Panel):
         self.send.on_click(self._on_send)
         self.trend = widgets.HTML()
         self.form = widgets.VBox([*rows, self.send])
-        self.children = [widgets.HTML(term_html("safety_pulse")),
-                         help_line("safety_pulse"), self.form, self.status,
+        self.children = [widgets.HTML(term_html("safety_pulse")), self.form, self.status,
                          widgets.HTML("<h4>Our pulse over time</h4>"), self.trend]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
