@@ -33,6 +33,7 @@ BLOCKING = ("serious", "critical")
 #: The team dashboard's tabs after the first ("Measures"), and what each shows once it is
 #: built (its panel fills after the tab opens; waits are on what the page shows).
 TEAM_TABS = {
+    "Our data": ".qi-data-row",
     "Explore a chart": "h4:text-is('On this chart')",
     "PDSA cycles": "h4:text-is('Act')",
     "Reflections": ".qi-reflections",

@@ -37,7 +37,11 @@ DEFAULT_MONTHS = 6
 #: Frequencies whose data go in by month (a quarterly measure takes its quarter's first month).
 MONTHLY_FREQUENCIES = (None, "monthly", "quarterly")
 #: The data-quality flags as the grid offers them.
-QUALITY_OPTIONS = tuple((flag.capitalize(), flag) for flag in m.DATA_QUALITY_FLAGS)
+QUALITY_OPTIONS = tuple(("OK" if flag == "ok" else flag.capitalize(), flag)
+                        for flag in m.DATA_QUALITY_FLAGS)  # fmt: skip
+#: Each box's visible label (the grid's column, said beside every box for screen readers too).
+LABELS = {"numerator": "Numerator", "denominator": "Denominator", "value": "Value",
+          "data_quality": "Quality", "note": "Note"}  # fmt: skip
 #: File types the upload box takes (the importer reads CSV text and Excel .xlsx workbooks).
 UPLOAD_TYPES = (".csv", ".txt", ".xlsx")
 #: The source kept in the edit history for values typed into the grid.
@@ -200,6 +204,7 @@ class DataEntryGrid(Panel):
         self.later = widgets.Button(description="Later months ▶",
                                     tooltip="Show the months after these")  # fmt: skip
         self.reload = widgets.Button(description="Show the saved values",
+                                     layout=widgets.Layout(width="auto"),
                                      tooltip="Reload what the store holds (what you typed "
                                      "and did not save is lost)")  # fmt: skip
         self.grid = widgets.VBox()
@@ -219,7 +224,8 @@ class DataEntryGrid(Panel):
         self.upload.observe(self._on_upload, names="value")
         self.children = [
             widgets.HTML(
-                "<p>Type this month's numbers for each measure, then <strong>Save</strong>. "
+                "<p>Type each month's numbers for each measure, then <strong>Save these months"
+                "</strong>. "
                 "A rate or a proportion takes its numerator (what was counted) and its "
                 "denominator (out of how many); any other measure takes its value. "
                 "The data-quality flag says how far a value can be trusted (provisional, "
@@ -283,8 +289,8 @@ class DataEntryGrid(Panel):
         else:
             what = f"Value: {measure.value_definition or measure.unit or 'the measurement'}."
         head = widgets.HTML(
-            f'<h4 class="qi-data-measure" data-qi-measure="{esc(measure.code)}" '
-            f'style="margin:12px 0 2px 0">{esc(measure.name)}</h4>'
+            f'<h3 class="qi-data-measure" data-qi-measure="{esc(measure.code)}" '
+            f'style="margin:14px 0 2px 0;font-size:110%">{esc(measure.name)}</h3>'
             f'<p style="margin:0 0 4px 0;color:#425563">{esc(what)}</p>'
         )
         if measure.frequency not in MONTHLY_FREQUENCIES:
@@ -292,18 +298,15 @@ class DataEntryGrid(Panel):
                 f"<p><em>This measure is collected {esc(measure.frequency)}: upload its data as "
                 "a file (below), one row per period.</em></p>")  # fmt: skip
             return widgets.VBox([head, note])
-        labels = ["Month", *(["Numerator", "Denominator"] if counted else ["Value"]),
-                  "Data quality", "Note"]  # fmt: skip
-        header = widgets.HBox([widgets.HTML(f"<strong>{esc(t)}</strong>", layout=_col(t))
-                               for t in labels])  # fmt: skip
-        rows: list[widgets.Widget] = [head, header]
+        rows: list[widgets.Widget] = [head]
         for period in self.periods():
             cell = self._cell(measure, period, counted)
             cell.fill(by_key.get((measure.id, period)))
             self.cells.append(cell)
             month = widgets.HTML(f"{period:%b %Y}", layout=_col("Month"))
             boxes = [cell.numerator, cell.denominator] if counted else [cell.value]
-            line = widgets.HBox([month, *boxes, cell.quality, cell.note])
+            line = widgets.HBox([month, *boxes, cell.quality, cell.note],
+                                layout=widgets.Layout(flex_flow="row wrap"))  # fmt: skip
             line.add_class("qi-data-row")
             rows += [line, cell.problem]
         return widgets.VBox(rows)
@@ -312,14 +315,16 @@ class DataEntryGrid(Panel):
         name = f"{measure.name}, {period:%B %Y}"
 
         def box(field: str) -> widgets.Text:
-            text = widgets.Text(layout=_col(field), placeholder=field)
+            text = widgets.Text(description=LABELS[field], layout=_col(field),
+                                style={"description_width": "initial"})  # fmt: skip
             text.add_class(f"qi-data-{field}")
             text.add_class(f"qi-data-{measure.code}-{period:%Y-%m}")
-            text.tooltip = f"{name}: {field}"
+            text.tooltip = f"{name}: {field.replace('_', ' ')}"
             return text
 
         quality = widgets.Dropdown(options=QUALITY_OPTIONS, value="ok",
-                                   layout=_col("Data quality"))  # fmt: skip
+                                   description=LABELS["data_quality"], layout=_col("data_quality"),
+                                   style={"description_width": "initial"})  # fmt: skip
         quality.add_class("qi-data-quality")
         quality.tooltip = f"{name}: data quality"
         note = box("note")
@@ -396,8 +401,10 @@ class DataEntryGrid(Panel):
                     c.say(f"{c.measure.name}, {c.period:%B %Y}: someone else saved this month "
                           "since you opened the page. Your values are still here and were not "
                           "saved.", "conflict")  # fmt: skip
-            self.say(str(exc) + " What you typed is still on the page: press \"Show the "
-                     "saved values\" to see theirs, then type your change again.", "conflict")  # fmt: skip
+            said = str(exc).split(" Nothing was saved")[0]
+            self.say(f"{said} Nothing was saved, so nothing of theirs was overwritten. What you "
+                     "typed is still on the page: press \"Show the saved values\" to see "
+                     "theirs, then type your change again.", "conflict")  # fmt: skip
             return
         self.result = summary
         months = sorted({c.period for c in changed})
@@ -455,9 +462,10 @@ def _get(upload: Any, key: str) -> Any:
 
 
 def _col(name: str) -> widgets.Layout:
-    """A column's width in the grid (a new layout each time: see ``_base.wide``)."""
-    width = {"Month": "90px", "note": "260px", "Note": "260px", "Data quality": "130px"}.get(
-        name, "110px")  # fmt: skip
+    """A box's width in the grid, its label included (a new layout each time: see
+    ``_base.wide``)."""
+    width = {"Month": "80px", "note": "300px", "data_quality": "190px",
+             "denominator": "200px"}.get(name, "170px")  # fmt: skip
     return widgets.Layout(width=width)
 
 
