@@ -474,7 +474,11 @@ def programme_practice(db: Any, programme: Any = None, month: Any = None, *,
     members = sp.programme_members(db, prog.id)
     teams = {t.id: t.name for t in repo.list_teams(db, prog.id)}
     months = [x for x in sp.programme_pulse(db, prog.id) if end is None or x.month <= end]
-    reflections = repo.list_reflections(db, programme=prog.id)
+    # the teams' records as the programme's status read them (a team whose records cannot be
+    # read is left out there, and so here), else every reflection of the programme
+    reflections = ([r for t in programme_status.teams for r in t.records.reflections]
+                   if programme_status is not None
+                   else repo.list_reflections(db, programme=prog.id))  # fmt: skip
     prompts: dict[int, list] = {}
     if programme_status is not None:
         for t in programme_status.teams:
