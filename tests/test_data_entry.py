@@ -269,6 +269,29 @@ def test_an_upload_takes_the_page_s_team_only(store):
     assert repo.observations(store, "W12").empty and stored(store) == {}
 
 
+def test_a_person_imports_data_of_their_own_teams_only(store, tmp_path):
+    from qiwidgets.errors import AccessDenied
+
+    people.add_person(store, "sam", "Sam Jones")
+    people.add_person(store, "val", "Val Smith")
+    people.grant(store, "sam", "member", team="W13")
+    people.grant(store, "val", "viewer", team="W13")
+    sam = people.ActingDB(store, people.actor_for(store, "sam"))
+    val = people.ActingDB(store, people.actor_for(store, "val"))
+    v = grid(val)  # a viewer's upload on the team's own page
+    upload(v, "ours.csv", "team,measure,period,numerator,denominator\nW13,HARM,2026-08,3,812\n")
+    assert v.message_kind == "problem"
+    assert "may look at W13 Frailty's records but not change them" in v.message
+    path = tmp_path / "both.csv"  # a member's file that holds another ward's data
+    path.write_text("team,measure,period,numerator,denominator\nW12,HARM,2026-08,3,812\n"
+                    "W13,HARM,2026-08,3,812\n")  # fmt: skip
+    with pytest.raises(AccessDenied, match="no access to Ward 12"):
+        import_file("observations", path, sam)
+    with pytest.raises(AccessDenied, match="may import data \\(observations\\) only"):
+        import_file("teams", path, sam)
+    assert repo.observations(store, "W12").empty and stored(store) == {}
+
+
 def test_an_upload_that_is_not_a_csv_or_excel_file_is_refused(store):
     g = grid(store)
     upload(g, "notes.pdf", "%PDF-1.4")

@@ -1,7 +1,8 @@
 """Several kernels writing at once: every write present, stale edits refused, never lost.
 
-8 processes x 200 observation writes, plus read-modify-write edits of one shared reflection,
-all at once, on SQLite and on PostgreSQL.
+8 processes x 200 observation writes (``record_observation``, through the store's one
+observation write path, ``observation_writes.write_observations``), plus read-modify-write edits
+of one shared reflection, all at once, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """A process killed with SIGKILL in the middle of a bulk write, many times.
 
 Each batch is one transaction of new observations plus a correction of a shared "counter"
-observation (with its edit history). After every kill the SQLite file passes
+observation (with its edit history), written by the store's one observation write path
+(``repo.upsert_observations`` -> ``observation_writes.write_observations``, as imports, the data
+entry grid and ``record_observation`` write). After every kill the SQLite file passes
 ``PRAGMA integrity_check``, every batch is entirely present or entirely absent, every batch the
 writer saw committed is there, and the counter's value and history match the batches present.
 """
