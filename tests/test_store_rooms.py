@@ -11,10 +11,6 @@ import ast
 from pathlib import Path
 
 STORE = Path(__file__).resolve().parents[1] / "src" / "qiwidgets" / "store"
-#: Modules still reaching into the old repository's private names, with whose hand-off they wait
-#: for: practice.py (issue M) names them in one block it means to point at access.py, lookup.py
-#: and records.py.
-NOT_YET = {"practice.py"}
 
 
 def _store_modules() -> list[Path]:
@@ -45,8 +41,7 @@ def _private_uses(path: Path) -> list[str]:
 def test_no_private_name_crosses_the_store_s_modules():
     found = []
     for path in _store_modules():
-        if path.name not in NOT_YET:
-            found += _private_uses(path)
+        found += _private_uses(path)
     assert not found, "use the other module's public names:\n" + "\n".join(found)
 
 
