@@ -46,6 +46,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
         "jinja2",
         "traitlets",
     },
+    "hub": frozenset({"jupyterhub"}),
     "postgres": frozenset({"psycopg"}),
     "dask": frozenset({"dask", "distributed"}),
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -136,7 +137,9 @@ def _execute(job: Job, out_nb: Path, params: dict, deadline: float) -> None:
             kernel_name=job.kernel_name,
             progress_bar=False,
             request_save_on_cell_execute=False,
-            start_timeout=job.start_timeout,
+            # whole seconds: nbclient's startup_timeout is an Int trait, and traitlets 5.14
+            # refuses a float (60.0) for it, failing every report (newer ones accept it)
+            start_timeout=math.ceil(job.start_timeout),
             cwd=str(out_nb.parent),
             # one deadline for the whole report: each cell gets the time left (nbclient
             # timeout_func)
