@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-output
 DEMO_MONTH ?= 2026-10
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv bytecode system-deps demo reports serve test test-fast lab bench clean
+.PHONY: help venv bytecode system-deps demo reports serve test test-fast test-min lab bench clean
 
 help:
 	@echo "make demo   - install, load the sample programme into qiwidgets.db (the database the"
@@ -21,6 +21,7 @@ help:
 	@echo "make serve  - serve the dashboards on the demo database"
 	@echo "make test   - install (venv + Debian packages) and run the whole test suite"
 	@echo "make test-fast - the everyday lane: every test but the browser, PostgreSQL and slow ones"
+	@echo "make test-min - the suite (no browser) at the lowest versions pyproject.toml allows"
 	@echo "make lab    - open the workbook notebooks in JupyterLab"
 	@echo "make bench  - run the benchmarks (by hand; prints figures against the targets)"
 	@echo "make clean  - remove the venv and demo output"
@@ -79,6 +80,18 @@ test: bytecode system-deps
 test-fast: bytecode
 	$(PY) -m pytest tests -m "not browser and not postgres and not slow"
 
+# The lowest versions pyproject.toml allows (uv's lowest-direct resolution) in a venv of their
+# own, with the suite but the browser tests and the wheel build: proof that the bounds hold.
+MIN_VENV ?= .venv-min
+test-min: $(STAMP)
+	UV_NATIVE_TLS=1 $(PY) -m uv pip compile --quiet pyproject.toml --extra all --extra test \
+	  --resolution lowest-direct --python-version 3.11 -o $(MIN_VENV).txt
+	$(PY) -m uv venv --quiet --allow-existing $(MIN_VENV) --python $(PYTHON)
+	UV_NATIVE_TLS=1 $(PY) -m uv pip install --quiet --python $(MIN_VENV)/bin/python -r $(MIN_VENV).txt
+	UV_NATIVE_TLS=1 $(PY) -m uv pip install --quiet --python $(MIN_VENV)/bin/python --no-deps -e .
+	$(MIN_VENV)/bin/python -m pytest tests --nbval-lax notebooks/ -m "not browser" \
+	  --deselect tests/test_packaging.py::test_the_installed_wheel_works_from_any_folder
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -89,4 +102,4 @@ bench: bytecode system-deps
 	$(PY) benchmarks/dashboard_bench.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR)
+	rm -rf $(VENV) $(DEMO_DIR) $(MIN_VENV) $(MIN_VENV).txt
