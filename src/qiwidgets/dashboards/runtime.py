@@ -335,7 +335,8 @@ class ProgrammePage(_Page):
     """The programme dashboard page."""
 
     # scipy.special: the funnel plot's limits (qiwidgets.spc imports it only where it is used)
-    MODULES = (*_Page.MODULES, "qiwidgets.dashboards.programme", "scipy.special")
+    MODULES = (*_Page.MODULES, "qiwidgets.dashboards.programme", "qiwidgets.widgets.practice",
+               "scipy.special")
 
     def _open(self) -> Any:
         from qiwidgets.dashboards.programme import ProgrammeDashboard
