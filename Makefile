@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-output
 DEMO_MONTH ?= 2026-10
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv bytecode system-deps demo reports serve test test-fast test-min lab bench clean
+.PHONY: help venv bytecode system-deps hub-deps demo reports serve test test-fast test-min lab bench clean
 
 help:
 	@echo "make demo   - install, load the sample programme into qiwidgets.db (the database the"
@@ -40,11 +40,13 @@ venv: $(STAMP)
 bytecode: $(STAMP)
 	$(PY) -m compileall -q src/qiwidgets
 
-# PostgreSQL (initdb/pg_ctl) for the store tests; Chromium for the browser tests.
+# PostgreSQL (initdb/pg_ctl) for the store tests; Chromium for the browser tests; Node.js for
+# JupyterHub's proxy (hub-deps).
 system-deps:
 	@need=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need="$$need postgresql"; \
 	[ -x /usr/bin/chromium ] || need="$$need chromium"; \
+	command -v npm >/dev/null || need="$$need nodejs npm"; \
 	if [ -n "$$need" ]; then \
 	  echo "Installing Debian packages:$$need"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$need; \
@@ -72,7 +74,14 @@ serve: bytecode
 reports: bytecode
 	$(VENV)/bin/qiwidgets reports --month $(DEMO_MONTH) --out $(DEMO_DIR)/reports --workers 2
 
-test: bytecode system-deps
+# JupyterHub's proxy (configurable-http-proxy, from npm) for the test of `serve --hub` behind a
+# real Hub (tests/test_dashboards_hub.py).
+CHP := .cache/hub/node_modules/.bin/configurable-http-proxy
+hub-deps: $(CHP)
+$(CHP): | system-deps
+	npm install --silent --no-audit --no-fund --prefix .cache/hub configurable-http-proxy@5
+
+test: bytecode system-deps hub-deps
 	$(PY) -m pytest tests --nbval-lax notebooks/
 
 # The everyday lane: no browser, no PostgreSQL server, no report batch or wheel build (tests
@@ -102,4 +111,4 @@ bench: bytecode system-deps
 	$(PY) benchmarks/dashboard_bench.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(MIN_VENV) $(MIN_VENV).txt
+	rm -rf $(VENV) $(DEMO_DIR) $(MIN_VENV) $(MIN_VENV).txt .cache
