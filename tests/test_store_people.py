@@ -169,7 +169,7 @@ def test_a_viewer_reads_and_cannot_save(acting):
     assert len(repo.observations(db, "A")) == 1
 
 
-def test_the_programme_lead_sees_every_team_and_edits_are_signed(acting):
+def test_the_programme_lead_sees_every_team_and_edits_are_signed(acting, tmp_path):
     db, _p, _a, b, falls, as_ = acting
     lee = as_["lee"]
     assert [t.code for t in repo.list_teams(lee)] == ["A", "B"]
@@ -187,6 +187,21 @@ def test_the_programme_lead_sees_every_team_and_edits_are_signed(acting):
     with session_scope(db, write=False) as s:
         edit = s.scalar(select(mm.ObservationEdit))
         assert edit.changed_by_id == people.get_person(db, "lee").id
+    # the edit history export names its author (a person of the export's people.csv), and no
+    # personal link leaves the store
+    import csv
+
+    from qiwidgets.store.export import export_programme
+
+    export_programme(db, tmp_path / "out")
+    def rows(name: str) -> list[dict]:
+        with open(tmp_path / "out" / name, encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    (edit_row,) = rows("observation_edits.csv")
+    author = {r["id"]: r["display_name"] for r in rows("people.csv")}[edit_row["changed_by_id"]]
+    assert author == "Lee"
+    assert not (tmp_path / "out" / "access_links.csv").exists() or not rows("access_links.csv")
 
 
 def test_a_revoked_link_stops_saving_at_once(acting):
