@@ -21,7 +21,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from browser import PAGE_TIMEOUT, Visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -438,3 +438,68 @@ def test_a_new_learning_system_check_rebuilds_the_programme_report_only(two_team
                                        "period": "2026-10-01", "component": "autonomy",
                                        "rating": 3})  # fmt: skip
     assert [j.key for j in runner.plan(MONTH, sample_db, out, ["W01", "W02"]).jobs] == ["W02"]
+
+
+def test_teams_give_an_idea_a_shared_name_and_the_library_groups_by_it(tmp_path):
+    """Two wards word the same idea differently; once each gives it the shared name (the
+    driver diagram's editor), the library counts one idea named by it, with both wordings. A
+    shared name is for a change idea only."""
+    from qiwidgets.errors import InvalidRecordError
+    from qiwidgets.store import repo
+    from qiwidgets.store.db import init_db
+    from qiwidgets.widgets import DriverDiagramEditor
+
+    db = f"sqlite:///{tmp_path / 'tags.db'}"
+    init_db(db)
+    p = repo.save_programme(db, {"code": "FALLS", "name": "Falls"})
+    ideas = {}
+    for code, words in (("A", "Check on people every hour"), ("B", "Intentional rounding")):
+        team = repo.save_team(db, {"programme_id": p.id, "code": code, "name": f"Ward {code}"})
+        driver = repo.save_driver_node(db, {"team_id": team.id, "kind": "primary",
+                                            "text": "Staff see who is at risk"})  # fmt: skip
+        ideas[code] = repo.save_driver_node(db, {"team_id": team.id, "kind": "change_idea",
+                                                 "parent_id": driver.id, "text": words})  # fmt: skip
+        repo.save_pdsa(db, {"team_id": team.id, "title": f"{code} tries it",
+                            "change_idea_id": ideas[code].id, "do_start": "2026-09-01"})  # fmt: skip
+    assert len(wb.change_idea_library(db, month="2026-10").ideas) == 2
+    for code in ("A", "B"):
+        editor = DriverDiagramEditor(db, code)
+        editor.node.value = ideas[code].id
+        assert editor.edit_tag.layout.display is None  # shown for a change idea
+        editor.edit_tag.value = "Hourly rounding"
+        editor.edit_button.click()
+        assert editor.message_kind == "ok", editor.message
+    (idea,) = wb.change_idea_library(db, month="2026-10").ideas
+    assert idea.name == "Hourly rounding" and set(idea.teams) == {"A", "B"}
+    assert set(idea.wordings) == {"Check on people every hour", "Intentional rounding"}
+    # a driver is not an idea: no shared name (the editor hides the box, the store refuses)
+    editor.node.value = editor.nodes[0].id
+    assert editor.edit_tag.layout.display == "none"
+    with pytest.raises(InvalidRecordError, match="for a change idea only"):
+        repo.save_driver_node(db, {"idea_tag": "x"}, id=editor.nodes[0].id,
+                              version=editor.nodes[0].version)  # fmt: skip
+
+
+def test_a_learning_system_check_says_who_rated_each_component(tmp_path):
+    """A rating saved by a person names them beside its month (views.health_view); one saved
+    by a command names nobody."""
+    from qiwidgets.store import people, repo
+    from qiwidgets.store.db import init_db
+
+    db = f"sqlite:///{tmp_path / 'health.db'}"
+    init_db(db)
+    p = repo.save_programme(db, {"code": "FALLS", "name": "Falls"})
+    team = repo.save_team(db, {"programme_id": p.id, "code": "A", "name": "Ward A"})
+    people.add_person(db, "sam", "Sam Jones")
+    people.grant(db, "sam", "lead", team="A")
+    sam = people.ActingDB(db, people.actor_for(db, "sam"))
+    one, two = glossary.HEALTH_COMPONENTS[:2]
+    repo.save_health_check(sam, {"programme_id": p.id, "team_id": team.id,
+                                 "period": "2026-10-01", "component": one, "rating": 4})  # fmt: skip
+    repo.save_health_check(db, {"programme_id": p.id, "team_id": team.id,
+                                "period": "2026-10-01", "component": two, "rating": 2})  # fmt: skip
+    view = wb.team_health(db, "A", "2026-10")
+    by = {c.component: c.rated_by for c in view.components if c.rating is not None}
+    assert by == {one: "Sam Jones", two: None}
+    html = views.health_view(view)
+    assert "Oct 2026, by Sam Jones" in html and html.count(", by ") == 1

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from test_store_imports import MEASURES, TEAMS, observations, snapshot, write
 
 from qiwidgets.errors import ImportValidationError, InvalidRecordError
-from qiwidgets.store import imports, repo
+from qiwidgets.store import repo
 from qiwidgets.store.imports import import_file, parse_number
 
 HEADER = "team,measure,period,numerator,denominator,value,data_quality\n"

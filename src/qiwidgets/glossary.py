@@ -50,6 +50,10 @@ TERMS: dict[str, tuple[str, str]] = {
         "Time-bound",
         "Has a date, so the team knows when to look back and judge.",
     ),
+    "idea_tag": (
+        "Shared name",
+        "The name the programme's library groups this change idea by, however teams word it.",
+    ),
     "driver_diagram": (
         "Driver diagram",
         "Links the aim to what drives it and to the changes the team will test.",

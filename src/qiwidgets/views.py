@@ -333,8 +333,10 @@ def health_view(view: Any, *, history: bool = True) -> str:
                f"{esc(HEALTH_ATTENTION_RULE)}</p>")  # fmt: skip
     rows, row_attrs = [], []
     for c in view.components:
+        when = "" if c.period is None else f"{c.period:%b %Y}"
         rows.append([term(c.component), esc(_rating(c.rating)), esc(c.change_words()),
-                     esc("" if c.period is None else f"{c.period:%b %Y}"), esc(c.comment or "")])  # fmt: skip
+                     esc(f"{when}, by {c.rated_by}" if c.rated_by and when else when),
+                     esc(c.comment or "")])  # fmt: skip
         row_attrs.append(f' data-qi-component="{esc(c.component)}" '
                          f'data-qi-rating="{"" if c.rating is None else c.rating}"')  # fmt: skip
     out.append(table(["Component", "Latest rating", "Since the check before", "Rated in",

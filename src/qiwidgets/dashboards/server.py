@@ -365,8 +365,9 @@ def kernel_config() -> dict:
                 "handlers": {"console": {"filters": ["shutdown"]}},
                 # what the pages log (a refusal, an unexpected error) goes to the server's
                 # log through the kernel's console handler, never to the page
-                "loggers": {"qiwidgets": {"handlers": ["console"], "level": "INFO",
-                                          "propagate": False}},  # fmt: skip
+                "loggers": {
+                    "qiwidgets": {"handlers": ["console"], "level": "INFO", "propagate": False}
+                },
             }
         },
     }

@@ -302,6 +302,10 @@ class Aim(Signed, Versioned, Base):
     )
 
 
+#: Longest shared name of a change idea (a short name, like a code people read).
+IDEA_TAG_LENGTH = 120
+
+
 class DriverNode(Signed, Versioned, Base):
     """A node of a team's driver diagram: a primary or secondary driver, or a change idea.
 
@@ -320,6 +324,9 @@ class DriverNode(Signed, Versioned, Base):
     )
     text: Mapped[str] = mapped_column(Text)
     order: Mapped[int] = mapped_column(Integer, default=0)
+    #: A change idea's shared name: the programme's change-idea library groups ideas by it
+    #: (teams word the same idea differently), else by the text (qiwidgets.workbook.learning).
+    idea_tag: Mapped[str | None] = mapped_column(String(IDEA_TAG_LENGTH), nullable=True)
 
     team: Mapped[Team] = relationship()
     parent: Mapped[DriverNode | None] = relationship(remote_side="DriverNode.id")
@@ -675,7 +682,7 @@ class PulseCount(Base):
         UniqueConstraint("team_id", "month", "item", "score"),
         CheckConstraint(_in("item", PULSE_ITEMS), name="item"),
         CheckConstraint(f"score >= {PULSE_SCORE_MIN} AND score <= {PULSE_SCORE_MAX}",
-                        name="score"),  # fmt: skip
+                        name="score"),
         CheckConstraint("count >= 0", name="count_not_negative"),
     )
 
@@ -749,37 +756,37 @@ __all__ = [
     "FREQUENCIES",
     "HEALTH_COMPONENTS",
     "HELP_STATUSES",
-    "PULSE_ITEMS",
-    "SENGE_DISCIPLINES",
-    "TEAM_MEMBER_ROLES",
     "IMPROVEMENT_DIRECTIONS",
     "LEARNING_LEVELS",
     "MEASURE_TYPES",
     "PDSA_ACTS",
     "PROGRAMME_ROLES",
     "PROGRESS_SCORES",
+    "PULSE_ITEMS",
+    "SENGE_DISCIPLINES",
     "TABLES_IN_ORDER",
+    "TEAM_MEMBER_ROLES",
     "TEAM_ROLES",
     "AccessLink",
     "Aim",
     "Annotation",
     "Base",
     "Comment",
-    "HelpRequest",
-    "PDSALens",
-    "PulseCount",
-    "PulseResponse",
     "DriverNode",
     "HealthCheck",
+    "HelpRequest",
     "Measure",
     "Membership",
     "Observation",
     "ObservationEdit",
     "PDSACycle",
+    "PDSALens",
     "Person",
     "Programme",
     "ProgrammeRole",
     "ProgressScore",
+    "PulseCount",
+    "PulseResponse",
     "Reflection",
     "Team",
     "aim_measures",

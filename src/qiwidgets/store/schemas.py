@@ -344,13 +344,21 @@ class AimIn(Record):
 
 
 class DriverNodeIn(Record):
-    """A driver-diagram node: ``kind`` primary/secondary/change_idea, ``parent_id``, ``order``."""
+    """A driver-diagram node: ``kind`` primary/secondary/change_idea, ``parent_id``, ``order``;
+    a change idea may carry ``idea_tag``, the shared name the change-idea library groups by."""
 
     team_id: int
     kind: _choice_of(m.DRIVER_KINDS, required=True)
     parent_id: int | None = None
     text: Required
     order: int = 0
+    idea_tag: Annotated[str | None, _text_in(m.IDEA_TAG_LENGTH)] = None
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if self.idea_tag is not None and self.kind != "change_idea":
+            raise ValueError("`idea_tag` (a shared name) is for a change idea only.")
+        return self
 
 
 class PDSAIn(Record):

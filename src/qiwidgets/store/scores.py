@@ -88,7 +88,8 @@ def list_health_checks(
 
     ``team`` gives one team's; otherwise ``level`` chooses programme-level rows, team rows or
     all. Columns: ``team`` (code, or None for the programme), ``period``, ``component``,
-    ``rating``, ``comment``, ``programme_id``, ``team_id``, ``id``, ``version``.
+    ``rating``, ``comment``, ``programme_id``, ``team_id``, ``id``, ``version``, ``rated_by``
+    (the name of the person who saved the rating; None when nobody in particular did).
     """
     with Reader(db) as session:
         p = lookup.programme(session, programme)
@@ -103,8 +104,10 @@ def list_health_checks(
                 m.HealthCheck.team_id,
                 m.HealthCheck.id,
                 m.HealthCheck.version,
+                m.Person.display_name,
             )
             .outerjoin(m.Team, m.Team.id == m.HealthCheck.team_id)
+            .outerjoin(m.Person, m.Person.id == m.HealthCheck.updated_by_id)
             .where(m.HealthCheck.programme_id == p.id)
         )
         if team is not None:
@@ -120,7 +123,7 @@ def list_health_checks(
         ).all()
     frame = pd.DataFrame.from_records(rows, columns=[
         "team", "period", "component", "rating", "comment", "programme_id", "team_id", "id",
-        "version",
+        "version", "rated_by",
     ])  # fmt: skip
     frame["period"] = pd.to_datetime(frame["period"])
     return frame

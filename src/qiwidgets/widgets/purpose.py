@@ -237,6 +237,10 @@ class DriverDiagramEditor(Panel):
         self.add_button = widgets.Button(description="Add", button_style="primary")
         self.node = widgets.Dropdown(description="Change", layout=wide())
         self.edit_text = widgets.Text(description="New text", layout=wide())
+        # a change idea's shared name: the programme's library groups ideas by it
+        self.edit_tag = widgets.Text(description=glossary.label("idea_tag"), layout=wide(),
+                                     placeholder="e.g. Hourly rounding")  # fmt: skip
+        self.tag_help = help_line("idea_tag")
         self.edit_button = widgets.Button(description="Save change")
         self.kind.observe(self._on_kind, names="value")
         self.node.observe(self._on_node, names="value")
@@ -254,7 +258,10 @@ class DriverDiagramEditor(Panel):
             widgets.HTML("<h4>Change an entry</h4>"),
             self.node,
             self.edit_text,
+            self.edit_tag,
+            self.tag_help,
             self.edit_button,
+            self.changed,
             self.status,
         ]
         self.load(resolve_team(db, team, programme))
@@ -269,8 +276,7 @@ class DriverDiagramEditor(Panel):
             (f"{glossary.label(n.kind)}: {n.text[:60]}", n.id) for n in self.nodes
         ]
         self.node.value = None
-        self._edit_version = None
-        self.edit_text.value = ""
+        self._show_node(None)
         self._parent_options()
 
     def _parent_options(self) -> None:
@@ -295,15 +301,20 @@ class DriverDiagramEditor(Panel):
     @safe("choosing an entry")
     def _on_node(self, change: dict) -> None:
         node_id = change["new"]
-        if node_id is None:
-            self._edit_version = None
-            self.edit_text.value = ""
-            return
         node = next((n for n in self.nodes if n.id == node_id), None)
-        if node is None:
+        if node is None and node_id is not None:
             raise wb.WorkbookInputError("That entry is not in this driver diagram.")
-        self._edit_version = node.version
-        self.edit_text.value = node.text
+        self._show_node(node)
+
+    def _show_node(self, node: Any) -> None:
+        """Put ``node`` (None: nothing picked) into the "Change an entry" boxes."""
+        self._edit_version = node.version if node is not None else None
+        self.edit_text.value = node.text if node is not None else ""
+        idea = node is not None and node.kind == "change_idea"
+        self.edit_tag.value = (node.idea_tag or "") if idea else ""
+        for w in (self.edit_tag, self.tag_help):
+            w.layout.display = None if idea else "none"
+        self.show_changed(node)
 
     @safe("adding to the driver diagram")
     def _on_add(self, _button: Any = None) -> None:
@@ -335,9 +346,11 @@ class DriverDiagramEditor(Panel):
         if node_id is None or self._edit_version is None:
             raise wb.WorkbookInputError("Pick the entry to change first.")
         text = wb.clean_text(self.edit_text.value, "new text", required=True)
-        self.saved = repo.save_driver_node(
-            self.db, {"text": text}, id=node_id, version=self._edit_version
-        )
+        data = {"text": text}
+        node = next((n for n in self.nodes if n.id == node_id), None)
+        if node is not None and node.kind == "change_idea":
+            data["idea_tag"] = wb.clean_text(self.edit_tag.value, "shared name")
+        self.saved = repo.save_driver_node(self.db, data, id=node_id, version=self._edit_version)
         self.confirm_saved("Saved the change.", lambda: self.load(self.team))
 
 

@@ -4,8 +4,9 @@ Worked out once here, from the core's statuses and the store's records, and rend
 channel (the programme and team dashboards, the programme and team reports, the analyst API):
 
 * **Change ideas across teams** (:func:`change_idea_library`): a change idea is matched across
-  teams by its name, compared without case, spaces or punctuation (:func:`idea_key`). For each
-  idea: the teams that tested it, their PDSA cycles with prediction, result and decision, and for
+  teams by its shared name when the team gave it one (the driver diagram's "Shared name",
+  ``idea_tag``), else by its text, compared without case, spaces or punctuation
+  (:func:`idea_key`). For each idea: the teams that tested it, their PDSA cycles with prediction, result and decision, and for
   each measure a cycle watches, what followed the test on the team's chart: a signal attributed
   to it by the same rule as the team's page (:func:`~qiwidgets.workbook.pdsa.pdsa_signal_prompts`
   on :func:`~qiwidgets.workbook.variation.signal_events`, :data:`~qiwidgets.workbook.pdsa.PDSA_PROMPT_WITHIN`
@@ -199,8 +200,9 @@ class TestOfChange:
 
 @dataclass(frozen=True)
 class ChangeIdea:
-    """A change idea across teams: its shared ``name`` (the wording most teams use), every
-    wording, and each team's tests (teams by name, each team's tests by start)."""
+    """A change idea across teams: its ``name`` (the shared name teams gave it, else the wording
+    most teams use), every wording, and each team's tests (teams by name, each team's tests by
+    start)."""
 
     key: str
     name: str
@@ -475,7 +477,8 @@ def _cycle_as_of(cycle: Any, end: dt.date) -> bool:
 
 
 def team_tests(team_status: Any) -> list[tuple[str | None, TestOfChange]]:
-    """A team's tests of change as of its status's month: ``(the change idea's text, test)``."""
+    """A team's tests of change as of its status's month: ``(the change idea's shared name, or
+    its text when it has none, test)``."""
     import pandas as pd
 
     records = team_status.records
@@ -503,12 +506,13 @@ def team_tests(team_status: Any) -> list[tuple[str | None, TestOfChange]]:
                    if c in cycles_for_measure([c], s.measure_id)]  # fmt: skip
         idea = _get(c, "change_idea")
         idea_text = _get(idea, "text") if idea is not None else None
+        shared_name = _get(idea, "idea_tag") if idea is not None else None
         act_date = _get(c, "act_date")
         decided = _get(c, "act") if act_date is None or _as_date(act_date) <= end else None
         study = _get(c, "study_date")
         result = _get(c, "study_result") if study is None or _as_date(study) <= end else None
         start = _get(c, "do_start")
-        out.append((idea_text, TestOfChange(
+        out.append((shared_name or idea_text, TestOfChange(
             team_status.code, team_status.name, cid, _get(c, "title") or "untitled",
             idea_text or "", _get(c, "prediction"), result, decided,
             None if start is None else _as_date(start),
@@ -521,7 +525,8 @@ def team_tests(team_status: Any) -> list[tuple[str | None, TestOfChange]]:
 def library_from(programme_status: Any) -> ChangeIdeaLibrary:
     """The change-idea library of a :class:`~qiwidgets.workbook.status.ProgrammeStatus`."""
     groups: dict[str, list[TestOfChange]] = collections.defaultdict(list)
-    wordings: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    names: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    wordings: dict[str, set] = collections.defaultdict(set)
     unlinked = []
     measures: dict[str, str] = {}
     teams = sorted(programme_status.teams, key=lambda t: (_natural(t.name), t.code))
@@ -533,14 +538,15 @@ def library_from(programme_status: Any) -> ChangeIdeaLibrary:
                 unlinked.append(test)
                 continue
             groups[key].append(test)
-            wordings[key][str(text).strip()] += 1
+            names[key][str(text).strip()] += 1  # a shared name, else the idea's own words
+            wordings[key].add((test.idea_text or str(text)).strip())
     ideas = []
     for key, tests in groups.items():
-        words = wordings[key]
-        name = min(words, key=lambda w: (-words[w], w))
+        counts = names[key]
+        name = min(counts, key=lambda w: (-counts[w], w))
         tests.sort(key=lambda x: (_natural(x.team_name), x.team_code,
                                   x.do_start or dt.date.max, str(x.cycle_id)))  # fmt: skip
-        ideas.append(ChangeIdea(key, name, tuple(sorted(words)), tuple(tests)))
+        ideas.append(ChangeIdea(key, name, tuple(sorted(wordings[key])), tuple(tests)))
     ideas.sort(key=lambda i: (_natural(i.name), i.key))
     options = tuple(sorted(measures.items(), key=lambda kv: (_natural(kv[1]), kv[0])))
     return ChangeIdeaLibrary(programme_status.month, tuple(ideas), options, tuple(unlinked))
@@ -665,6 +671,7 @@ class ComponentRating:
     comment: str | None
     previous: int | None = None
     previous_period: dt.date | None = None
+    rated_by: str | None = None  # the person who saved the rating (None: nobody in particular)
 
     @property
     def label(self) -> str:
@@ -782,8 +789,8 @@ def health_view(frame: Any, team: str | None = None, name: str = "", month: Any 
     of ``month`` (default: every check), from :func:`qiwidgets.store.repo.list_health_checks`'s
     table (``team``, ``period``, ``component``, ``rating``, ``comment``).
 
-    The store does not say who rated (a team's own check, or the programme's): ``rated_by``
-    says which.
+    ``rated_by`` says whose check it is (a team's own, or the programme's); each component's
+    ``rated_by`` names the person who saved its latest rating, when someone in particular did.
     """
     import pandas as pd
 
@@ -798,10 +805,12 @@ def health_view(frame: Any, team: str | None = None, name: str = "", month: Any 
         last = mine.iloc[-1]
         prev = mine.iloc[-2] if len(mine) > 1 else None
         comment = last["comment"] if isinstance(last["comment"], str) and last["comment"] else None
+        person = last.get("rated_by")
         comps.append(ComponentRating(
             comp, int(last["rating"]), _as_date(pd.Timestamp(last["period"])), comment,
             None if prev is None else int(prev["rating"]),
             None if prev is None else _as_date(pd.Timestamp(prev["period"])),
+            person if isinstance(person, str) and person else None,
         ))  # fmt: skip
     periods = sorted({_as_date(pd.Timestamp(p)) for p in rows["period"]})
     who = "the programme team (a programme-level check)" if team is None else (
