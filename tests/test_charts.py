@@ -294,6 +294,31 @@ def test_svg_is_deterministic(results):
     assert charts.to_svg(chart) == charts.to_svg(charts.spc_chart(results["i"]))
 
 
+def test_every_point_shows_its_tooltip_on_hover_in_the_static_svg(results):
+    # no script runs in an offline page, so each point carries its tooltip as an SVG <title>,
+    # which browsers show when the pointer rests on it (JupyterLab, Voila, reports)
+    r = results["i"]
+    chart = charts.spc_chart(r)
+    rows = _rows(chart.to_dict(), "pt")
+    root = ET.fromstring(charts.to_svg(chart))
+    ns = "{http://www.w3.org/2000/svg}"
+    hovers = [
+        el.find(f"{ns}title").text
+        for el in root.iter()
+        if el.get("aria-roledescription") == "point" and el.find(f"{ns}title") is not None
+    ]
+    shown = [row for row in rows if row["y"] is not None]
+    assert len(hovers) == len(shown)
+    big = max(shown, key=lambda row: row["y"])
+    hover = next(h for h in hovers if f"Value: {big['t_value']}" in h.splitlines())
+    assert f"Period: {big['t_period']}" in hover.splitlines()
+    assert big["t_signal"] in hover  # the rule that fired, in the engine's words
+    assert "undefined" not in " ".join(hovers)  # a missing value is left out, not "undefined"
+    # marks without a tooltip (limits, centre line) carry no hover text of their own
+    assert all(el.get("aria-label") is None for el in root.iter()
+               if el.get("aria-roledescription") == "line mark")  # fmt: skip
+
+
 def test_control_chart_points_and_signals(results):
     r = results["i"]
     spec = charts.spc_chart(r).to_dict()

@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 import altair as alt
 import vl_convert as vlc
 
+from qiwidgets.charts import _vl as vl
 from qiwidgets.errors import ChartError
 
 __all__ = ["RENDERER_NAME", "caption_of", "enable_offline", "to_html", "to_png", "to_svg"]
@@ -89,12 +90,86 @@ def _label_svg(svg: str, title: str, description: str) -> str:
     return svg[: m.start()] + head + inner + svg[m.end() :]
 
 
+# The separator of a tooltip's lines in a mark's description, and the line break that replaces
+# it in the mark's hover title.
+_TIP_SEP = "; "
+# A data mark vl-convert wrote with its description: ``<path … aria-label="…" …/>``.
+_SYMBOL = re.compile(
+    r'<(?P<tag>path|rect|text|line)\b(?P<attrs>[^>]*?\brole="graphics-symbol"[^>]*?)(?P<end>/?)>',
+    re.DOTALL,
+)
+_ARIA_LABEL = re.compile(r'\baria-label="(?P<label>[^"]*)"')
+
+
+def _tip_expression(tips: list) -> str:
+    """A Vega expression: the tooltip's lines ``Title: value`` (missing values left out)."""
+    pieces = []
+    for tip in tips:
+        name = tip.get("field") if isinstance(tip, dict) else None
+        if not name:
+            continue
+        label = str(tip.get("title") or name)
+        value = f"datum[{vl.string(name)}]"
+        pieces.append(
+            f"(isValid({value}) && {value} !== '' ? "
+            f"{vl.string(label + ': ')} + {value} + {vl.string(_TIP_SEP)} : '')"
+        )
+    joined = " + ".join(pieces) or "''"
+    return f"replace({joined}, regexp({vl.string(re.escape(_TIP_SEP) + '$')}), '')"
+
+
+def _with_hover_titles(spec: Any) -> Any:
+    """A copy of ``spec`` whose marks with a tooltip describe themselves with the tooltip's
+    text (the description becomes the mark's hover title in :func:`to_svg`), and whose other
+    marks carry no description (the chart's own ``<title>``/``<desc>`` speak for it)."""
+    if isinstance(spec, list):
+        return [_with_hover_titles(one) for one in spec]
+    if not isinstance(spec, dict):
+        return spec
+    out = {k: (_with_hover_titles(v) if k in ("layer", "spec", "concat", "hconcat", "vconcat")
+               else v) for k, v in spec.items()}  # fmt: skip
+    if "mark" not in out:
+        return out
+    encoding = dict(out.get("encoding") or {})
+    tips = encoding.get("tooltip")
+    mark = out["mark"] if isinstance(out["mark"], dict) else {"type": out["mark"]}
+    if isinstance(tips, dict):
+        tips = [tips]
+    if isinstance(tips, list) and tips and "description" not in encoding:
+        out["transform"] = [*(out.get("transform") or []),
+                            {"calculate": _tip_expression(tips), "as": "_qiw_tip"}]  # fmt: skip
+        encoding["description"] = {"field": "_qiw_tip", "type": "nominal"}
+        out["encoding"] = encoding
+    elif "description" not in encoding and "aria" not in mark:
+        out["mark"] = {**mark, "aria": False}
+    return out
+
+
+def _hover_titles(svg: str) -> str:
+    """Give every data mark with a description a ``<title>`` child holding it, one tooltip line
+    per line: browsers show it when the pointer rests on the mark (no script needed)."""
+
+    def titled(m: re.Match) -> str:
+        label = _ARIA_LABEL.search(m.group("attrs"))
+        if not label or not label.group("label"):
+            return m.group(0)
+        text = label.group("label").replace(_TIP_SEP, "\n")
+        head = f"<{m.group('tag')}{m.group('attrs')}>"
+        title = f"<title>{text}</title>"
+        # a self-closing mark gets the title as its only child; an open one gets it first
+        return head + title + (f"</{m.group('tag')}>" if m.group("end") else "")
+
+    return _SYMBOL.sub(titled, svg)
+
+
 def to_svg(chart: Any, *, title: str | None = None, description: str | None = None) -> str:
     """The chart as a standalone SVG string, rendered here by vl-convert (no network).
 
     The root element gets ``role="img"``, a ``<title>`` (the chart title) and a ``<desc>``
-    (the plain-language reading), so screen readers announce what the chart says. The output
-    is deterministic: the same chart gives the same bytes.
+    (the plain-language reading), so screen readers announce what the chart says. Every data
+    mark with a tooltip gets the tooltip as its own ``<title>``: resting the pointer on a
+    point shows its period, value, limits and signal in JupyterLab, Voilà, a report or a
+    browser, with no script. The output is deterministic: the same chart gives the same bytes.
 
     Parameters
     ----------
@@ -105,7 +180,8 @@ def to_svg(chart: Any, *, title: str | None = None, description: str | None = No
     """
     spec = _spec(chart)
     t, d = caption_of(spec)
-    svg = vlc.vegalite_to_svg(spec, vl_version=_vl_version(spec))
+    svg = vlc.vegalite_to_svg(_with_hover_titles(spec), vl_version=_vl_version(spec))
+    svg = _hover_titles(svg)
     return _label_svg(svg, t if title is None else title, d if description is None else description)
 
 
