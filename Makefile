@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-output
 DEMO_MONTH ?= 2026-10
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv bytecode system-deps hub-deps demo reports serve test test-fast test-min lab bench clean
+.PHONY: help venv bytecode system-deps hub-deps demo reports serve test test-fast test-min test-notebooks lab bench clean
 
 help:
 	@echo "make demo   - install, load the sample programme into qiwidgets.db (the database the"
@@ -22,6 +22,7 @@ help:
 	@echo "make test   - install (venv + Debian packages) and run the whole test suite"
 	@echo "make test-fast - the everyday lane: every test but the browser, PostgreSQL and slow ones"
 	@echo "make test-min - the suite (no browser) at the lowest versions pyproject.toml allows"
+	@echo "make test-notebooks - the guided notebooks cell by cell (nbval), when editing one"
 	@echo "make lab    - open the workbook notebooks in JupyterLab"
 	@echo "make bench  - run the benchmarks (by hand; prints figures against the targets)"
 	@echo "make clean  - remove the venv and demo output"
@@ -81,8 +82,14 @@ hub-deps: $(CHP)
 $(CHP): | system-deps
 	npm install --silent --no-audit --no-fund --prefix .cache/hub configurable-http-proxy@5
 
+# The guided notebooks run once per test run: tests/test_notebooks.py executes each on the sample
+# (nbclient) and checks what it shows. `make test-notebooks` runs them cell by cell with nbval,
+# for whoever is editing a notebook.
 test: bytecode system-deps hub-deps
-	$(PY) -m pytest tests --nbval-lax notebooks/
+	$(PY) -m pytest tests
+
+test-notebooks: bytecode
+	$(PY) -m pytest --nbval-lax notebooks/
 
 # The everyday lane: no browser, no PostgreSQL server, no report batch or wheel build (tests
 # marked browser, postgres or slow); nothing to install beyond the venv. `make test` runs all.
@@ -98,7 +105,7 @@ test-min: $(STAMP)
 	$(PY) -m uv venv --quiet --allow-existing $(MIN_VENV) --python $(PYTHON)
 	UV_NATIVE_TLS=1 $(PY) -m uv pip install --quiet --python $(MIN_VENV)/bin/python -r $(MIN_VENV).txt
 	UV_NATIVE_TLS=1 $(PY) -m uv pip install --quiet --python $(MIN_VENV)/bin/python --no-deps -e .
-	$(MIN_VENV)/bin/python -m pytest tests --nbval-lax notebooks/ -m "not browser" \
+	$(MIN_VENV)/bin/python -m pytest tests -m "not browser" \
 	  --deselect tests/test_packaging.py::test_the_installed_wheel_works_from_any_folder
 
 lab: $(STAMP)

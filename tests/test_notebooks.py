@@ -4,7 +4,8 @@ under ``test-artifacts/notebooks/`` for a person to look at.
 
 Each notebook is executed once per session with nbclient (kernel ``python3``, the interpreter
 running pytest), against a temporary SQLite database, with Jupyter's state folders in a
-temporary folder. ``pytest --nbval-lax notebooks/`` runs the same notebooks cell by cell.
+temporary folder. This is the one run of the guided notebooks in ``make test``;
+``make test-notebooks`` (nbval, cell by cell) is for whoever edits a notebook.
 """
 
 from __future__ import annotations

@@ -231,6 +231,10 @@ def test_the_makefile_installs_everything_make_test_needs_and_has_a_fast_lane():
     assert "-e '.[all,test,dev]'" in makefile
     fast = re.search(r"^test-fast:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert fast and 'not browser and not postgres and not slow' in fast.group(1)
+    # the guided notebooks run once per `make test` (tests/test_notebooks.py), not a second
+    # time through nbval
+    full = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert full and "pytest tests" in full.group(1) and "nbval" not in full.group(1)
     markers = {m.split(":")[0] for m in PYPROJECT["tool"]["pytest"]["ini_options"]["markers"]}
     assert {"browser", "postgres", "slow"} <= markers
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
