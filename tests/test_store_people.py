@@ -107,6 +107,29 @@ def test_the_commands_grant_list_and_make_a_link(prog, capsys):
     assert "programme role must be one of" in capsys.readouterr().err
 
 
+def test_the_commands_say_and_list_the_part_each_person_plays_on_a_team(prog, capsys):
+    from qiwidgets.cli import main
+    from qiwidgets.store import practice
+
+    db, *_ = prog
+    assert main(["people", "add", "tara", "--name", "Tara Okafor", "--db", db]) == 0
+    # a part in the team's work needs access to the team first, and says how to give it
+    assert main(["access", "team-role", "tara", "patient_partner", "--team", "A", "--db", db]) == 2
+    assert "access grant" in capsys.readouterr().err
+    assert main(["access", "grant", "tara", "member", "--team", "A", "--db", db]) == 0
+    assert main(["access", "team-role", "tara", "patient_partner", "--team", "A", "--db", db]) == 0
+    assert "Tara Okafor (tara) on team A: Patient or family partner." in capsys.readouterr().out
+    assert [x.team_role for x in practice.team_members(db, "A")] == ["patient_partner"]
+    assert main(["access", "team", "--team", "A", "--db", db]) == 0
+    assert "tara\tTara Okafor\tmember\tPatient or family partner" in capsys.readouterr().out
+    assert main(["access", "team-role", "tara", "boss", "--team", "A", "--db", db]) == 2
+    assert "must be one of" in capsys.readouterr().err
+    assert main(["access", "team-role", "tara", "none", "--team", "A", "--db", db]) == 0
+    assert [x.team_role for x in practice.team_members(db, "A")] == [None]
+    assert main(["access", "team", "--team", "B", "--db", db]) == 0
+    assert "No one has access to team B yet" in capsys.readouterr().out
+
+
 # --- the store checks every read and write ------------------------------------------------------
 
 

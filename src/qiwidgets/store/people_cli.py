@@ -25,10 +25,14 @@ PEOPLE_EPILOG = """examples:
 ACCESS_EPILOG = """roles:
   on a team (--team CODE): member, lead (read and save the team's records), viewer (read)
   for the programme:        programme_lead (every team, reads and saves), analyst (reads)
+  a part in the team's work (team-role, shown on the team page and in the report):
+                            team_lead, team_member, patient_partner, sponsor, coach
 
 examples:
   qiwidgets access grant sam.jones@trust.nhs.uk member --team W07
   qiwidgets access grant lee.chan@trust.nhs.uk programme_lead
+  qiwidgets access team-role sam.jones@trust.nhs.uk patient_partner --team W07
+  qiwidgets access team --team W07
   qiwidgets access link sam.jones@trust.nhs.uk --expires 2027-03-31
   qiwidgets access revoke-links sam.jones@trust.nhs.uk
   qiwidgets access list
@@ -73,6 +77,18 @@ def add_parser(sub) -> None:
     a.set_defaults(func=run_revoke)
     a = acts.add_parser("list", help="every role held")
     a.set_defaults(func=run_access_list)
+    a = acts.add_parser("team-role", help="say what part a person plays in a team's work")
+    a.add_argument("key", metavar="KEY")
+    a.add_argument("team_role", metavar="PART",
+                   help="team_lead, team_member, patient_partner, sponsor or coach; none "
+                   "clears it")  # fmt: skip
+    a.add_argument("--team", metavar="CODE", required=True, help="the team")
+    a.add_argument("--programme", metavar="CODE", help="the programme, when there are several")
+    a.set_defaults(func=run_team_role)
+    a = acts.add_parser("team", help="a team's people and the part each plays")
+    a.add_argument("--team", metavar="CODE", required=True, help="the team")
+    a.add_argument("--programme", metavar="CODE", help="the programme, when there are several")
+    a.set_defaults(func=run_team)
     a = acts.add_parser("link", help="make a personal access link (shown once)")
     a.add_argument("key", metavar="KEY")
     a.add_argument("--expires", metavar="YYYY-MM-DD", help="the last day the link works")
@@ -148,6 +164,36 @@ def run_access_list(args, out=None) -> int:
     if not rows:
         print("No roles yet: give them with `qiwidgets access grant KEY ROLE [--team CODE]`.",
               file=out)  # fmt: skip
+    return 0
+
+
+def _part(team_role: str | None) -> str:
+    from qiwidgets import glossary
+
+    return glossary.label(team_role) if team_role else "part not said yet"
+
+
+def run_team_role(args, out=None) -> int:
+    from qiwidgets.store import practice
+
+    part = None if args.team_role.strip().lower() == "none" else args.team_role.strip()
+    member = practice.set_team_role(args.db, args.key, args.team, part,
+                                    programme=args.programme)  # fmt: skip
+    print(f"{member.name} ({member.key}) on team {args.team}: {_part(member.team_role)}.",
+          file=out or sys.stdout)  # fmt: skip
+    return 0
+
+
+def run_team(args, out=None) -> int:
+    from qiwidgets.store import practice
+
+    out = out or sys.stdout
+    members = practice.team_members(args.db, args.team, args.programme)
+    for x in members:
+        print(f"{x.key}\t{x.name}\t{x.access}\t{_part(x.team_role)}", file=out)
+    if not members:
+        print(f"No one has access to team {args.team} yet: give it with "
+              f"`qiwidgets access grant KEY member --team {args.team}`.", file=out)  # fmt: skip
     return 0
 
 
