@@ -184,7 +184,9 @@ def test_pip_install_qiwidgets_is_the_spc_engine_and_charts_only():
     core = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
     assert core == {"numpy", "pandas", "scipy", "altair", "vl-convert-python"}
     optional = PYPROJECT["project"]["optional-dependencies"]
-    assert {"workbook", "reports", "dashboards", "postgres", "dask", "all", "test"} <= set(optional)
+    assert {"workbook", "reports", "dashboards", "postgres", "dask", "pptx", "all",
+            "test"} <= set(optional)
+    assert "python-pptx" in {_name(r) for r in _requirements("all")}  # reports --pptx
     assert "nbval" in {_name(r) for r in optional["test"]}
     runtime = {_name(r) for r in _requirements("all")}
     assert not runtime & {"nbval", "pytest", "playwright", "hypothesis", "ruff"}

@@ -6,6 +6,7 @@ extra (``pyproject.toml``, ``[project.optional-dependencies]``)::
     pip install "qiwidgets[workbook]"     # the store, the guided notebooks and widgets
     pip install "qiwidgets[reports]"      # the store and the monthly reports (papermill)
     pip install "qiwidgets[dashboards]"   # the store and the dashboards (Voilà)
+    pip install "qiwidgets[pptx]"         # PowerPoint decks of the reports (reports --pptx)
     pip install "qiwidgets[all]"          # everything, with PostgreSQL and Dask
 
 A command that needs a module its installation lacks says which extra to install
@@ -49,6 +50,8 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "hub": frozenset({"jupyterhub"}),
     "postgres": frozenset({"psycopg"}),
     "dask": frozenset({"dask", "distributed"}),
+    # PowerPoint decks of the reports (qiwidgets reports --pptx)
+    "pptx": frozenset({"pptx"}),
 }
 
 #: The extra each command needs (the others need nothing beyond ``pip install qiwidgets``).

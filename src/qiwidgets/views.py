@@ -155,15 +155,22 @@ def measure_card(status: Any, chart_html: str = "", *, heading: str = "h3",
             f'{attrs(status.data_attributes())}>{"".join(parts)}</section>')  # fmt: skip
 
 
+def verdict_text(status: Any) -> str:
+    """The verdict's name in a few words, as a table of teams shows it under the icons
+    (``Special cause improvement; target: hit and miss``)."""
+    words = VARIATION_WORDS.get(status.variation, status.variation)
+    if status.assurance in ASSURANCE_WORDS:
+        words += "; " + ASSURANCE_WORDS[status.assurance].lower()
+    return words
+
+
 def verdict_cell(status: Any | None) -> str:
     """A table cell's content: the icons and the verdict's name (or why there is none)."""
     if status is None:
         return "<em>not in this team's family</em>"
     if status.variation == "none":
         return f'<span class="qi-verdict"{attrs(status.data_attributes())}><em>no chart yet</em></span>'
-    words = VARIATION_WORDS.get(status.variation, status.variation)
-    if status.assurance in ASSURANCE_WORDS:
-        words += "; " + ASSURANCE_WORDS[status.assurance].lower()
+    words = verdict_text(status)
     return (f'<span class="qi-verdict"{attrs(status.data_attributes())}>'
             f"{icons(status, TABLE_ICON_SIZE)}"
             f'<span style="display:block;font-size:80%;color:{MUTED}">{esc(words)}</span></span>')  # fmt: skip
@@ -546,5 +553,6 @@ __all__ = [
     "value_text",
     "verdict_cell",
     "verdict_html",
+    "verdict_text",
     "verdict_words",
 ]

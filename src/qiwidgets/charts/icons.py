@@ -35,6 +35,7 @@ __all__ = [
     "assurance_icon_svg",
     "icon_data_uri",
     "icon_key_html",
+    "icon_legend",
     "icons_html",
     "variation_icon_svg",
 ]
@@ -204,6 +205,20 @@ def assurance_icon_svg(name: str, *, size: int = ICON_SIZE, title: str | None = 
         ),
     ]
     return _frame(colour, title or meaning, _check_size(size), "".join(body))
+
+
+def icon_legend(name: str) -> tuple[str, str, str]:
+    """``(colour, letter, meaning)`` of the variation or assurance icon ``name``: what the key
+    to the icons says of it, for a channel that shows icons as text (a PowerPoint slide).
+
+    >>> icon_legend("pass")[1:]
+    ('P', 'Assurance: the target will be met consistently')
+    """
+    entry = _VARIATION.get(name) or _ASSURANCE.get(name)
+    if entry is None:
+        names = ", ".join(repr(n) for n in (*VARIATION_ICON_NAMES, *ASSURANCE_ICON_NAMES))
+        raise ChartError(f"`name` must be one of {names}, got {name!r}.")
+    return entry[0], entry[1], entry[3]
 
 
 def icon_data_uri(svg: str) -> str:

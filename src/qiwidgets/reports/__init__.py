@@ -3,6 +3,8 @@
 * :mod:`qiwidgets.reports.team` and :mod:`qiwidgets.reports.programme` — content builders (pure
   functions of the store's data returning HTML sections and a JSON summary), called by the
   notebooks in ``pipelines/``;
+* :mod:`qiwidgets.reports.slides` — the same reports as PowerPoint decks (``--pptx``), drawn
+  from the built reports;
 * :mod:`qiwidgets.reports.runner` — validation, parallel execution (spawned processes or Dask),
   idempotent and atomic outputs, ``index.html``;
 * :mod:`qiwidgets.reports.cli` — ``qiwidgets reports --month YYYY-MM``.

@@ -28,6 +28,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--programme", help="programme code (needed when the database holds several)")
     p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
     p.add_argument("--pdf", action="store_true", help="also print each report to PDF (Chromium)")
+    p.add_argument("--pptx", action="store_true",
+                   help="also write each report as a 16:9 PowerPoint deck beside it (a slide per "
+                   "measure: chart, icons, reading; programme.pptx for the programme); needs "
+                   "pip install 'qiwidgets[pptx]'")  # fmt: skip
     p.add_argument("--force", action="store_true", help="rebuild reports that are up to date")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local worker processes (default) or a Dask cluster")  # fmt: skip
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     p = plan(
         args.month, args.db, args.out, args.team, programme=args.programme,
-        workers=args.workers, pdf=args.pdf, force=args.force, executor=args.executor,
+        workers=args.workers, pdf=args.pdf, pptx=args.pptx, force=args.force, executor=args.executor,
         scheduler=args.scheduler, timeout=args.timeout, reuse_kernels=not args.fresh_kernels,
     )  # fmt: skip
     if args.month.strip().lower() == LAST_MONTH:

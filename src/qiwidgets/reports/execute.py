@@ -56,6 +56,7 @@ class Job:
     start_timeout: float = 60.0
     retries: int = 1  # extra attempts when the kernel fails to start
     pdf: bool = False
+    pptx: bool = False  # also write the report as a PowerPoint deck (reports.slides)
     kernel_name: str = "python3"
     fast_imports: bool = True
     reuse_kernel: bool = True  # run in the worker's kernel kept from its previous report
@@ -365,6 +366,9 @@ def run_job(job: Job) -> JobResult:
             pdf_path = staging / "report.pdf"
             html_to_pdf(html_path, pdf_path)
             files["pdf"] = final / f"{job.slug}.pdf"
+        if job.pptx:
+            _write_deck(job, staging / "report.pptx")
+            files["pptx"] = final / f"{job.slug}.pptx"
         summary["files"] = {k: v.name for k, v in files.items()}
         (staging / "summary.final.json").write_text(
             json.dumps(summary, indent=1, ensure_ascii=False, sort_keys=True), encoding="utf-8"
@@ -373,10 +377,14 @@ def run_job(job: Job) -> JobResult:
         # "built" marker next to new files
         json_path = final / f"{job.slug}.json"
         json_path.unlink(missing_ok=True)
+        # a deck of an earlier build would disagree with the report rebuilt beside it
+        (final / f"{job.slug}.pptx").unlink(missing_ok=True)
         os.replace(out_nb, files["notebook"])
         os.replace(html_path, files["html"])
         if job.pdf:
             os.replace(staging / "report.pdf", files["pdf"])
+        if job.pptx:
+            os.replace(staging / "report.pptx", files["pptx"])
         os.replace(staging / "summary.final.json", json_path)
         files["summary"] = json_path
         (Path(job.failed_dir) / f"{job.slug}.ipynb").unlink(missing_ok=True)
@@ -393,6 +401,25 @@ def run_job(job: Job) -> JobResult:
         return _done(result, t0, job)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_deck(job: Job, path: Path) -> None:
+    """The report's PowerPoint deck (:mod:`qiwidgets.reports.slides`), drawn from the report
+    built by the same function, from the same store, as the notebook just did: the verdicts on
+    the slides are the core's, as in the HTML."""
+    from qiwidgets.reports import slides
+
+    p = job.parameters
+    if job.kind == "team":
+        from qiwidgets.reports import team
+
+        slides.write_team_deck(team.build(p["database_url"], p["team"], p["month"]), path)
+    else:
+        from qiwidgets.reports import programme
+
+        report = programme.build(p["database_url"], p["month"], p["summaries_dir"],
+                                 p.get("programme") or None, p.get("batch_teams") or None)  # fmt: skip
+        slides.write_programme_deck(report, path)
 
 
 def _failed(job: Job, result: JobResult, exc: BaseException, nb: Any, out_nb: Path, t0: float):
@@ -423,7 +450,7 @@ def _keep_failed(job: Job, result: JobResult, out_nb: Path, t0: float) -> JobRes
 def _done(result: JobResult, t0: float, job: Job | None = None) -> JobResult:
     result.ok = False
     if job is not None:  # an older report of this team must not pass for this run's
-        for ext in ("json", "html", "ipynb", "pdf"):
+        for ext in ("json", "html", "ipynb", "pdf", "pptx"):
             (Path(job.final_dir) / f"{job.slug}.{ext}").unlink(missing_ok=True)
     result.seconds = time.monotonic() - t0
     return result

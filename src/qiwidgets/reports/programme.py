@@ -204,13 +204,12 @@ class ProgrammeReport(Sections):
             out.append("<p>The programme has no shared outcome measure with data yet.</p>")
             return "".join(out)
         obs = self.outcome_obs
-        start = pd.Timestamp(self.month.first_day) - pd.DateOffset(months=wb.FUNNEL_MONTHS - 1)
         names = {t.code: t.name for t in self.teams}
         out.append(f"<h3>{esc(m.name)}: {views.term('funnel_plot', 'funnel plot')}, last "
                    f"{wb.FUNNEL_MONTHS} months</h3>")
         out.append(f'<p class="qiw-explain">{esc(glossary.explain("funnel_plot"))} '
                    f'{esc(glossary.explain("programme_average"))}</p>')  # fmt: skip
-        result = wb.outcome_funnel(obs[obs["period"] >= start], m, names)
+        result = self.outcome_funnel()
         if result is None:
             out.append("<p>A funnel plot needs a numerator and a denominator for every team.</p>")
         else:
@@ -223,6 +222,18 @@ class ProgrammeReport(Sections):
         out.append(charts.to_html(sm, caption=""))
         out.append("</div>")
         return "".join(out)
+
+    def outcome_funnel(self) -> Any:
+        """The funnel plot of the shared outcome measure over the last
+        :data:`~qiwidgets.workbook.FUNNEL_MONTHS` months
+        (:func:`qiwidgets.workbook.outcome_funnel`), or None without one (no outcome measure,
+        no data, or no numerator and denominator). The report and its slides show this one."""
+        m, obs = self.outcome, self.outcome_obs
+        if m is None or obs is None or obs.empty:
+            return None
+        start = pd.Timestamp(self.month.first_day) - pd.DateOffset(months=wb.FUNNEL_MONTHS - 1)
+        names = {t.code: t.name for t in self.teams}
+        return wb.outcome_funnel(obs[obs["period"] >= start], m, names)
 
     def bright_spots(self) -> list:
         """The bright spots (:data:`~qiwidgets.workbook.status.BRIGHT_SPOT_RULE`)."""

@@ -1,7 +1,8 @@
 """The batch runner behind ``qiwidgets reports``: validate, plan, run in parallel, index.
 
 1. :func:`plan` checks every parameter before any kernel starts (month, database, programme,
-   teams, data, notebooks, output folder, Chromium for ``--pdf``) and raises
+   teams, data, notebooks, output folder, Chromium for ``--pdf``, python-pptx for ``--pptx``)
+   and raises
    :class:`~qiwidgets.errors.ParameterError` with a plain message.
 2. Each team's report is a :class:`~qiwidgets.reports.execute.Job`; a job whose inputs (the
    fingerprint of the team's month in the store, the notebook's hash, the package version) match
@@ -14,8 +15,8 @@
 Output layout::
 
     OUT/index.html
-    OUT/2026-10/programme.{html,ipynb,json[,pdf]}
-    OUT/2026-10/teams/<team>.{html,ipynb,json[,pdf]}
+    OUT/2026-10/programme.{html,ipynb,json[,pdf][,pptx]}
+    OUT/2026-10/teams/<team>.{html,ipynb,json[,pdf][,pptx]}
     OUT/2026-10/failed/<team>.ipynb      (kept for diagnosis)
     OUT/2026-10/failures.json            (only when something failed)
 """
@@ -105,7 +106,7 @@ class BatchResult:
         return not self.failed and (self.programme is None or self.programme.ok)
 
 
-def _up_to_date(final_dir: Path, slug: str, build: dict, pdf: bool) -> bool:
+def _up_to_date(final_dir: Path, slug: str, build: dict, pdf: bool, pptx: bool = False) -> bool:
     summary = final_dir / f"{slug}.json"
     try:
         data = json.loads(summary.read_text(encoding="utf-8"))
@@ -114,7 +115,7 @@ def _up_to_date(final_dir: Path, slug: str, build: dict, pdf: bool) -> bool:
     have = data.get("build", {})
     if any(have.get(k) != v for k, v in build.items()):
         return False
-    needed = ["html", "ipynb"] + (["pdf"] if pdf else [])
+    needed = ["html", "ipynb"] + (["pdf"] if pdf else []) + (["pptx"] if pptx else [])
     return all((final_dir / f"{slug}.{ext}").is_file() for ext in needed)
 
 
@@ -127,6 +128,7 @@ def plan(
     programme: str | None = None,
     workers: int = 2,
     pdf: bool = False,
+    pptx: bool = False,
     force: bool = False,
     executor: str = "local",
     scheduler: str | None = None,
@@ -142,7 +144,15 @@ def plan(
     With ``reuse_kernels`` (the default) each worker keeps one kernel from report to report and
     clears its namespace in between (``%reset -f``), so the report modules are imported once per
     worker rather than once per team; ``False`` starts a fresh kernel for every report.
+
+    With ``pptx`` each report is also written as a PowerPoint deck beside its HTML
+    (``<team>.pptx``, ``programme.pptx``: :mod:`qiwidgets.reports.slides`); it needs python-pptx
+    (``pip install 'qiwidgets[pptx]'``), checked first.
     """
+    if pptx:  # before anything else: a batch that cannot write its decks builds nothing
+        from qiwidgets.reports.slides import require_pptx
+
+        require_pptx()
     latest = isinstance(month, str) and month.strip().lower() == LAST_MONTH
     m = None if latest else parse_month(month)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 256:
@@ -225,7 +235,7 @@ def plan(
             "qiwidgets": __version__,
             "pdf": bool(pdf),
         }
-        if not force and _up_to_date(teams_dir, slug, build, pdf):
+        if not force and _up_to_date(teams_dir, slug, build, pdf, pptx):
             skipped.append(t.code)
             continue
         jobs.append(
@@ -236,14 +246,14 @@ def plan(
                 environment=_secret_environment(url),
                 final_dir=str(teams_dir), failed_dir=str(failed_dir), staging_root=str(staging),
                 build=build, timeout=float(timeout), retries=int(retries), pdf=bool(pdf),
-                fast_imports=fast_imports, reuse_kernel=bool(reuse_kernels),
+                pptx=bool(pptx), fast_imports=fast_imports, reuse_kernel=bool(reuse_kernels),
             )
         )  # fmt: skip
     return Plan(
         month=m, database_url=url, out=out_path, programme=prog, teams=chosen, jobs=jobs,
         skipped=skipped, not_reported=[t.code for t in empty], workers=workers,
         executor=executor, scheduler=scheduler,
-        options={"pdf": bool(pdf), "force": bool(force), "timeout": float(timeout),
+        options={"pdf": bool(pdf), "pptx": bool(pptx), "force": bool(force), "timeout": float(timeout),
                  "retries": int(retries), "programme_notebook": str(nb_prog),
                  "fast_imports": fast_imports, "reuse_kernels": bool(reuse_kernels)},
     )  # fmt: skip
@@ -433,7 +443,9 @@ def _programme_job(p: Plan) -> Job | None:
     nb = Path(p.options["programme_notebook"])
     build = {"fingerprint": h.hexdigest(), "notebook_sha256": file_sha256(nb),
              "qiwidgets": __version__, "pdf": p.options["pdf"]}  # fmt: skip
-    if not p.options["force"] and _up_to_date(p.month_dir, "programme", build, p.options["pdf"]):
+    pptx = p.options.get("pptx", False)
+    if not p.options["force"] and _up_to_date(p.month_dir, "programme", build, p.options["pdf"],
+                                              pptx):
         return None
     return Job(
         kind="programme", key=p.programme.code, slug="programme",
@@ -445,7 +457,7 @@ def _programme_job(p: Plan) -> Job | None:
         environment=_secret_environment(p.database_url),
         final_dir=str(p.month_dir), failed_dir=str(p.month_dir / "failed"),
         staging_root=str(p.out / ".staging"), build=build, timeout=p.options["timeout"],
-        retries=p.options["retries"], pdf=p.options["pdf"],
+        retries=p.options["retries"], pdf=p.options["pdf"], pptx=pptx,
         fast_imports=p.options["fast_imports"], reuse_kernel=p.options["reuse_kernels"],
     )  # fmt: skip
 
@@ -534,8 +546,14 @@ def write_index(out: Path) -> Path:
         if prog.is_file() and (d / "programme.html").is_file():
             data = _read_json(prog)
             name = data.get("programme", {}).get("name", "Programme")
+            extra = "".join(
+                f' · <a href="{esc(d.name)}/programme.{ext}">{label}</a>'
+                for ext, label in (("pdf", "PDF"), ("pptx", "slides (PowerPoint)"))
+                if (d / f"programme.{ext}").is_file()
+            )
             parts.append(
-                f'<p><a href="{esc(d.name)}/programme.html">{esc(name)}: programme report</a></p>'
+                f'<p><a href="{esc(d.name)}/programme.html">{esc(name)}: programme report</a>'
+                f"{extra}</p>"
             )
         rows = []
         for s in sorted((d / "teams").glob("*.json")) if (d / "teams").is_dir() else []:
@@ -546,6 +564,8 @@ def write_index(out: Path) -> Path:
             links = f'<a href="{esc(d.name)}/teams/{esc(s.stem)}.html">report</a>'
             if s.with_suffix(".pdf").is_file():
                 links += f' · <a href="{esc(d.name)}/teams/{esc(s.stem)}.pdf">PDF</a>'
+            if s.with_suffix(".pptx").is_file():
+                links += f' · <a href="{esc(d.name)}/teams/{esc(s.stem)}.pptx">slides</a>'
             rows.append((team.get("name", s.stem), team.get("code", ""), links))
         rows.sort(key=lambda r: (str(r[0]).casefold(), r[1]))
         if rows:

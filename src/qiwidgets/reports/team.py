@@ -36,7 +36,7 @@ from qiwidgets.workbook.practice import team_practice
 from qiwidgets.workbook.status import MeasureStatus, TeamRecords, TeamStatus, team_status_from
 
 __all__ = ["SECTIONS", "SUMMARY_SCHEMA", "TeamReport", "build", "measure_chart_html",
-           "write_json_atomic"]
+           "measure_chart_spec", "write_json_atomic"]
 
 #: Sections in the order a report shows them.
 SECTIONS = ("header", "summary", "aim", "people", "progress", "measures", "pdsa", "reflections",
@@ -64,16 +64,24 @@ def _score_text(score: float | None) -> str:
     return f"{score:.1f} {PROGRESS_SCORES.get(float(score), '')}".strip()
 
 
+def measure_chart_spec(status: MeasureStatus) -> dict | None:
+    """A measure's chart as the report draws it (a Vega-Lite dict), or None when there are
+    fewer than two points; the slides of ``--pptx`` draw the same spec."""
+    from qiwidgets import charts  # vl-convert, only when charts are drawn
+
+    if status.result is None or len(status.result.points) < 2:
+        return None
+    return charts.spc_chart_spec(status.result, annotations=list(status.chart_rows) or None,
+                                 title=status.measure_name, reading=status.reading)  # fmt: skip
+
+
 def measure_chart_html(status: MeasureStatus) -> str:
     """A measure's chart as the report prints it (inline SVG, the reading as its caption), or
     ``""`` when there are fewer than two points."""
     from qiwidgets import charts  # altair + vl-convert, only when charts are drawn
 
-    if status.result is None or len(status.result.points) < 2:
-        return ""
-    spec = charts.spc_chart_spec(status.result, annotations=list(status.chart_rows) or None,
-                                 title=status.measure_name, reading=status.reading)  # fmt: skip
-    return charts.to_html(spec, caption="")
+    spec = measure_chart_spec(status)
+    return "" if spec is None else charts.to_html(spec, caption="")
 
 
 #: Terms every team report uses (explained in its last section).
