@@ -53,3 +53,28 @@ def test_a_report_of_an_earlier_month_suggests_questioning_the_theory(store):
     assert "data-qi-prompt" not in october and "No suggestion now" in october
     summary = programme_report.build(store, "2025-06", "/nonexistent").section("practice")
     assert "Ward 3 (Stroke)" in summary and 'data-qi-prompt="no_signal"' in summary
+
+
+def test_the_team_report_shows_skills_as_counts_and_its_fishbone(built):
+    """Ward 5's report: its skills as counts with its gaps, and its fishbone with the driver
+    each cause links to; Ward 12 has no fishbone yet and says so."""
+    html = (built / "teams" / "W05.html").read_text(encoding="utf-8")
+    skills = html.split("coverage and gaps</h3>")[1].split("<h3>")[0]
+    assert 'data-qi-skills-answered="5"' in skills and "5 of 7 people" in skills
+    assert 'data-qi-skill="soft_drivers_blockers" data-qi-skill-gap="yes"' in skills
+    assert 'data-qi-skill="tech_pdsa" data-qi-skill-gap="no"' in skills
+    for name in ("Beth Smith", "Fay Patel"):  # W05's people are in the roster, not here
+        assert name not in skills
+    assert 'data-qi-fishbone=' in html and "furthest from the nurses" in html
+    assert "→ Change idea: Non-slip socks stocked in every bay" in html
+    assert "4 of 8 causes link to the driver diagram" in html
+    w12 = (built / "teams" / "W12.html").read_text(encoding="utf-8")
+    assert "has not drawn a cause-and-effect diagram yet" in w12 and "data-qi-skills-answered" in w12
+
+
+def test_the_programme_report_shows_skills_gaps_across_teams_as_counts(built):
+    html = (built / "programme.html").read_text(encoding="utf-8")
+    gaps = html.split("gaps across teams</h3>")[1].split("<h3>")[0]
+    assert "6 of 12 teams have skills profiles (33 people)" in gaps
+    assert 'data-qi-skill="tech_variation" data-qi-skill-gap-teams="3"' in gaps
+    assert "Ward" not in gaps and "@" not in gaps  # no team and no person named

@@ -454,6 +454,34 @@ TERMS: dict[str, tuple[str, str]] = {
         "Time to question the theory",
         "Repeated adapting or abandoning, or tests with no signal: a prompt for double-loop learning.",
     ),
+    "skills_profile": (
+        "Skills profile",
+        "Each person's own rating of their skills for improvement, 0 not yet to 3 can teach others.",
+    ),
+    "skills_technical": ("Technical skills", "Measurement, reading variation, PDSA and mapping tools."),
+    "skills_soft": (
+        "Soft skills",
+        "Relationships, engagement, influence, and knowing who drives or blocks a change.",
+    ),
+    "skills_learning": ("Learning skills", "Reflecting, seeking feedback, and sharing what is learned."),
+    "skill_gap": (
+        "Gap",
+        "A skill no one who rated themselves is confident in (2 or more): the team may seek it.",
+    ),
+    "fishbone": (
+        "Cause-and-effect diagram",
+        "A fishbone: a problem (the effect) and its possible causes, grouped by category.",
+    ),
+    "fishbone_effect": ("Effect", "The problem the cause-and-effect diagram sets out to explain."),
+    "cause_people": ("People", "Staff, patients and families: skills, numbers, fatigue, habits."),
+    "cause_equipment": ("Equipment", "Devices, beds, alarms and IT: what is there and how it works."),
+    "cause_environment": ("Environment", "The place: layout, light, noise, flooring, time of day."),
+    "cause_methods": ("Process and methods", "How the work is done: steps, handovers, checks."),
+    "cause_materials": ("Materials", "Supplies and information: forms, footwear, leaflets."),
+    "cause_management": (
+        "Management and policy",
+        "Rules, staffing decisions, priorities and how the work is organised from above.",
+    ),
 }
 
 #: Learning levels a reflection can be tagged with, in order.

@@ -22,7 +22,9 @@ HELP_STATUS_WORDS = {"open": "waiting for an answer", "answered": "answered", "c
 #: Terms the practice pieces use (for a page's or a report's "words used" note).
 PRACTICE_TERMS = ("team_role", "coach", "help_request", "shared_pdsa", "comment", "safety_pulse",
                   "pulse_agree", "ebc_people", "ebc_systems", "ebc_design", "ebc_risk",
-                  "risk_rating", "deeper_learning_prompt", "double_loop")  # fmt: skip
+                  "risk_rating", "deeper_learning_prompt", "double_loop", "skills_profile",
+                  "skills_technical", "skills_soft", "skills_learning", "skill_gap", "fishbone",
+                  "fishbone_effect")  # fmt: skip
 
 
 def muted(text: str) -> str:
@@ -202,11 +204,114 @@ def programme_practice(practice: Any) -> str:
     prompts = "".join(f"<h5>{esc(names.get(tid, ''))}</h5>" + learning_prompts(ps)
                       for tid, ps in practice.prompts.items())  # fmt: skip
     none = learning_prompts([], empty="No team has a suggestion to question its theory now.")
-    return (f"<h3>{term('safety_pulse')} across teams</h3>" + pulse(practice.pulse)
+    gaps = (f"<h3>{term('skills_profile', 'Skills')}: gaps across teams</h3>"
+            + skill_gaps(practice.skill_gaps) if practice.skill_gaps is not None else "")  # fmt: skip
+    return (f"<h3>{term('safety_pulse')} across teams</h3>" + pulse(practice.pulse) + gaps
             + "<h3>How learning levels move</h3>" + learning_levels(practice.levels)
             + f"<h4>{term('deeper_learning_prompt')}</h4>" + (prompts or none)
             + f"<h3>{term('coach')} of each team</h3>"
             + table(["Team", "Coach"], rows, css_class="qi-coaches"))  # fmt: skip
+
+
+# --- skills: a team's coverage, the gaps across teams ---------------------------------------------
+
+
+def _level_head() -> list[str]:
+    return [f"{k} {v}" for k, v in wp.SKILL_SCALE.items()]
+
+
+def skills_coverage(coverage: Any) -> str:
+    """A team's skills as counts (:func:`qiwidgets.store.skills.team_skills`): per item, how
+    many rated themselves at each level, and the gaps. No one's own answers."""
+    said = (f"{coverage.answered} of {coverage.people} "
+            f"{'person' if coverage.people == 1 else 'people'} on the team "
+            f"{'has' if coverage.answered == 1 else 'have'} filled in a "
+            f"{term('skills_profile', 'skills profile')}.")  # fmt: skip
+    if not coverage.answered:
+        return (f'<div class="qi-skills" data-qi-skills-answered="0"><p>{said}</p>'
+                + muted("No one has rated their skills yet: each person fills in their own, "
+                        "under 'My skills'.") + "</div>")  # fmt: skip
+    rows, attrs = [], []
+    by_item = {i.item: i for i in coverage.items}
+    for group, items in wp.skill_groups():
+        rows.append([f"<strong>{term(group)}</strong>", *[""] * (len(wp.SKILL_SCALE) + 1)])
+        attrs.append("")
+        for key, text in items:
+            c = by_item[key]
+            rows.append([esc(text), *[str(n) for n in c.counts],
+                         f"<strong>{term('skill_gap')}</strong>" if c.gap else ""])  # fmt: skip
+            attrs.append(f' data-qi-skill="{esc(key)}" data-qi-skill-gap="{"yes" if c.gap else "no"}"')
+    gaps = len(coverage.gaps)
+    words = (f"{gaps} {'skill is a gap' if gaps == 1 else 'skills are gaps'}: no one who rated "
+             "themselves is confident in it (2 or more)." if gaps else
+             "Every skill has someone confident in it (2 or more).")  # fmt: skip
+    return (f'<div class="qi-skills" data-qi-skills-answered="{coverage.answered}"><p>{said} '
+            f"{esc(words)}</p>"
+            + table(["Skill", *_level_head(), ""], rows, css_class="qi-skills-table",
+                    row_attrs=attrs)
+            + muted("How many people rated themselves at each level; no one's own answers are "
+                    f"shown. {esc(wp.SKILLS_SOURCE)}") + "</div>")  # fmt: skip
+
+
+def skill_gaps(gaps: Any) -> str:
+    """The skills gaps across the programme's teams (:func:`qiwidgets.store.skills.
+    programme_skill_gaps`): counts of teams per skill, in the framework's order. No team and no
+    person is named, and nothing is ranked."""
+    said = (f"{gaps.teams_answered} of {gaps.teams} teams have skills profiles "
+            f"({gaps.people_answered} people).")  # fmt: skip
+    if not gaps.teams_answered:
+        return f'<div class="qi-skill-gaps"><p>{esc(said)}</p></div>'
+    by_item = {i.item: i for i in gaps.items}
+    rows, attrs = [], []
+    for group, items in wp.skill_groups():
+        rows.append([f"<strong>{term(group)}</strong>", "", ""])
+        attrs.append("")
+        for key, text in items:
+            g = by_item[key]
+            rows.append([esc(text), str(g.teams_with_gap), str(g.teams_with_teacher)])
+            attrs.append(f' data-qi-skill="{esc(key)}" data-qi-skill-gap-teams="{g.teams_with_gap}"')
+    return (f'<div class="qi-skill-gaps"><p>{esc(said)}</p>'
+            + table(["Skill", f"Teams where it is a {glossary.label('skill_gap').lower()}",
+                     "Teams with someone who can teach it"], rows,
+                    css_class="qi-skill-gaps-table", row_attrs=attrs)
+            + muted("Counts of teams only: no team or person is named, and skills are listed "
+                    "in the framework's order, not ranked. A team with a gap may be put in "
+                    "touch with one that can teach it.") + "</div>")  # fmt: skip
+
+
+# --- the fishbone ------------------------------------------------------------------------------
+
+
+def _driver_words(node: Any) -> str:
+    if node is None:
+        return ""
+    return (f' <span class="qi-cause-driver" style="color:{MUTED}">→ '
+            f"{esc(glossary.label(node.kind))}: {esc(node.text)}</span>")  # fmt: skip
+
+
+def _cause_item(n: Any) -> str:
+    subs = "".join(_cause_item(c) for c in n.children)
+    subs = f"<ul>{subs}</ul>" if subs else ""
+    return (f'<li class="qi-cause" data-qi-cause="{n.cause.id}">{esc(n.cause.text)}'
+            f"{_driver_words(n.driver)}{subs}</li>")  # fmt: skip
+
+
+def fishbone(tree: Any, *, heading: str = "h4", empty: str = "") -> str:
+    """A team's fishbone as a list: the effect, then each category's causes with their
+    sub-causes, and the driver-diagram entry each links to."""
+    if tree is None or tree.fishbone is None:
+        return muted(esc(empty or "No cause-and-effect diagram yet."))
+    parts = []
+    for category, nodes in tree.categories:
+        items = "".join(_cause_item(n) for n in nodes) or "<li><em>nothing noted</em></li>"
+        parts.append(f'<div class="qi-fishbone-category" data-qi-cause-category="{esc(category)}">'
+                     f"<{heading} style='margin:4px 0'>{term('cause_' + category)}</{heading}>"
+                     f"<ul>{items}</ul></div>")  # fmt: skip
+    linked = (f"{tree.linked_count} of {tree.cause_count} causes link to the driver diagram."
+              if tree.cause_count else "No cause noted yet.")  # fmt: skip
+    return (f'<div class="qi-fishbone" data-qi-fishbone="{tree.team_id}">'
+            f"<p><strong>{term('fishbone_effect')}:</strong> {_lines(tree.effect)}</p>"
+            + "".join(parts) + muted(esc(linked)) + "</div>")  # fmt: skip
 
 
 # --- a PDSA plan's systems view, and Senge's disciplines ------------------------------------------
@@ -231,6 +336,6 @@ def disciplines(tags: Iterable[str]) -> str:
             f"{', '.join(term(t) for t in tags)}</span>")  # fmt: skip
 
 
-__all__ = ["HELP_STATUS_WORDS", "PRACTICE_TERMS", "disciplines", "help_requests",
+__all__ = ["HELP_STATUS_WORDS", "PRACTICE_TERMS", "disciplines", "fishbone", "help_requests",
            "learning_levels", "learning_prompts", "muted", "pdsa_lens", "programme_practice", "pulse", "shared_item",
-           "shared_items", "team_roster"]  # fmt: skip
+           "shared_items", "skill_gaps", "skills_coverage", "team_roster"]  # fmt: skip

@@ -26,12 +26,19 @@ from qiwidgets.workbook.practice import deeper_learning_prompts
 
 
 def practice_sections(db: Any, team: Any, today: Any) -> dict[str, Callable[[], Any]]:
-    """The team's people, help and safety pulse, and what other teams shared (issue M)."""
-    from qiwidgets.widgets.practice import HelpRequests, SafetyPulse, SharedLearning, TeamRoster
+    """The team's people, help, safety pulse and skills, and what other teams shared (issue
+    M)."""
+    from qiwidgets.widgets.practice import (
+        HelpRequests,
+        MySkills,
+        SafetyPulse,
+        SharedLearning,
+        TeamRoster,
+    )
 
     return {
         "Our team": lambda: (TeamRoster(db, team), HelpRequests(db, team, today=today),
-                             SafetyPulse(db, team, today=today)),
+                             SafetyPulse(db, team, today=today), MySkills(db, team)),
         "Other teams": lambda: SharedLearning(db, team),
     }  # fmt: skip
 
@@ -203,6 +210,7 @@ class TeamDashboard(Panel):
             ReflectionJournal,
             VariationExplorer,
         )
+        from qiwidgets.widgets.practice import FishboneEditor
 
         db, team, today = self.db, self.team, self.today
         return {
@@ -217,6 +225,7 @@ class TeamDashboard(Panel):
             "Aim and drivers": lambda: (
                 AimBuilder(db, team, today=today),
                 DriverDiagramEditor(db, team),
+                FishboneEditor(db, team),
             ),
             **practice_sections(db, team, today),
         }

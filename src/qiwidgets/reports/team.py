@@ -363,7 +363,8 @@ class TeamReport(Sections):
         return "<h2>The team</h2>" + practice_views.team_roster(self.practice.members)
 
     def _section_practice(self) -> str:
-        """Suggestions to question the theory, the systems view of this month's plans, and
+        """Suggestions to question the theory, the systems view of this month's plans, the
+        team's skills (counts and gaps, as they stand now), its cause-and-effect diagram, and
         what the team shared with the programme with the comments of other teams."""
         p, month = self.practice, self.month
         out = ["<h2>Learning practice</h2>", practice_views.learning_prompts(p.prompts)]
@@ -377,6 +378,11 @@ class TeamReport(Sections):
         if any(t for _, t in tags):
             out.append("<p>Senge's disciplines in this month's reflections: " + "; ".join(
                 f"{r.date:%d %b}: {practice_views.disciplines(t)}" for r, t in tags if t) + "</p>")  # fmt: skip
+        out.append(f"<h3>{views.term('skills_profile', 'Skills')}: coverage and gaps</h3>"
+                   + practice_views.skills_coverage(p.skills))  # fmt: skip
+        out.append(f"<h3>{views.term('fishbone')}</h3>"
+                   + practice_views.fishbone(p.fishbone, heading="h4", empty="The team has not "
+                                             "drawn a cause-and-effect diagram yet."))  # fmt: skip
         out.append("<h3>Shared with the programme, and what other teams said</h3>")
         out.append(practice_views.shared_items(p.shared, empty="The team has shared no PDSA "
                                                "cycle or story with the programme yet."))  # fmt: skip

@@ -106,6 +106,7 @@ def _programme_filter(table: Table, programme_id: int):
         "pdsa_measures": ("pdsa_id", "pdsa_cycles"),
         "observation_edits": ("observation_id", "observations"),
         "reflection_disciplines": ("reflection_id", "reflections"),
+        "skill_ratings": ("profile_id", "skill_profiles"),
     }
     if table.name not in parents:  # a new table must say how it belongs to a programme
         raise StoreError(
@@ -375,7 +376,7 @@ def import_programme(db: StoreLike, folder: str | os.PathLike) -> TransferSummar
         summary = TransferSummary(Path(folder), code, manifest["format"])
         for table in tables:
             rows = [_shift(table, row, offsets) for row in data[table.name]]
-            if table.name == "driver_nodes":
+            if table.name in ("driver_nodes", "fishbone_causes"):  # each refers to its own
                 rows = _parents_first(rows)
             if rows:
                 session.execute(insert(table), rows)
@@ -400,7 +401,8 @@ def _shift(table: Table, row: dict, offsets: dict[str, int]) -> dict:
 
 
 def _parents_first(rows: list[dict]) -> list[dict]:
-    """Driver-diagram nodes ordered so that a parent is inserted before its children."""
+    """Driver-diagram nodes (or fishbone causes) ordered so that a parent is inserted before
+    its children."""
     by_id = {r["id"]: r for r in rows}
     done: set[int] = set()
     out: list[dict] = []

@@ -99,6 +99,20 @@ SENGE_DISCIPLINES = ("personal_mastery", "mental_models", "shared_vision", "team
 #: A change's risk is rated for likelihood and consequence, 1 to 5 each, as on the NHS 5 x 5 risk
 #: matrix (NPSA, "A risk matrix for risk managers", 2008).
 RISK_RATING_MIN, RISK_RATING_MAX = 1, 5
+#: The items of the skills profile, in the three groups of the Health Foundation's "Skilled for
+#: improvement?" (2014): technical, soft and learning skills. The statements are qiwidgets' own,
+#: written from those headings (qiwidgets.workbook.practice.SKILL_ITEMS).
+SKILL_ITEMS = ("tech_measures", "tech_variation", "tech_pdsa", "tech_mapping",
+               "soft_relationships", "soft_engagement", "soft_influence", "soft_drivers_blockers",
+               "learn_reflect", "learn_feedback", "learn_share")  # fmt: skip
+#: A skill is rated 0 not yet, 1 learning, 2 confident, 3 can teach others (the words:
+#: qiwidgets.workbook.practice.SKILL_SCALE).
+SKILL_LEVEL_MIN, SKILL_LEVEL_MAX = 0, 3
+#: The categories of a cause-and-effect (fishbone) diagram, as commonly used in health care
+#: (Engineering Better Care's systems approach, 2017; the Ishikawa "6 Ms": people, equipment,
+#: environment, methods, materials, management).
+FISHBONE_CATEGORIES = ("people", "equipment", "environment", "methods", "materials",
+                       "management")  # fmt: skip
 
 # Deterministic constraint names, so migrations (and SQLite batch operations) can refer to them.
 NAMING_CONVENTION = {
@@ -744,6 +758,65 @@ reflection_disciplines = Table(
 """Senge's disciplines a reflection speaks to (a tag each)."""
 
 
+class SkillProfile(Signed, Versioned, Base):
+    """A person's skills profile on a team: their latest self-assessment (the ratings are in
+    ``skill_ratings``). Only the person saves it; the team and the programme read counts."""
+
+    __tablename__ = "skill_profiles"
+    __table_args__ = (UniqueConstraint("person_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+
+
+skill_ratings = Table(
+    "skill_ratings",
+    Base.metadata,
+    Column("profile_id", ForeignKey("skill_profiles.id", ondelete="CASCADE"), primary_key=True),
+    Column("item", String(32), primary_key=True),
+    Column("level", Integer, nullable=False),
+    CheckConstraint(_in("item", SKILL_ITEMS), name="item"),
+    CheckConstraint(f"level >= {SKILL_LEVEL_MIN} AND level <= {SKILL_LEVEL_MAX}", name="level"),
+)
+"""A skills profile's rating of each item (:data:`SKILL_ITEMS`, :data:`SKILL_LEVEL_MIN` to
+:data:`SKILL_LEVEL_MAX`)."""
+
+
+class Fishbone(Signed, Versioned, Base):
+    """A team's cause-and-effect (fishbone) diagram: the effect, the problem it explains.
+    One per team; its causes are :class:`FishboneCause` records."""
+
+    __tablename__ = "fishbones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), unique=True)
+    effect: Mapped[str] = mapped_column(Text)
+
+
+class FishboneCause(Signed, Versioned, Base):
+    """A cause on a team's fishbone, under a category (:data:`FISHBONE_CATEGORIES`); a
+    sub-cause has ``parent_id`` (one level only). ``driver_node_id`` links it to a node of the
+    same team's driver diagram (the change that answers it)."""
+
+    __tablename__ = "fishbone_causes"
+    __table_args__ = (CheckConstraint(_in("category", FISHBONE_CATEGORIES), name="category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"), index=True)
+    fishbone_id: Mapped[int] = mapped_column(ForeignKey("fishbones.id", ondelete="CASCADE"),
+                                             index=True)  # fmt: skip
+    category: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fishbone_causes.id", ondelete="RESTRICT"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    driver_node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("driver_nodes.id", ondelete="SET NULL")
+    )
+    order: Mapped[int] = mapped_column(Integer, default=0)
+
+
 #: Tables in dependency order (parents first): the order export and import use.
 TABLES_IN_ORDER = [t.name for t in Base.metadata.sorted_tables]
 
@@ -753,6 +826,7 @@ __all__ = [
     "CHART_TYPES",
     "DATA_QUALITY_FLAGS",
     "DRIVER_KINDS",
+    "FISHBONE_CATEGORIES",
     "FREQUENCIES",
     "HEALTH_COMPONENTS",
     "HELP_STATUSES",
@@ -764,6 +838,9 @@ __all__ = [
     "PROGRESS_SCORES",
     "PULSE_ITEMS",
     "SENGE_DISCIPLINES",
+    "SKILL_ITEMS",
+    "SKILL_LEVEL_MAX",
+    "SKILL_LEVEL_MIN",
     "TABLES_IN_ORDER",
     "TEAM_MEMBER_ROLES",
     "TEAM_ROLES",
@@ -773,6 +850,8 @@ __all__ = [
     "Base",
     "Comment",
     "DriverNode",
+    "Fishbone",
+    "FishboneCause",
     "HealthCheck",
     "HelpRequest",
     "Measure",
@@ -788,9 +867,11 @@ __all__ = [
     "PulseCount",
     "PulseResponse",
     "Reflection",
+    "SkillProfile",
     "Team",
     "aim_measures",
     "pdsa_measures",
     "reflection_disciplines",
+    "skill_ratings",
     "utcnow",
 ]

@@ -1,7 +1,7 @@
 """The sample programme's learning practice (issue M): its people and their parts on each ward,
 requests for help, the PDSA cycles and stories wards shared and the comments on them, six
-months of safety pulses, the systems view of recent plans and Senge's disciplines on
-reflections.
+months of safety pulses, the systems view of recent plans, Senge's disciplines on
+reflections, skills profiles and cause-and-effect (fishbone) diagrams.
 
 Written by :func:`qiwidgets.store.sample.generate` and loaded by
 :func:`qiwidgets.store.sample.load_sample` (in its one transaction). Its own seeded generator
@@ -12,7 +12,9 @@ What a reader should find: every ward has a team lead, members, a patient or fam
 a sponsor and one of three coaches; six wards asked for help (two still open); seven PDSA cycles
 and the shared stories carry comments from other wards; the pulse runs May to October 2026, with
 Ward 12's May (two answers) and Ward 8's June (one answer) too small to show to the ward, and the
-programme's pooled months all above its minimum.
+programme's pooled months all above its minimum. The leads, members and patient partners of
+six wards (W01, W03, W05, W07, W09, W12) rated their skills, with gaps in W03, W05, W09 and W12;
+W05, W06 and W09 drew a fishbone, most causes linked to their driver diagram.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import numpy as np
 SEED = 20261001
 #: The files, in the order they are loaded.
 FILES = ("members.csv", "help_requests.csv", "shared_pdsa.csv", "comments.csv", "pulse.csv",
-         "pdsa_lenses.csv", "reflection_disciplines.csv")  # fmt: skip
+         "pdsa_lenses.csv", "reflection_disciplines.csv", "skills.csv", "fishbones.csv",
+         "fishbone_causes.csv")  # fmt: skip
+#: The generator of the skills profiles (apart from the pulse's, which it leaves alone).
+SKILLS_SEED = 20261101
 #: The programme lead of the sample.
 PROGRAMME_LEAD = ("rosa.mendes@falls-collaborative.example", "Rosa Mendes")
 #: The coaches: one per trust (identity key, name, the wards they coach).
@@ -260,6 +265,98 @@ _DISCIPLINES = {"single_loop": ("personal_mastery",),
                 "double_loop": ("mental_models", "systems_thinking"),
                 "deutero": ("team_learning", "shared_vision")}  # fmt: skip
 
+#: Wards whose people filled in a skills profile, and each ward's starting level per group of
+#: skills (technical, soft, learning; 0-3): the five improving wards know the tools better,
+#: and Ward 12 (six months late) is still learning them.
+_SKILL_WARDS = {"W01": (2.2, 1.8, 1.9), "W03": (1.2, 1.6, 1.3), "W05": (1.5, 1.4, 1.6),
+                "W07": (2.3, 2.0, 2.1), "W09": (1.4, 1.2, 1.5), "W12": (0.8, 1.3, 1.2)}  # fmt: skip
+#: Skills nobody on the ward rates above "learning" (the gaps a reader should find).
+_SKILL_GAPS = {"W03": ("tech_variation",), "W05": ("soft_drivers_blockers", "soft_influence"),
+               "W09": ("soft_influence",), "W12": ("tech_variation", "tech_mapping",
+                                                   "soft_influence")}  # fmt: skip
+_SKILL_GROUP_ITEMS = (("tech_measures", "tech_variation", "tech_pdsa", "tech_mapping"),
+                      ("soft_relationships", "soft_engagement", "soft_influence",
+                       "soft_drivers_blockers"),
+                      ("learn_reflect", "learn_feedback", "learn_share"))  # fmt: skip
+#: How a part on the team shifts the levels (technical, soft, learning).
+_SKILL_PART = {"team_lead": (0.6, 0.5, 0.4), "team_member": (0.0, 0.0, 0.0),
+               "patient_partner": (-1.2, 0.6, 0.3)}  # fmt: skip
+
+#: The fishbones: ward -> (effect, [(ref, parent ref, category, text, driver text), ...]).
+_FISHBONES = {
+    "W05": (
+        ("Falls at night among patients with confusion, in the bays furthest from the nurses' "
+         "station"),
+        (
+            ("a", "", "people", "Night staffing: two registered nurses for 28 beds", ""),
+            ("b", "a", "people", "Agency staff do not know which patients are at high risk",
+             "Falls champion checks new admissions at the morning huddle"),
+            ("c", "", "environment", "Side bays out of sight of the station", ""),
+            ("d", "c", "environment", "Dim night lighting on the way to the toilet", ""),
+            ("e", "", "methods", "Rounds are missed when admissions arrive at night",
+             "Intentional rounding every hour for high-risk patients"),
+            ("f", "", "equipment", "Bed and chair alarms are not working or not switched on",
+             ""),
+            ("g", "", "materials", "Non-slip socks run out at weekends",
+             "Non-slip socks stocked in every bay"),
+            ("h", "", "management", "Sedatives are not reviewed after admission",
+             "Pharmacist reviews sedatives within 48 hours"),
+        ),
+    ),
+    "W06": (
+        "Falls with harm have not come down after three tests of change",
+        (
+            ("a", "", "methods", "The risk assessment is done, but the plan it asks for is not",
+             "Multifactorial risk assessment within 24 hours of admission"),
+            ("b", "a", "methods", "No one owns the plan after the first shift", ""),
+            ("c", "", "people", "Families are not told how to help",
+             "Families invited to stay with confused patients"),
+            ("d", "", "environment", "Clutter around beds at visiting time",
+             "Safe footwear and clear floors"),
+            ("e", "", "management", "Tests chosen by the senior team without the night staff",
+             ""),
+            ("f", "", "equipment", "Lying and standing blood pressure takes two people",
+             "Lying and standing blood pressure on admission for over-65s"),
+        ),
+    ),
+    "W09": (
+        "Patients lose mobility during their stay",
+        (
+            ("a", "", "methods", "Rounding keeps patients in bed to be safe",
+             "Intentional rounding every hour for high-risk patients"),
+            ("b", "a", "methods", "The rounding card asks about the toilet, not about walking",
+             ""),
+            ("c", "", "people", "Physiotherapy sees patients only on weekdays", ""),
+            ("d", "", "environment", "No safe place to walk on the ward", ""),
+            ("e", "", "management", "The falls target is watched, the mobility measure is not",
+             ""),
+        ),
+    ),
+}
+
+
+def _skills() -> list[list]:
+    """Each chosen ward's lead, members and patient partner rate themselves on every item."""
+    rng = np.random.default_rng(SKILLS_SEED)
+    rows = []
+    for ward, key, _, access, role in _people():
+        if ward not in _SKILL_WARDS or access not in ("lead", "member"):
+            continue
+        base, shift = _SKILL_WARDS[ward], _SKILL_PART.get(role, (0.0, 0.0, 0.0))
+        for g, items in enumerate(_SKILL_GROUP_ITEMS):
+            for item in items:
+                level = int(np.rint(base[g] + shift[g] + rng.normal(0, 0.6)))
+                top = 1 if item in _SKILL_GAPS.get(ward, ()) else 3
+                rows.append([ward, key, item, min(top, max(0, level))])
+    return rows
+
+
+def _fishbones() -> tuple[list[list], list[list]]:
+    effects = [[ward, effect] for ward, (effect, _) in _FISHBONES.items()]
+    causes = [[ward, ref, parent, category, text, driver] for ward, (_, items) in
+              _FISHBONES.items() for ref, parent, category, text, driver in items]  # fmt: skip
+    return effects, causes
+
 
 def _key(first: str, last: str, ward: str) -> str:
     return f"{first.lower()}.{last.lower()}@{_DOMAINS[ward]}.example"
@@ -335,6 +432,7 @@ def generate(out: Path) -> list[Path]:
     for ward, target, from_ward, text in _COMMENTS:
         comments.append([ward, target, from_ward, by_ward[from_ward][1], text])
     disciplines = []
+    effects, causes = _fishbones()
     return [
         _write(out / "members.csv", ["team", "key", "name", "access", "team_role"], people),
         _write(out / "help_requests.csv", ["team", "raised_on", "request", "raised_by", "status",
@@ -347,6 +445,10 @@ def generate(out: Path) -> list[Path]:
                                           "risk_controls"], [list(x) for x in _LENSES]),
         _write(out / "reflection_disciplines.csv", ["learning_level", "disciplines"],
                [[k, ";".join(v)] for k, v in _DISCIPLINES.items()] + disciplines),
+        _write(out / "skills.csv", ["team", "key", "item", "level"], _skills()),
+        _write(out / "fishbones.csv", ["team", "effect"], effects),
+        _write(out / "fishbone_causes.csv", ["team", "ref", "parent", "category", "text",
+                                             "driver"], causes),
     ]  # fmt: skip
 
 
@@ -463,7 +565,78 @@ def load(session: Any, folder: Path, programme: Any, teams: dict[str, Any]) -> d
             if (refl.id, d) not in have:
                 session.execute(table.insert().values(reflection_id=refl.id, discipline=d))
     session.flush()
+    _load_skills(session, rows["skills.csv"], person, teams)
+    _load_fishbones(session, rows["fishbones.csv"], rows["fishbone_causes.csv"], teams)
+    session.flush()
     return {name.removesuffix(".csv"): len(v) for name, v in rows.items()}
+
+
+def _load_skills(session: Any, rows: list[dict], person: dict, teams: dict[str, Any]) -> None:
+    """Each person's profile on their ward (their ratings set, not added)."""
+    from sqlalchemy import delete, select
+
+    from qiwidgets.store import models as m
+
+    table = m.skill_ratings
+    wanted: dict[tuple[int, int], dict[str, int]] = {}
+    for r in rows:
+        wanted.setdefault((person[r["key"]].id, teams[r["team"]].id), {})[r["item"]] = int(r["level"])
+    for (pid, tid), ratings in wanted.items():
+        profile = session.scalars(select(m.SkillProfile).filter_by(person_id=pid,
+                                                                   team_id=tid)).first()  # fmt: skip
+        if profile is None:
+            profile = m.SkillProfile(person_id=pid, team_id=tid, updated_by_id=pid)
+            session.add(profile)
+            session.flush()
+        have = dict(session.execute(select(table.c.item, table.c.level).where(
+            table.c.profile_id == profile.id)).all())  # fmt: skip
+        if have != ratings:
+            session.execute(delete(table).where(table.c.profile_id == profile.id))
+            session.execute(table.insert(), [{"profile_id": profile.id, "item": k, "level": v}
+                                             for k, v in ratings.items()])  # fmt: skip
+
+
+def _load_fishbones(session: Any, effects: list[dict], causes: list[dict],
+                    teams: dict[str, Any]) -> None:  # fmt: skip
+    """Each ward's fishbone, its causes matched by their text (a cause's driver by its text on
+    the ward's own diagram)."""
+    from sqlalchemy import select
+
+    from qiwidgets.store import models as m
+
+    bones = {}
+    for r in effects:
+        team = teams[r["team"]]
+        found = session.scalars(select(m.Fishbone).filter_by(team_id=team.id)).first()
+        if found is None:
+            found = m.Fishbone(team_id=team.id, effect=r["effect"])
+            session.add(found)
+            session.flush()
+        elif found.effect != r["effect"]:
+            found.effect = r["effect"]
+        bones[r["team"]] = found
+    by_ref: dict[tuple[str, str], Any] = {}
+    order: dict[tuple[str, str, str], int] = {}
+    for r in causes:
+        team, bone = teams[r["team"]], bones[r["team"]]
+        parent = by_ref[(r["team"], r["parent"])] if r["parent"] else None
+        node = (session.scalars(select(m.DriverNode).filter_by(team_id=team.id, text=r["driver"]))
+                .first() if r["driver"] else None)  # fmt: skip
+        slot = (r["team"], r["category"], r["parent"])
+        order[slot] = order.get(slot, 0) + 1
+        values = {"category": r["category"], "parent_id": parent.id if parent else None,
+                  "driver_node_id": node.id if node else None, "order": order[slot]}  # fmt: skip
+        found = session.scalars(select(m.FishboneCause).filter_by(team_id=team.id,
+                                                                  text=r["text"])).first()  # fmt: skip
+        if found is None:
+            found = m.FishboneCause(team_id=team.id, fishbone_id=bone.id, text=r["text"], **values)
+            session.add(found)
+            session.flush()
+        else:
+            for k, v in values.items():
+                if getattr(found, k) != v:
+                    setattr(found, k, v)
+        by_ref[(r["team"], r["ref"])] = found
 
 
 __all__ = ["COACHES", "FILES", "PROGRAMME_LEAD", "SEED", "generate", "load"]

@@ -1,6 +1,7 @@
 """Learning practice forms (issue M): the team's people and their parts, asking for help (and
 the programme lead's answers), the safety pulse, comments on what other teams shared, a PDSA
-plan's systems view and Senge's disciplines on a reflection.
+plan's systems view, Senge's disciplines on a reflection, my skills (with the team's coverage)
+and the team's cause-and-effect (fishbone) diagram.
 
 Each form checks what it receives (a visitor can send any trait value), saves through
 :mod:`qiwidgets.store.practice` — where who may do what is decided — and renders with
@@ -18,9 +19,11 @@ import ipywidgets as widgets
 from qiwidgets import glossary
 from qiwidgets import practice_views as pv
 from qiwidgets import workbook as wb
+from qiwidgets.store import fishbone as fb
 from qiwidgets.store import models as m
 from qiwidgets.store import practice as sp
 from qiwidgets.store import repo
+from qiwidgets.store import skills as sk
 from qiwidgets.widgets._base import Panel, esc, help_line, safe, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
 from qiwidgets.workbook import practice as wp
@@ -34,6 +37,11 @@ PULSE_OPTIONS = (("(choose)", 0),) + tuple((f"{k} {v}", k) for k, v in wp.PULSE_
 #: A risk rating's choices ("" = not rated).
 RATING_OPTIONS = (("(not rated)", 0),) + tuple(
     (str(i), i) for i in range(m.RISK_RATING_MIN, m.RISK_RATING_MAX + 1))  # fmt: skip
+
+#: A skill's levels, as a dropdown offers them (-1 = not rated yet).
+SKILL_OPTIONS = (("(choose)", -1),) + tuple((f"{k} {v}", k) for k, v in wp.SKILL_SCALE.items())
+#: The fishbone's categories, as a dropdown offers them.
+CATEGORY_OPTIONS = tuple((glossary.label(f"cause_{c}"), c) for c in m.FISHBONE_CATEGORIES)
 
 
 def _team(db: Any, team: Any) -> Any:
@@ -427,5 +435,230 @@ class DisciplinesForm(Panel):
                 if wb.clean_choice(box.value, glossary.label(d), (True, False))]  # fmt: skip
 
 
-__all__ = ["PULSE_OPTIONS", "RATING_OPTIONS", "ROLE_OPTIONS", "DisciplinesForm", "HelpInbox",
-           "HelpRequests", "LearningPrompts", "PDSALensForm", "SafetyPulse", "SharedLearning", "TeamRoster"]  # fmt: skip
+class MySkills(Panel):
+    """My skills: the acting person rates their own skills (0 not yet to 3 can teach others)
+    and sees the team's coverage and gaps as counts. ``profile``: their stored
+    :class:`~qiwidgets.store.skills.SkillsProfile` (None before the first save); ``coverage``:
+    the team's :class:`~qiwidgets.store.skills.SkillCoverage` shown; ``saved``: the profile
+    last saved from here."""
+
+    def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
+        super().__init__(db)
+        self.add_class("qi-my-skills")
+        self.profile = None
+        self.coverage = None
+        self.saved = None
+        self.ratings = {k: widgets.Dropdown(options=SKILL_OPTIONS, value=-1, tooltip=text,
+                                            layout=widgets.Layout(width="220px"))
+                        for k, text in wp.SKILL_ITEMS.items()}  # fmt: skip
+        rows = []
+        for group, items in wp.skill_groups():
+            rows.append(widgets.HTML(f"<h5 style='margin:6px 0 2px'>{term_html(group)}</h5>"))
+            for k, text in items:
+                rows.append(widgets.HBox([self.ratings[k], widgets.HTML(esc(text))]))
+        self.save_button = widgets.Button(description="Save my skills", button_style="primary")
+        self.save_button.on_click(self._on_save)
+        self.form = widgets.VBox([
+            widgets.HTML("<h4>My skills</h4><div style='font-size:90%;color:#425563'>Only you "
+                         "see and change your own ratings; the team sees how many people rated "
+                         "themselves at each level.</div>"), *rows, self.save_button])  # fmt: skip
+        self.team_view = widgets.HTML()
+        self.children = [widgets.HTML(term_html("skills_profile")), self.form, self.status,
+                         widgets.HTML("<h4>Our team's skills</h4>"), self.team_view]  # fmt: skip
+        self.load(resolve_team(db, team, programme))
+
+    def load(self, team: Any) -> None:
+        from qiwidgets.errors import AccessDenied
+
+        self.team = _team(self.db, team)
+        try:
+            self.profile = sk.my_skills(self.db, self.team.id)
+        except AccessDenied as exc:  # not a person of the team: the counts only
+            self.profile = None
+            self.form.layout.display = "none"
+            self.say(str(exc), "info")
+        else:
+            self.form.layout.display = None
+            for k, w in self.ratings.items():
+                w.value = self.profile.ratings.get(k, -1) if self.profile else -1
+        self.coverage = sk.team_skills(self.db, self.team.id)
+        self.team_view.value = pv.skills_coverage(self.coverage)
+
+    @safe("saving your skills")
+    def _on_save(self, _button: Any = None) -> None:
+        allowed = [v for _, v in SKILL_OPTIONS]
+        ratings = {k: wb.clean_choice(w.value, "rating", allowed) for k, w in self.ratings.items()}
+        if any(v < m.SKILL_LEVEL_MIN for v in ratings.values()):
+            raise wb.WorkbookInputError("Rate every skill (0 not yet to 3 can teach others) "
+                                        "before saving.")  # fmt: skip
+        self.saved = sk.save_skills(self.db, self.team.id, ratings,
+                                    version=self.profile.version if self.profile else None)  # fmt: skip
+        self.confirm_saved("Your skills are saved. The team sees only the counts.",
+                           lambda: self.load(self.team))  # fmt: skip
+
+
+class FishboneEditor(Panel):
+    """A team's cause-and-effect (fishbone) diagram: state the effect, then add, change or
+    remove causes under a category (sub-causes one level deep), each optionally linked to an
+    entry of the team's driver diagram.
+
+    Attributes
+    ----------
+    tree:
+        The :class:`~qiwidgets.store.fishbone.FishboneTree` shown.
+    diagram:
+        ``widgets.HTML`` with the fishbone as a list by category.
+    saved:
+        The record last saved from this widget (the effect or a cause).
+    """
+
+    def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
+        super().__init__(db)
+        self.add_class("qi-fishbone-editor")
+        self.saved = None
+        self.tree = None
+        self.nodes: list = []
+        self._edit_version: int | None = None
+        self.diagram = widgets.HTML()
+        self.effect = widgets.Textarea(placeholder="The problem to explain, e.g. 'Falls at night "
+                                       "in the bays furthest from the station'", layout=wide())  # fmt: skip
+        self.effect_button = widgets.Button(description="Save the effect")
+        self.category = widgets.Dropdown(description="Category", options=CATEGORY_OPTIONS,
+                                         value=m.FISHBONE_CATEGORIES[0], style=_STYLE)  # fmt: skip
+        self.parent = widgets.Dropdown(description="Under", layout=wide(), style=_STYLE)
+        self.text = widgets.Text(description="Cause", layout=wide(), style=_STYLE)
+        self.driver = widgets.Dropdown(description="Driver diagram", layout=wide(), style=_STYLE)
+        self.add_button = widgets.Button(description="Add cause", button_style="primary")
+        self.cause = widgets.Dropdown(description="Change", layout=wide(), style=_STYLE)
+        self.edit_text = widgets.Text(description="New text", layout=wide(), style=_STYLE)
+        self.edit_driver = widgets.Dropdown(description="Driver diagram", layout=wide(),
+                                            style=_STYLE)  # fmt: skip
+        self.edit_button = widgets.Button(description="Save change")
+        self.remove_button = widgets.Button(description="Remove cause", button_style="warning")
+        self.category.observe(self._on_category, names="value")
+        self.cause.observe(self._on_cause, names="value")
+        self.effect_button.on_click(self._on_effect)
+        self.add_button.on_click(self._on_add)
+        self.edit_button.on_click(self._on_edit)
+        self.remove_button.on_click(self._on_remove)
+        self.children = [
+            widgets.HTML(term_html("fishbone")),
+            widgets.HTML(f'<div style="font-size:90%;color:#425563">{esc(wp.FISHBONE_SOURCE)}'
+                         "</div>"),
+            self.diagram, widgets.HTML(f"<h4>{esc(glossary.label('fishbone_effect'))}</h4>"),
+            self.effect, self.effect_button, widgets.HTML("<h4>Add a cause</h4>"), self.category,
+            self.parent, self.text, self.driver, self.add_button,
+            widgets.HTML("<h4>Change or remove a cause</h4>"), self.cause, self.edit_text,
+            self.edit_driver, self.edit_button, self.remove_button, self.changed, self.status,
+        ]  # fmt: skip
+        self.load(resolve_team(db, team, programme))
+
+    def load(self, team: Any) -> None:
+        """Show ``team``'s fishbone."""
+        self.team = _team(self.db, team)
+        self.tree = fb.team_fishbone(self.db, self.team.id)
+        self.nodes = [n for n, _ in wb.driver_tree(repo.list_driver_nodes(self.db, self.team.id))]
+        self.diagram.value = pv.fishbone(self.tree, empty="No cause-and-effect diagram yet: "
+                                         "state the effect (the problem) first.")  # fmt: skip
+        self.effect.value = self.tree.effect or ""
+        drivers = [("(no link)", None)] + [(f"{glossary.label(n.kind)}: {n.text[:60]}", n.id)
+                                           for n in self.nodes]  # fmt: skip
+        self.driver.options = drivers
+        self.driver.value = None
+        self.edit_driver.options = drivers
+        self.cause.options = [("(pick a cause)", None)] + [
+            (self._cause_label(c), c.id) for c in self.tree.causes()]  # fmt: skip
+        self.cause.value = None
+        self._show_cause(None)
+        self._parent_options()
+
+    @staticmethod
+    def _cause_label(c: Any) -> str:
+        sub = "  - " if c.parent_id else ""
+        return f"{glossary.label('cause_' + c.category)}: {sub}{c.text[:60]}"
+
+    def _parent_options(self) -> None:
+        tops = [c for c in self.tree.causes() if c.parent_id is None
+                and c.category == self.category.value]  # fmt: skip
+        self.parent.options = [("(a main cause)", None)] + [(c.text[:60], c.id) for c in tops]
+        self.parent.value = None
+
+    def _find(self, cause_id: Any) -> Any:
+        return next((c for c in self.tree.causes() if c.id == cause_id), None)
+
+    def _show_cause(self, cause: Any) -> None:
+        self._edit_version = cause.version if cause is not None else None
+        self.edit_text.value = cause.text if cause is not None else ""
+        self.edit_driver.value = cause.driver_node_id if cause is not None else None
+        self.show_changed(cause)
+
+    @safe("choosing the category")
+    def _on_category(self, change: dict) -> None:
+        wb.clean_choice(change["new"], "category", m.FISHBONE_CATEGORIES)
+        self._parent_options()
+
+    @safe("choosing a cause")
+    def _on_cause(self, change: dict) -> None:
+        cause = self._find(change["new"])
+        if cause is None and change["new"] is not None:
+            raise wb.WorkbookInputError("That cause is not on this diagram.")
+        self._show_cause(cause)
+
+    @safe("saving the effect")
+    def _on_effect(self, _button: Any = None) -> None:
+        text = wb.clean_text(self.effect.value, "effect", required=True)
+        current = self.tree.fishbone
+        if current is None:
+            self.saved = fb.save_fishbone(self.db, {"team_id": self.team.id, "effect": text})
+        else:
+            self.saved = fb.save_fishbone(self.db, {"effect": text}, id=current.id,
+                                          version=current.version)  # fmt: skip
+        self.confirm_saved("Saved the effect.", lambda: self.load(self.team))
+
+    @safe("adding the cause")
+    def _on_add(self, _button: Any = None) -> None:
+        category = wb.clean_choice(self.category.value, "category", m.FISHBONE_CATEGORIES)
+        parent = wb.clean_choice(self.parent.value, "under", [v for _, v in self.parent.options])
+        driver = wb.clean_choice(self.driver.value, "driver", [v for _, v in self.driver.options])
+        text = wb.clean_text(self.text.value, "cause", required=True)
+        order = sum(1 for c in self.tree.causes() if c.parent_id == parent
+                    and c.category == category) + 1  # fmt: skip
+        self.saved = fb.save_cause(self.db, {"team_id": self.team.id, "category": category,
+                                             "parent_id": parent, "text": text,
+                                             "driver_node_id": driver, "order": order})  # fmt: skip
+
+        def refresh() -> None:
+            self.text.value = ""
+            self.load(self.team)
+
+        self.confirm_saved(f"Added the cause under {glossary.label('cause_' + category)}.",
+                           refresh)  # fmt: skip
+
+    def _picked(self) -> Any:
+        cause = self._find(wb.clean_choice(self.cause.value, "cause",
+                                           [v for _, v in self.cause.options]))  # fmt: skip
+        if cause is None or self._edit_version is None:
+            raise wb.WorkbookInputError("Pick the cause first.")
+        return cause
+
+    @safe("changing the cause")
+    def _on_edit(self, _button: Any = None) -> None:
+        cause = self._picked()
+        text = wb.clean_text(self.edit_text.value, "new text", required=True)
+        driver = wb.clean_choice(self.edit_driver.value, "driver",
+                                 [v for _, v in self.edit_driver.options])  # fmt: skip
+        self.saved = fb.save_cause(self.db, {"text": text, "driver_node_id": driver},
+                                   id=cause.id, version=self._edit_version)  # fmt: skip
+        self.confirm_saved("Saved the change.", lambda: self.load(self.team))
+
+    @safe("removing the cause")
+    def _on_remove(self, _button: Any = None) -> None:
+        cause = self._picked()
+        n = fb.remove_cause(self.db, cause.id, version=self._edit_version)
+        also = f" with its {n - 1} sub-cause{'s' if n > 2 else ''}" if n > 1 else ""
+        self.confirm_saved(f"Removed the cause{also}.", lambda: self.load(self.team))
+
+
+__all__ = ["CATEGORY_OPTIONS", "PULSE_OPTIONS", "RATING_OPTIONS", "ROLE_OPTIONS", "SKILL_OPTIONS",
+           "DisciplinesForm", "FishboneEditor", "HelpInbox", "HelpRequests", "LearningPrompts",
+           "MySkills", "PDSALensForm", "SafetyPulse", "SharedLearning", "TeamRoster"]  # fmt: skip

@@ -14,6 +14,9 @@
   is asked to question its theory (a double-loop reflection) — until it records one.
 * **Learning levels over time** (:func:`learning_levels`): how many reflections were tagged at
   each level, quarter by quarter (counts only, no text).
+* **Skills** (:data:`SKILL_ITEMS`, :data:`SKILL_SCALE`): the self-assessment's statements in
+  the three groups of "Skilled for improvement?"; the counts and gaps are the store's
+  (:mod:`qiwidgets.store.skills`). **The fishbone**'s categories: :data:`FISHBONE_SOURCE`.
 * :func:`team_practice` and :func:`programme_practice` gather each page's and report's share of
   it from the store, as whoever reads.
 
@@ -106,6 +109,60 @@ DEEPER_LEARNING_RULE = (
     "measure have been studied and decided with no signal on its chart since the first began; "
     "the suggestion goes once the team records a double-loop reflection after it."
 )
+
+
+#: Where the skills profile comes from. The statements are qiwidgets' own, written from the
+#: report's three groups of skills; they are a prompt for the team's conversation about who
+#: can do what, not a validated scale.
+SKILLS_SOURCE = (
+    "Statements written for qiwidgets from the three groups of skills for improvement in The "
+    'Health Foundation, "Skilled for improvement? Learning communities and the skills needed '
+    'to improve care" (2014): technical skills, soft skills and learning skills. A prompt for '
+    "the team's conversation, not a validated scale."
+)
+#: The three groups and their items (keys: ``store.models.SKILL_ITEMS``, in this order).
+SKILL_GROUPS: dict[str, tuple[str, ...]] = {
+    "skills_technical": ("tech_measures", "tech_variation", "tech_pdsa", "tech_mapping"),
+    "skills_soft": ("soft_relationships", "soft_engagement", "soft_influence",
+                    "soft_drivers_blockers"),
+    "skills_learning": ("learn_reflect", "learn_feedback", "learn_share"),
+}  # fmt: skip
+#: Each item's statement, as the person rates it for themselves.
+SKILL_ITEMS: dict[str, str] = {
+    "tech_measures": "Defining a measure (numerator, denominator, source) and collecting its data",
+    "tech_variation": "Reading a run chart or control chart: a signal or common-cause variation",
+    "tech_pdsa": "Planning a PDSA cycle with a prediction, and studying the result against it",
+    "tech_mapping": "Mapping a process, or building a driver diagram or fishbone with the team",
+    "soft_relationships": "Building working relationships across professions and with patients "
+                          "and families",
+    "soft_engagement": "Bringing colleagues into a change and keeping them involved",
+    "soft_influence": "Making the case for a change to the people who decide (managers, "
+                      "sponsors)",
+    "soft_drivers_blockers": "Knowing who drives or blocks a change, and working with both",
+    "learn_reflect": "Reflecting on what went well and less well, and changing how I work",
+    "learn_feedback": "Seeking out feedback and data, even when they are uncomfortable",
+    "learn_share": "Sharing what we learn with other teams, and learning from theirs",
+}  # fmt: skip
+#: The levels a person rates themselves at (``store.models.SKILL_LEVEL_MIN`` to ``_MAX``).
+SKILL_SCALE = {0: "not yet", 1: "learning", 2: "confident", 3: "can teach others"}
+
+#: Where the fishbone's categories come from.
+FISHBONE_SOURCE = (
+    "Cause-and-effect (Ishikawa) diagram, with the categories commonly used in health care: "
+    "people, equipment, environment, process and methods, materials, management and policy "
+    "(Engineering better care, Royal Academy of Engineering, 2017; NHS England, Online library "
+    "of Quality, Service Improvement and Redesign tools: cause and effect)."
+)
+
+
+def skill_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """``(group, [(item, statement), ...])`` in the framework's order."""
+    return [(g, [(k, SKILL_ITEMS[k]) for k in keys]) for g, keys in SKILL_GROUPS.items()]
+
+
+def skill_group_of(item: str) -> str:
+    """The group an item belongs to (``skills_technical``, ``skills_soft``, ...)."""
+    return next(g for g, keys in SKILL_GROUPS.items() if item in keys)
 
 
 # =============================================================================================
@@ -386,6 +443,8 @@ class TeamPractice:
     disciplines: Mapping[int, tuple[str, ...]]
     names: Mapping[int, str]  # person id -> name (who asked, answered, commented)
     pulse: PulseView | None = None
+    skills: Any = None  # store.skills.SkillCoverage: counts only
+    fishbone: Any = None  # store.fishbone.FishboneTree
 
     @property
     def coaches(self) -> list:
@@ -406,6 +465,7 @@ def team_practice(db: Any, team: Any, status: Any = None, *, month: Any = None,
     team's :class:`~qiwidgets.workbook.status.TeamStatus` (read when not given);
     ``month``: leave out what came after it; ``pulse=False``: not the pulse (a report)."""
     from qiwidgets.errors import AccessDenied
+    from qiwidgets.store import fishbone, skills
     from qiwidgets.store import practice as sp
     from qiwidgets.workbook.status import month_end, team_status
 
@@ -429,7 +489,8 @@ def team_practice(db: Any, team: Any, status: Any = None, *, month: Any = None,
         prompts=deeper_learning_prompts(st.records.cycles, st.measures, st.records.reflections,
                                         until=end),
         lenses=sp.pdsa_lenses(db, t.id), disciplines=sp.reflection_disciplines(db, t.id),
-        names=names, pulse=view,
+        names=names, pulse=view, skills=skills.team_skills(db, t.id),
+        fishbone=fishbone.team_fishbone(db, t.id),
     )  # fmt: skip
 
 
@@ -445,6 +506,7 @@ class ProgrammePractice:
     pulse: PulseView
     levels: LearningLevels
     prompts: Mapping[int, list] = field(default_factory=dict)  # team id -> its prompts
+    skill_gaps: Any = None  # store.skills.SkillGaps: counts across teams, no names
 
     @property
     def open_requests(self) -> list:
@@ -459,7 +521,7 @@ def programme_practice(db: Any, programme: Any = None, month: Any = None, *,
     """The programme's practice from the store, for whoever may see the whole programme;
     ``month``: as it stood at the end of that month (a report), else as it stands now."""
     from qiwidgets.store import practice as sp
-    from qiwidgets.store import repo
+    from qiwidgets.store import repo, skills
     from qiwidgets.workbook.status import month_end, month_start
 
     prog = repo.get_programme(db, programme if programme_status is None
@@ -490,7 +552,7 @@ def programme_practice(db: Any, programme: Any = None, month: Any = None, *,
         help_requests=requests, names=names, team_names=teams,
         coaches={tid: [x for x in ms if x.team_role == "coach"] for tid, ms in members.items()},
         pulse=pulse_view(months, "programme"), levels=learning_levels(reflections, end),
-        prompts=prompts,
+        prompts=prompts, skill_gaps=skills.programme_skill_gaps(db, prog.id),
     )  # fmt: skip
 
 
@@ -502,10 +564,11 @@ def pulse_statements() -> Sequence[tuple[str, str]]:
 
 
 __all__ = [
-    "AGREE_FROM", "DEEPER_LEARNING_RULE", "EBC_QUESTIONS", "EBC_SOURCE", "NO_SIGNAL_PROMPT_AFTER",
-    "PULSE_ITEMS", "PULSE_SCALE", "PULSE_SOURCE", "REWORK_PROMPT_AFTER", "RISK_BANDS",
-    "RISK_SOURCE", "SENGE_PROMPTS", "SENGE_SOURCE", "LearningLevels", "LearningPrompt",
-    "ProgrammePractice", "PulseRow", "PulseView", "TeamPractice", "deeper_learning_prompts",
-    "learning_levels", "programme_practice", "pulse_row", "pulse_statements", "pulse_view",
-    "risk_level", "risk_words", "team_practice",
+    "AGREE_FROM", "DEEPER_LEARNING_RULE", "EBC_QUESTIONS", "EBC_SOURCE", "FISHBONE_SOURCE",
+    "NO_SIGNAL_PROMPT_AFTER", "PULSE_ITEMS", "PULSE_SCALE", "PULSE_SOURCE", "REWORK_PROMPT_AFTER",
+    "RISK_BANDS", "RISK_SOURCE", "SENGE_PROMPTS", "SENGE_SOURCE", "SKILLS_SOURCE", "SKILL_GROUPS",
+    "SKILL_ITEMS", "SKILL_SCALE", "LearningLevels", "LearningPrompt", "ProgrammePractice",
+    "PulseRow", "PulseView", "TeamPractice", "deeper_learning_prompts", "learning_levels",
+    "programme_practice", "pulse_row", "pulse_statements", "pulse_view", "risk_level",
+    "risk_words", "skill_group_of", "skill_groups", "team_practice",
 ]  # fmt: skip
