@@ -28,6 +28,7 @@ NAMES = [
     "02_measures",
     "03_variation",
     "04_reflection",
+    "05_learning_together",
     "10_analyst_programme",
 ]
 #: Seconds a single cell may take before the run fails (a stalled cell must not hang the suite).
@@ -191,6 +192,8 @@ KEY_CONTENT = {
     "02_measures": ["What is counted", "Balancing measure", "<svg"],
     "03_variation": ["Rule set", "Making Data Count", "record what you learned?", "<svg"],
     "04_reflection": ["What happened", "Double-loop learning", "Shared purpose", "<svg"],
+    "05_learning_together": ["Patient or family partner", "qi-skills", "Effect", "qi-pulse",
+                             "qi-help-requests"],
     "10_analyst_programme": ["last 12 months", "Icons", "<svg"],
 }
 
@@ -386,7 +389,7 @@ def test_the_guided_notebooks_run_for_a_new_team(team, new_teams, jupyter_env, m
     """Run All completes for a team with no data, with one month of one measure, and with no
     measures at all: no error output, and the empty parts say what to do next."""
     said = []
-    for name in NAMES[:5]:
+    for name in NAMES[:6]:
         nb = _run_for_team(name, team, new_teams[team], monkeypatch)
         outputs = _outputs(nb)
         errors = [(i, text[:300]) for i, mime, text in outputs if mime == "error"]

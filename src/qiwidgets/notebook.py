@@ -10,7 +10,9 @@
   explorer shows it, without a browser;
 * :func:`pdsa_table`, :func:`reflections_table`, :func:`progress_chart`, :func:`health_table`
   — reflection;
-* :func:`icons_table` — Making Data Count icons for many teams at once.
+* :func:`icons_table` — Making Data Count icons for many teams at once;
+* :func:`learning_practice` — learning together: who plays which part, skills, the fishbone,
+  the safety pulse, suggestions to question the theory, requests for help.
 
 Every helper returns an object that shows itself in a notebook as static HTML (charts as inline
 SVG rendered here by vl-convert): nothing is fetched from the network, no widget is needed, and
@@ -41,6 +43,7 @@ from qiwidgets.spc.reading import format_number
 __all__ = [
     "HTMLBlock",
     "MeasureView",
+    "PracticeView",
     "aim_check",
     "chart_guide",
     "compare_rule_sets",
@@ -49,6 +52,7 @@ __all__ = [
     "driver_diagram",
     "health_table",
     "icons_table",
+    "learning_practice",
     "measure_chart",
     "measure_family",
     "open_workbook_db",
@@ -824,3 +828,84 @@ def health_table(db: Any, team: Any = None, *, programme: Any = None) -> HTMLBlo
             ]
         )
     return HTMLBlock(_table(["Component", *periods], rows), wide.to_string())
+
+
+# =============================================================================================
+# Learning together
+# =============================================================================================
+
+
+@dataclass
+class PracticeView:
+    """A team's learning practice, read once (:func:`learning_practice`); each attribute shows
+    one part as its dashboard page and report show it."""
+
+    practice: Any  # qiwidgets.workbook.practice.TeamPractice
+    reflections: list = field(default_factory=list)  # the team's, for its learning levels
+
+    @property
+    def people(self) -> HTMLBlock:
+        """Who is on the team and the part each plays (team lead, patient partner, coach...)."""
+        from qiwidgets import practice_views as pv
+
+        members = self.practice.members
+        return HTMLBlock(pv.team_roster(members), f"{len(members)} people")
+
+    @property
+    def skills(self) -> HTMLBlock:
+        """How many people stand at each level of each skill, and the gaps (counts only)."""
+        from qiwidgets import practice_views as pv
+
+        return HTMLBlock(pv.skills_coverage(self.practice.skills), "skills: counts and gaps")
+
+    @property
+    def fishbone(self) -> HTMLBlock:
+        """The team's cause-and-effect diagram, causes by category with the drivers they link to."""
+        from qiwidgets import practice_views as pv
+
+        return HTMLBlock(pv.fishbone(self.practice.fishbone, empty="The team has not drawn a "
+                                     "cause-and-effect diagram yet."), "fishbone")  # fmt: skip
+
+    @property
+    def pulse(self) -> HTMLBlock:
+        """The team's safety pulse over time (totals only; months with too few answers hidden)."""
+        from qiwidgets import practice_views as pv
+
+        view = self.practice.pulse
+        return HTMLBlock(pv.pulse(view), view.change_words() if view is not None else "")
+
+    @property
+    def prompts(self) -> HTMLBlock:
+        """Suggestions to question the theory (double-loop), and learning levels over time."""
+        from qiwidgets import practice_views as pv
+        from qiwidgets.workbook.practice import learning_levels
+
+        p = self.practice
+        levels = learning_levels(self.reflections)
+        return HTMLBlock(
+            pv.learning_prompts(p.prompts, empty="Nothing to question yet: no change idea has "
+                                "been abandoned or adapted twice, and no measure is waiting "
+                                "for a signal after several tests.")
+            + f"<p>{_esc(levels.words())}</p>" + pv.learning_levels(levels),
+            f"{len(p.prompts)} suggestions",
+        )  # fmt: skip
+
+    @property
+    def help(self) -> HTMLBlock:
+        """The team's requests for help and the answers."""
+        from qiwidgets import practice_views as pv
+
+        p = self.practice
+        return HTMLBlock(pv.help_requests(p.help_requests, p.names, empty="The team has not "
+                                          "asked for help yet."),
+                         f"{len(p.open_requests)} open requests")  # fmt: skip
+
+
+def learning_practice(db: Any, team: Any, *, programme: Any = None) -> PracticeView:
+    """A team's learning practice (issue M), read from the store once: show its parts with
+    ``.people``, ``.skills``, ``.fishbone``, ``.pulse``, ``.prompts`` and ``.help``."""
+    from qiwidgets.store import repo
+    from qiwidgets.workbook.practice import team_practice
+
+    t = _team(db, team, programme)
+    return PracticeView(team_practice(db, t), reflections=repo.list_reflections(db, t.id))
