@@ -4,7 +4,8 @@
 Loads the sample programme into a temporary store, gives links to a member of Ward 5 and to the
 programme lead (the sample's own people), serves the dashboards, has the member ask for help on
 the ward's page, and saves the request as the lead's page shows it
-(docs/img/practice-help-lead.png). Debian's Chromium through Playwright; nothing is fetched from
+(docs/img/practice-help-lead.png) and the member's "My skills" form with the ward's counts and
+gaps (docs/img/practice-skills.png). Debian's Chromium through Playwright; nothing is fetched from
 the network.
 """
 
@@ -49,6 +50,19 @@ def main() -> int:
             form.locator("textarea").fill(REQUEST)
             form.get_by_role("button", name="Ask for help").click()
             form.locator(".qi-status-ok").wait_for(timeout=WAIT)
+            skills = page.locator(".qi-my-skills")
+            skills.locator(".qi-skills").first.wait_for(timeout=WAIT)
+            shot = OUT / "practice-skills.png"
+            page.set_viewport_size({"width": 1000, "height": 2400})  # the form and counts whole
+            skills.evaluate("e => e.scrollIntoView({block: 'center'})")
+            box = skills.bounding_box()
+            width = page.evaluate("e => Math.max(e.scrollWidth, e.getBoundingClientRect().width)",
+                                  skills.element_handle())  # fmt: skip
+            page.screenshot(path=str(shot), clip={
+                "x": box["x"] - 8, "y": box["y"] - 8, "width": min(width + 24, 1000 - box["x"]),
+                "height": box["height"] + 16})  # fmt: skip
+            page.set_viewport_size({"width": 1000, "height": 1400})
+            print("wrote", shot.relative_to(ROOT))
 
             page.goto(served.url("programme.ipynb", token=False, access=lead),
                       wait_until="commit")  # fmt: skip
