@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from practice_people import as_, programme_with_people
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 
@@ -24,26 +25,12 @@ def prog(store_url):
     """Two programmes: FALLS with wards A, B, C, D; OTHER with ward X. People: Amy leads A,
     Ben is a member of A, Vic views A, Cat is a member of B, Col coaches A (viewer access), Lee
     leads the programme, Xan is a member of X (another programme)."""
-    db = store_url
-    p = repo.save_programme(db, {"code": "FALLS", "name": "Falls"})
-    q = repo.save_programme(db, {"code": "OTHER", "name": "Other"})
-    teams = {c: repo.save_team(db, {"programme_id": p.id, "code": c, "name": f"Ward {c}"})
-             for c in "ABCD"}  # fmt: skip
-    teams["X"] = repo.save_team(db, {"programme_id": q.id, "code": "X", "name": "Ward X"})
-    for key, name, role, team in (("amy", "Amy", "lead", "A"), ("ben", "Ben", "member", "A"),
-                                  ("vic", "Vic", "viewer", "A"), ("cat", "Cat", "member", "B"),
-                                  ("col", "Col", "viewer", "A"), ("xan", "Xan", "member", "X"),
-                                  ("lee", "Lee", "programme_lead", None)):  # fmt: skip
-        people.add_person(db, key, name)
-        if team is None:
-            people.grant(db, key, role, programme="FALLS")
-        else:
-            people.grant(db, key, role, team=team, programme="OTHER" if team == "X" else "FALLS")
-    return db, p, teams
-
-
-def as_(db: str, key: str) -> people.ActingDB:
-    return people.ActingDB(db, people.actor_for(db, key))
+    return programme_with_people(store_url, "ABCD", (
+        ("amy", "Amy", "lead", "A"), ("ben", "Ben", "member", "A"),
+        ("vic", "Vic", "viewer", "A"), ("cat", "Cat", "member", "B"),
+        ("col", "Col", "viewer", "A"), ("xan", "Xan", "member", "X"),
+        ("lee", "Lee", "programme_lead", None),
+    ))
 
 
 # --- roles on a team ---------------------------------------------------------------------------

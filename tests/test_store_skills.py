@@ -6,6 +6,7 @@ ActingDB), as a dashboard kernel does: the rules are the store's.
 from __future__ import annotations
 
 import pytest
+from practice_people import as_, programme_with_people
 
 from qiwidgets.errors import AccessDenied, InvalidRecordError, NotFoundError, StaleEditError
 from qiwidgets.store import fishbone, people, repo, skills
@@ -16,26 +17,12 @@ from qiwidgets.store import models as m
 def prog(store_url):
     """FALLS with wards A, B, C; OTHER with ward X. Amy leads A, Ben and Bea are members of A,
     Vic views A, Cat is a member of B, Lee leads the programme, Xan is a member of X."""
-    db = store_url
-    p = repo.save_programme(db, {"code": "FALLS", "name": "Falls"})
-    q = repo.save_programme(db, {"code": "OTHER", "name": "Other"})
-    teams = {c: repo.save_team(db, {"programme_id": p.id, "code": c, "name": f"Ward {c}"})
-             for c in "ABC"}  # fmt: skip
-    teams["X"] = repo.save_team(db, {"programme_id": q.id, "code": "X", "name": "Ward X"})
-    for key, name, role, team in (("amy", "Amy", "lead", "A"), ("ben", "Ben", "member", "A"),
-                                  ("bea", "Bea", "member", "A"), ("vic", "Vic", "viewer", "A"),
-                                  ("cat", "Cat", "member", "B"), ("xan", "Xan", "member", "X"),
-                                  ("lee", "Lee", "programme_lead", None)):  # fmt: skip
-        people.add_person(db, key, name)
-        if team is None:
-            people.grant(db, key, role, programme="FALLS")
-        else:
-            people.grant(db, key, role, team=team, programme="OTHER" if team == "X" else "FALLS")
-    return db, p, teams
-
-
-def as_(db: str, key: str) -> people.ActingDB:
-    return people.ActingDB(db, people.actor_for(db, key))
+    return programme_with_people(store_url, "ABC", (
+        ("amy", "Amy", "lead", "A"), ("ben", "Ben", "member", "A"),
+        ("bea", "Bea", "member", "A"), ("vic", "Vic", "viewer", "A"),
+        ("cat", "Cat", "member", "B"), ("xan", "Xan", "member", "X"),
+        ("lee", "Lee", "programme_lead", None),
+    ))
 
 
 def rated(level: int = 1, **levels: int) -> dict[str, int]:
