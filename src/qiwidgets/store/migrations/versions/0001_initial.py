@@ -14,18 +14,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from qiwidgets.store import migration_columns as cols
+
 revision = "0001_initial"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _optional_in(column: str, values) -> str:
-    return f"{column} IS NULL OR {_in(column, values)}"
 
 
 MEASURE_TYPES = ("outcome", "process", "balancing")
@@ -47,14 +41,6 @@ HEALTH_COMPONENTS = (
     "data_and_measures",
     "infrastructure",
 )
-
-
-def _versioned() -> list[sa.Column]:
-    return [
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-    ]
 
 
 def _fks(table: str, *specs: tuple) -> list[sa.ForeignKeyConstraint]:
@@ -80,7 +66,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(64), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("shared_aim", sa.Text(), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_programmes"),
         sa.UniqueConstraint("code", name="uq_programmes_code"),
     )
@@ -92,7 +78,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(64), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("organisation", sa.String(200), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_teams"),
         sa.UniqueConstraint("programme_id", "code", name="uq_teams_programme_id_code"),
         *_fks("teams", ("programme_id", "programmes")),
@@ -108,7 +94,7 @@ def upgrade() -> None:
         sa.Column("how_much", sa.Text(), nullable=True),
         sa.Column("by_when", sa.Date(), nullable=True),
         sa.Column("baseline", sa.Text(), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_aims"),
         *_fks("aims", ("team_id", "teams")),
     )
@@ -122,9 +108,9 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("order", sa.Integer(), nullable=False),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_driver_nodes"),
-        sa.CheckConstraint(_in("kind", DRIVER_KINDS), name="ck_driver_nodes_kind"),
+        sa.CheckConstraint(cols.in_("kind", DRIVER_KINDS), name="ck_driver_nodes_kind"),
         *_fks("driver_nodes", ("team_id", "teams"), ("parent_id", "driver_nodes")),
     )
     op.create_index("ix_driver_nodes_team_id", "driver_nodes", ["team_id"])
@@ -156,15 +142,15 @@ def upgrade() -> None:
         sa.Column("chart_type", sa.String(16), nullable=True),
         sa.Column("baseline_start", sa.Date(), nullable=True),
         sa.Column("baseline_end", sa.Date(), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_measures"),
-        sa.CheckConstraint(_in("measure_type", MEASURE_TYPES), name="ck_measures_measure_type"),
+        sa.CheckConstraint(cols.in_("measure_type", MEASURE_TYPES), name="ck_measures_measure_type"),
         sa.CheckConstraint(
-            _optional_in("improvement_direction", IMPROVEMENT_DIRECTIONS),
+            cols.optional_in("improvement_direction", IMPROVEMENT_DIRECTIONS),
             name="ck_measures_improvement_direction",
         ),
-        sa.CheckConstraint(_optional_in("chart_type", CHART_TYPES), name="ck_measures_chart_type"),
-        sa.CheckConstraint(_optional_in("frequency", FREQUENCIES), name="ck_measures_frequency"),
+        sa.CheckConstraint(cols.optional_in("chart_type", CHART_TYPES), name="ck_measures_chart_type"),
+        sa.CheckConstraint(cols.optional_in("frequency", FREQUENCIES), name="ck_measures_frequency"),
         sa.CheckConstraint(
             "multiplier IS NULL OR multiplier > 0", name="ck_measures_multiplier_positive"
         ),
@@ -201,9 +187,9 @@ def upgrade() -> None:
         sa.Column("component", sa.String(40), nullable=False),
         sa.Column("rating", sa.Integer(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_health_checks"),
-        sa.CheckConstraint(_in("component", HEALTH_COMPONENTS), name="ck_health_checks_component"),
+        sa.CheckConstraint(cols.in_("component", HEALTH_COMPONENTS), name="ck_health_checks_component"),
         sa.CheckConstraint("rating >= 1 AND rating <= 5", name="ck_health_checks_rating"),
         *_fks("health_checks", ("programme_id", "programmes"), ("team_id", "teams")),
     )
@@ -233,14 +219,14 @@ def upgrade() -> None:
         sa.Column("team_score", sa.Float(), nullable=True),
         sa.Column("lead_score", sa.Float(), nullable=True),
         sa.Column("justification", sa.Text(), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_progress_scores"),
         sa.UniqueConstraint("team_id", "month", name="uq_progress_scores_team_id_month"),
         sa.CheckConstraint(
-            _optional_in("team_score", PROGRESS_SCORES), name="ck_progress_scores_team_score"
+            cols.optional_in("team_score", PROGRESS_SCORES), name="ck_progress_scores_team_score"
         ),
         sa.CheckConstraint(
-            _optional_in("lead_score", PROGRESS_SCORES), name="ck_progress_scores_lead_score"
+            cols.optional_in("lead_score", PROGRESS_SCORES), name="ck_progress_scores_lead_score"
         ),
         *_fks("progress_scores", ("team_id", "teams")),
     )
@@ -259,10 +245,10 @@ def upgrade() -> None:
         sa.Column("bright_spot", sa.Boolean(), nullable=False),
         sa.Column("story", sa.Text(), nullable=True),
         sa.Column("generalisable", sa.Boolean(), nullable=False),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_reflections"),
         sa.CheckConstraint(
-            _optional_in("learning_level", LEARNING_LEVELS), name="ck_reflections_learning_level"
+            cols.optional_in("learning_level", LEARNING_LEVELS), name="ck_reflections_learning_level"
         ),
         *_fks("reflections", ("team_id", "teams")),
     )
@@ -287,13 +273,13 @@ def upgrade() -> None:
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("data_quality", sa.String(16), nullable=False),
         sa.Column("source", sa.String(500), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_observations"),
         sa.UniqueConstraint(
             "team_id", "measure_id", "period", name="uq_observations_team_id_measure_id_period"
         ),
         sa.CheckConstraint(
-            _in("data_quality", DATA_QUALITY_FLAGS), name="ck_observations_data_quality"
+            cols.in_("data_quality", DATA_QUALITY_FLAGS), name="ck_observations_data_quality"
         ),
         sa.CheckConstraint(
             "numerator IS NULL OR numerator >= 0", name="ck_observations_numerator_not_negative"
@@ -321,9 +307,9 @@ def upgrade() -> None:
         sa.Column("study_result", sa.Text(), nullable=True),
         sa.Column("act", sa.String(16), nullable=True),
         sa.Column("act_date", sa.Date(), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_pdsa_cycles"),
-        sa.CheckConstraint(_optional_in("act", PDSA_ACTS), name="ck_pdsa_cycles_act"),
+        sa.CheckConstraint(cols.optional_in("act", PDSA_ACTS), name="ck_pdsa_cycles_act"),
         *_fks("pdsa_cycles", ("team_id", "teams"), ("change_idea_id", "driver_nodes")),
     )
     op.create_index("ix_pdsa_cycles_team_id", "pdsa_cycles", ["team_id"])
@@ -338,9 +324,9 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        *_versioned(),
+        *cols.versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_annotations"),
-        sa.CheckConstraint(_in("kind", ANNOTATION_KINDS), name="ck_annotations_kind"),
+        sa.CheckConstraint(cols.in_("kind", ANNOTATION_KINDS), name="ck_annotations_kind"),
         sa.CheckConstraint(
             "NOT (kind IN ('rebase')) OR (reason IS NOT NULL AND reason <> '')",
             name="ck_annotations_reason_required",

@@ -19,6 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from qiwidgets.store import migration_columns as cols
+
 revision = "0003_people_and_notes"
 down_revision = "0002_measure_rule_set"
 branch_labels = None
@@ -39,25 +41,13 @@ SIGNED = (
 )
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _versioned() -> list[sa.Column]:
-    return [
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-    ]
-
-
 def upgrade() -> None:
     op.create_table(
         "people",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("identity_key", sa.String(200), nullable=False),
         sa.Column("display_name", sa.String(200), nullable=False),
-        *_versioned(),
+        *cols.versioned(),
         sa.UniqueConstraint("identity_key", name="uq_people_identity_key"),
     )
     op.create_table(
@@ -76,9 +66,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("role", sa.String(16), nullable=False),
-        *_versioned(),
+        *cols.versioned(),
         sa.UniqueConstraint("person_id", "team_id", name="uq_memberships_person_id_team_id"),
-        sa.CheckConstraint(_in("role", TEAM_ROLES), name="ck_memberships_role"),
+        sa.CheckConstraint(cols.in_("role", TEAM_ROLES), name="ck_memberships_role"),
     )
     op.create_index("ix_memberships_person_id", "memberships", ["person_id"])
     op.create_index("ix_memberships_team_id", "memberships", ["team_id"])
@@ -104,11 +94,11 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("role", sa.String(24), nullable=False),
-        *_versioned(),
+        *cols.versioned(),
         sa.UniqueConstraint(
             "person_id", "programme_id", name="uq_programme_roles_person_id_programme_id"
         ),
-        sa.CheckConstraint(_in("role", PROGRAMME_ROLES), name="ck_programme_roles_role"),
+        sa.CheckConstraint(cols.in_("role", PROGRAMME_ROLES), name="ck_programme_roles_role"),
     )
     op.create_index("ix_programme_roles_person_id", "programme_roles", ["person_id"])
     op.create_index("ix_programme_roles_programme_id", "programme_roles", ["programme_id"])

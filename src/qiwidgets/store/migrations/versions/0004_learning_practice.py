@@ -25,6 +25,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from qiwidgets.store import migration_columns as cols
+
 revision = "0004_learning_practice"
 down_revision = "0003_people_and_notes"
 branch_labels = None
@@ -37,36 +39,11 @@ SENGE_DISCIPLINES = ("personal_mastery", "mental_models", "shared_vision", "team
                      "systems_thinking")  # fmt: skip
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _versioned() -> list[sa.Column]:
-    return [
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-    ]
-
-
-def _fk(name: str, table: str, target: str, ondelete: str, *, nullable: bool = True):
-    return sa.Column(
-        name,
-        sa.Integer(),
-        sa.ForeignKey(f"{target}.id", ondelete=ondelete, name=f"fk_{table}_{name}_{target}"),
-        nullable=nullable,
-    )
-
-
-def _signed(table: str) -> sa.Column:
-    return _fk("updated_by_id", table, "people", "SET NULL")
-
-
 def upgrade() -> None:
     with op.batch_alter_table("memberships") as batch:
         batch.add_column(sa.Column("team_role", sa.String(24), nullable=True))
         batch.create_check_constraint(
-            "ck_memberships_team_role", f"team_role IS NULL OR {_in('team_role', TEAM_MEMBER_ROLES)}"
+            "ck_memberships_team_role", f"team_role IS NULL OR {cols.in_('team_role', TEAM_MEMBER_ROLES)}"
         )
     with op.batch_alter_table("pdsa_cycles") as batch:
         batch.add_column(
@@ -78,31 +55,31 @@ def upgrade() -> None:
     op.create_table(
         "help_requests",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("team_id", "help_requests", "teams", "RESTRICT", nullable=False),
+        cols.fk("team_id", "help_requests", "teams", "RESTRICT", nullable=False),
         sa.Column("raised_on", sa.Date(), nullable=False),
         sa.Column("request", sa.Text(), nullable=False),
-        _fk("raised_by_id", "help_requests", "people", "SET NULL"),
+        cols.fk("raised_by_id", "help_requests", "people", "SET NULL"),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("response", sa.Text(), nullable=True),
         sa.Column("responded_on", sa.Date(), nullable=True),
-        _fk("responded_by_id", "help_requests", "people", "SET NULL"),
-        *_versioned(),
-        _signed("help_requests"),
-        sa.CheckConstraint(_in("status", HELP_STATUSES), name="ck_help_requests_status"),
+        cols.fk("responded_by_id", "help_requests", "people", "SET NULL"),
+        *cols.versioned(),
+        cols.signed("help_requests"),
+        sa.CheckConstraint(cols.in_("status", HELP_STATUSES), name="ck_help_requests_status"),
     )
     op.create_index("ix_help_requests_team_id", "help_requests", ["team_id"])
 
     op.create_table(
         "comments",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("team_id", "comments", "teams", "RESTRICT", nullable=False),
-        _fk("pdsa_id", "comments", "pdsa_cycles", "CASCADE"),
-        _fk("reflection_id", "comments", "reflections", "CASCADE"),
-        _fk("author_id", "comments", "people", "SET NULL"),
-        _fk("author_team_id", "comments", "teams", "SET NULL"),
+        cols.fk("team_id", "comments", "teams", "RESTRICT", nullable=False),
+        cols.fk("pdsa_id", "comments", "pdsa_cycles", "CASCADE"),
+        cols.fk("reflection_id", "comments", "reflections", "CASCADE"),
+        cols.fk("author_id", "comments", "people", "SET NULL"),
+        cols.fk("author_team_id", "comments", "teams", "SET NULL"),
         sa.Column("text", sa.Text(), nullable=False),
-        *_versioned(),
-        _signed("comments"),
+        *cols.versioned(),
+        cols.signed("comments"),
         sa.CheckConstraint(
             "(pdsa_id IS NULL) <> (reflection_id IS NULL)", name="ck_comments_one_target"
         ),
@@ -114,7 +91,7 @@ def upgrade() -> None:
     op.create_table(
         "pulse_counts",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("team_id", "pulse_counts", "teams", "CASCADE", nullable=False),
+        cols.fk("team_id", "pulse_counts", "teams", "CASCADE", nullable=False),
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("item", sa.String(32), nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
@@ -122,7 +99,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "team_id", "month", "item", "score", name="uq_pulse_counts_team_id_month_item_score"
         ),
-        sa.CheckConstraint(_in("item", PULSE_ITEMS), name="ck_pulse_counts_item"),
+        sa.CheckConstraint(cols.in_("item", PULSE_ITEMS), name="ck_pulse_counts_item"),
         sa.CheckConstraint("score >= 1 AND score <= 5", name="ck_pulse_counts_score"),
         sa.CheckConstraint("count >= 0", name="ck_pulse_counts_count_not_negative"),
     )
@@ -131,9 +108,9 @@ def upgrade() -> None:
     op.create_table(
         "pulse_responses",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("team_id", "pulse_responses", "teams", "CASCADE", nullable=False),
+        cols.fk("team_id", "pulse_responses", "teams", "CASCADE", nullable=False),
         sa.Column("month", sa.Date(), nullable=False),
-        _fk("person_id", "pulse_responses", "people", "CASCADE", nullable=False),
+        cols.fk("person_id", "pulse_responses", "people", "CASCADE", nullable=False),
         sa.UniqueConstraint(
             "team_id", "month", "person_id", name="uq_pulse_responses_team_id_month_person_id"
         ),
@@ -144,8 +121,8 @@ def upgrade() -> None:
     op.create_table(
         "pdsa_lenses",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("team_id", "pdsa_lenses", "teams", "RESTRICT", nullable=False),
-        _fk("pdsa_id", "pdsa_lenses", "pdsa_cycles", "CASCADE", nullable=False),
+        cols.fk("team_id", "pdsa_lenses", "teams", "RESTRICT", nullable=False),
+        cols.fk("pdsa_id", "pdsa_lenses", "pdsa_cycles", "CASCADE", nullable=False),
         sa.Column("people", sa.Text(), nullable=True),
         sa.Column("systems", sa.Text(), nullable=True),
         sa.Column("design", sa.Text(), nullable=True),
@@ -153,8 +130,8 @@ def upgrade() -> None:
         sa.Column("risk_likelihood", sa.Integer(), nullable=True),
         sa.Column("risk_consequence", sa.Integer(), nullable=True),
         sa.Column("risk_controls", sa.Text(), nullable=True),
-        *_versioned(),
-        _signed("pdsa_lenses"),
+        *cols.versioned(),
+        cols.signed("pdsa_lenses"),
         sa.UniqueConstraint("pdsa_id", name="uq_pdsa_lenses_pdsa_id"),
         sa.CheckConstraint(
             "risk_likelihood IS NULL OR (risk_likelihood >= 1 AND risk_likelihood <= 5)",
@@ -181,7 +158,7 @@ def upgrade() -> None:
         ),
         sa.Column("discipline", sa.String(24), primary_key=True),
         sa.CheckConstraint(
-            _in("discipline", SENGE_DISCIPLINES), name="ck_reflection_disciplines_discipline"
+            cols.in_("discipline", SENGE_DISCIPLINES), name="ck_reflection_disciplines_discipline"
         ),
     )
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from qiwidgets.store import migration_columns as cols
+
 revision = "0006_skills_and_fishbone"
 down_revision = "0005_change_idea_tag"
 branch_labels = None
@@ -32,39 +34,14 @@ FISHBONE_CATEGORIES = ("people", "equipment", "environment", "methods", "materia
                        "management")  # fmt: skip
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _versioned() -> list[sa.Column]:
-    return [
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-    ]
-
-
-def _fk(name: str, table: str, target: str, ondelete: str, *, nullable: bool = True):
-    return sa.Column(
-        name,
-        sa.Integer(),
-        sa.ForeignKey(f"{target}.id", ondelete=ondelete, name=f"fk_{table}_{name}_{target}"),
-        nullable=nullable,
-    )
-
-
-def _signed(table: str) -> sa.Column:
-    return _fk("updated_by_id", table, "people", "SET NULL")
-
-
 def upgrade() -> None:
     op.create_table(
         "skill_profiles",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("person_id", "skill_profiles", "people", "CASCADE", nullable=False),
-        _fk("team_id", "skill_profiles", "teams", "CASCADE", nullable=False),
-        *_versioned(),
-        _signed("skill_profiles"),
+        cols.fk("person_id", "skill_profiles", "people", "CASCADE", nullable=False),
+        cols.fk("team_id", "skill_profiles", "teams", "CASCADE", nullable=False),
+        *cols.versioned(),
+        cols.signed("skill_profiles"),
         sa.UniqueConstraint("person_id", "team_id", name="uq_skill_profiles_person_id_team_id"),
     )
     op.create_index("ix_skill_profiles_person_id", "skill_profiles", ["person_id"])
@@ -84,33 +61,33 @@ def upgrade() -> None:
         ),
         sa.Column("item", sa.String(32), primary_key=True),
         sa.Column("level", sa.Integer(), nullable=False),
-        sa.CheckConstraint(_in("item", SKILL_ITEMS), name="ck_skill_ratings_item"),
+        sa.CheckConstraint(cols.in_("item", SKILL_ITEMS), name="ck_skill_ratings_item"),
         sa.CheckConstraint("level >= 0 AND level <= 3", name="ck_skill_ratings_level"),
     )
 
     op.create_table(
         "fishbones",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("team_id", "fishbones", "teams", "RESTRICT", nullable=False),
+        cols.fk("team_id", "fishbones", "teams", "RESTRICT", nullable=False),
         sa.Column("effect", sa.Text(), nullable=False),
-        *_versioned(),
-        _signed("fishbones"),
+        *cols.versioned(),
+        cols.signed("fishbones"),
         sa.UniqueConstraint("team_id", name="uq_fishbones_team_id"),
     )
 
     op.create_table(
         "fishbone_causes",
         sa.Column("id", sa.Integer(), primary_key=True),
-        _fk("team_id", "fishbone_causes", "teams", "RESTRICT", nullable=False),
-        _fk("fishbone_id", "fishbone_causes", "fishbones", "CASCADE", nullable=False),
+        cols.fk("team_id", "fishbone_causes", "teams", "RESTRICT", nullable=False),
+        cols.fk("fishbone_id", "fishbone_causes", "fishbones", "CASCADE", nullable=False),
         sa.Column("category", sa.String(16), nullable=False),
-        _fk("parent_id", "fishbone_causes", "fishbone_causes", "RESTRICT"),
+        cols.fk("parent_id", "fishbone_causes", "fishbone_causes", "RESTRICT"),
         sa.Column("text", sa.Text(), nullable=False),
-        _fk("driver_node_id", "fishbone_causes", "driver_nodes", "SET NULL"),
+        cols.fk("driver_node_id", "fishbone_causes", "driver_nodes", "SET NULL"),
         sa.Column("order", sa.Integer(), nullable=False),
-        *_versioned(),
-        _signed("fishbone_causes"),
-        sa.CheckConstraint(_in("category", FISHBONE_CATEGORIES), name="ck_fishbone_causes_category"),
+        *cols.versioned(),
+        cols.signed("fishbone_causes"),
+        sa.CheckConstraint(cols.in_("category", FISHBONE_CATEGORIES), name="ck_fishbone_causes_category"),
     )
     op.create_index("ix_fishbone_causes_team_id", "fishbone_causes", ["team_id"])
     op.create_index("ix_fishbone_causes_fishbone_id", "fishbone_causes", ["fishbone_id"])
