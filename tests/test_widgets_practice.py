@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from practice_people import as_, programme_with_people
 
 from qiwidgets.store import people, practice, repo
 from qiwidgets.store.db import dispose_engines, init_db
@@ -31,27 +32,15 @@ def db(tmp_path):
     FALLS; Ward X (Xan) of another programme; Lee leads FALLS."""
     url = f"sqlite:///{tmp_path / 'w.db'}"
     init_db(url)
-    p = repo.save_programme(url, {"code": "FALLS", "name": "Falls"})
-    q = repo.save_programme(url, {"code": "OTHER", "name": "Other"})
-    for code, prog in (("A", p), ("B", p), ("X", q)):
-        repo.save_team(url, {"programme_id": prog.id, "code": code, "name": f"Ward {code}"})
-    for key, name, role, team in (("amy", "Amy", "lead", "A"), ("ben", HOSTILE, "member", "A"),
-                                  ("bo", "Bo", "member", "A"), ("col", "Col", "viewer", "A"),
-                                  ("cat", "Cat", "member", "B"), ("xan", "Xan", "member", "X"),
-                                  ("lee", "Lee", "programme_lead", None)):  # fmt: skip
-        people.add_person(url, key, name)
-        if team is None:
-            people.grant(url, key, role, programme="FALLS")
-        else:
-            people.grant(url, key, role, team=team,
-                         programme="OTHER" if team == "X" else "FALLS")  # fmt: skip
+    programme_with_people(url, "AB", (
+        ("amy", "Amy", "lead", "A"), ("ben", HOSTILE, "member", "A"),
+        ("bo", "Bo", "member", "A"), ("col", "Col", "viewer", "A"),
+        ("cat", "Cat", "member", "B"), ("xan", "Xan", "member", "X"),
+        ("lee", "Lee", "programme_lead", None),
+    ))
     practice.set_team_role(url, "col", "A", "coach")
     yield url
     dispose_engines()
-
-
-def as_(db: str, key: str) -> people.ActingDB:
-    return people.ActingDB(db, people.actor_for(db, key))
 
 
 def no_traceback(w) -> None:

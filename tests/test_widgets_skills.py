@@ -7,9 +7,10 @@ text stays text.
 from __future__ import annotations
 
 import pytest
+from practice_people import as_, programme_with_people
 
 from qiwidgets import practice_views as pv
-from qiwidgets.store import fishbone, people, repo, skills
+from qiwidgets.store import fishbone, repo, skills
 from qiwidgets.store import models as m
 from qiwidgets.store.db import dispose_engines, init_db
 from qiwidgets.widgets.practice import FishboneEditor, MySkills
@@ -24,28 +25,19 @@ def db(tmp_path):
     leads FALLS. Ward A and Ward B each have a driver diagram."""
     url = f"sqlite:///{tmp_path / 's.db'}"
     init_db(url)
-    p = repo.save_programme(url, {"code": "FALLS", "name": "Falls"})
+    _, _, teams = programme_with_people(url, "AB", (
+        ("amy", "Amy", "lead", "A"), ("ben", "Ben", "member", "A"),
+        ("bo", "Bo", "member", "A"), ("vic", "Vic", "viewer", "A"),
+        ("cat", "Cat", "member", "B"), ("lee", "Lee", "programme_lead", None),
+    ))
     for code in "AB":
-        t = repo.save_team(url, {"programme_id": p.id, "code": code, "name": f"Ward {code}"})
+        t = teams[code]
         primary = repo.save_driver_node(url, {"team_id": t.id, "kind": "primary",
                                               "text": f"Safe environment {code}"})  # fmt: skip
         repo.save_driver_node(url, {"team_id": t.id, "kind": "change_idea", "parent_id": primary.id,
                                     "text": f"Socks in every bay {code}"})  # fmt: skip
-    for key, name, role, team in (("amy", "Amy", "lead", "A"), ("ben", "Ben", "member", "A"),
-                                  ("bo", "Bo", "member", "A"), ("vic", "Vic", "viewer", "A"),
-                                  ("cat", "Cat", "member", "B"),
-                                  ("lee", "Lee", "programme_lead", None)):  # fmt: skip
-        people.add_person(url, key, name)
-        if team is None:
-            people.grant(url, key, role, programme="FALLS")
-        else:
-            people.grant(url, key, role, team=team, programme="FALLS")
     yield url
     dispose_engines()
-
-
-def as_(db: str, key: str) -> people.ActingDB:
-    return people.ActingDB(db, people.actor_for(db, key))
 
 
 def no_traceback(w) -> None:
