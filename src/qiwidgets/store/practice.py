@@ -546,23 +546,10 @@ def _month(value: Any) -> dt.date:
 def _clean_answers(answers: Mapping[str, Any]) -> dict[str, int]:
     if not isinstance(answers, Mapping):
         raise _invalid("pulse answer", "answers", "Answer every statement of the pulse.")
-    problems = []
-    clean = {}
-    for item in m.PULSE_ITEMS:
-        v = answers.get(item)
-        if isinstance(v, bool) or not isinstance(v, int) or not (
-                m.PULSE_SCORE_MIN <= v <= m.PULSE_SCORE_MAX):  # fmt: skip
-            rule = f"from {m.PULSE_SCORE_MIN} to {m.PULSE_SCORE_MAX}"
-            problems.append((item, f"`{item}` must be a whole number {rule}, got {v!r}."))
-        else:
-            clean[item] = v
-    extra = sorted(set(answers) - set(m.PULSE_ITEMS), key=str)
-    problems += [(str(k), f"`{k}` is not a statement of the pulse.") for k in extra]
-    if problems:
-        lines = "\n".join(f"- {p}" for _, p in problems)
-        raise InvalidRecordError(f"The pulse answer was not saved: answer every statement, "
-                                 f"1 to {m.PULSE_SCORE_MAX}:\n{lines}", problems)  # fmt: skip
-    return clean
+    return schemas.whole_scores(
+        answers, m.PULSE_ITEMS, m.PULSE_SCORE_MIN, m.PULSE_SCORE_MAX,
+        refused=f"The pulse answer was not saved: answer every statement, 1 to {m.PULSE_SCORE_MAX}",
+        noun="a statement of the pulse")  # fmt: skip
 
 
 def answer_pulse(db: StoreLike, team: TeamRef, answers: Mapping[str, Any], *,

@@ -24,7 +24,7 @@ import datetime as dt
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -568,6 +568,28 @@ def invalid(what: str, field: str, message: str) -> InvalidRecordError:
     return InvalidRecordError(f"The {what} was not saved: {message}", [(field, message)])
 
 
+def whole_scores(given: Any, items: Sequence[str], low: int, high: int, *, refused: str,
+                 noun: str) -> dict[str, int]:  # fmt: skip
+    """``given`` with every one of ``items`` scored with a whole number from ``low`` to
+    ``high``, and nothing else (a safety pulse's answers, a skills profile's ratings); else an
+    InvalidRecordError that starts with ``refused`` and names each problem (an item left out or
+    out of range; a key that is not ``noun``)."""
+    problems, clean = [], {}
+    for item in items:
+        v = given.get(item)
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            rule = f"a whole number from {low} to {high}"
+            problems.append((item, f"`{item}` must be {rule}, got {v!r}."))
+        else:
+            clean[item] = v
+    extra = sorted(set(given) - set(items), key=str)
+    problems += [(str(k), f"`{k}` is not {noun}.") for k in extra]
+    if problems:
+        lines = "\n".join(f"- {p}" for _, p in problems)
+        raise InvalidRecordError(f"{refused}:\n{lines}", problems)
+    return clean
+
+
 # --- the rules a data point follows because of its measure ------------------------------------------
 
 #: A count may differ from a whole number by this much relative to its size: float noise, as
@@ -748,5 +770,5 @@ __all__ = [
     "ObservationIn", "PDSAIn", "ProgrammeIn", "ProgressScoreIn", "Record", "ReflectionIn",
     "TeamIn", "check_code", "check_observations", "column_length", "first_field", "in_order", "invalid",
     "is_counted", "is_proportion", "observation_rule_breaks", "one_of", "per_measure", "plain_problems", "rule_problems",
-    "validate", "value_decimals", "whole", "zero_denominator",
+    "validate", "value_decimals", "whole", "whole_scores", "zero_denominator",
 ]  # fmt: skip

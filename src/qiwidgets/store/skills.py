@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from qiwidgets.errors import AccessDenied, InvalidRecordError, NotFoundError
-from qiwidgets.store import access, lookup, people, records
+from qiwidgets.store import access, lookup, people, records, schemas
 from qiwidgets.store import models as m
 from qiwidgets.store.db import StoreLike, run_in_transaction
 
@@ -178,21 +178,10 @@ def clean_ratings(ratings: Mapping[str, Any]) -> dict[str, int]:
     if not isinstance(ratings, Mapping):
         raise InvalidRecordError("The skills profile was not saved: rate every skill.",
                                  [("ratings", "must rate every skill")])  # fmt: skip
-    problems, clean = [], {}
-    rule = f"from {m.SKILL_LEVEL_MIN} to {m.SKILL_LEVEL_MAX}"
-    for item in m.SKILL_ITEMS:
-        v = ratings.get(item)
-        if isinstance(v, bool) or not isinstance(v, int) or v not in LEVELS:
-            problems.append((item, f"`{item}` must be a whole number {rule}, got {v!r}."))
-        else:
-            clean[item] = v
-    extra = sorted(set(ratings) - set(m.SKILL_ITEMS), key=str)
-    problems += [(str(k), f"`{k}` is not a skill of the profile.") for k in extra]
-    if problems:
-        lines = "\n".join(f"- {p}" for _, p in problems)
-        raise InvalidRecordError(f"The skills profile was not saved: rate every skill, {rule}:"
-                                 f"\n{lines}", problems)  # fmt: skip
-    return clean
+    return schemas.whole_scores(
+        ratings, m.SKILL_ITEMS, m.SKILL_LEVEL_MIN, m.SKILL_LEVEL_MAX,
+        refused=(f"The skills profile was not saved: rate every skill, from {m.SKILL_LEVEL_MIN} "
+                 f"to {m.SKILL_LEVEL_MAX}"), noun="a skill of the profile")  # fmt: skip
 
 
 def _ratings(session: Session, profile_id: int) -> dict[str, int]:
