@@ -8,6 +8,7 @@ is read from the websocket frames themselves, so "not shown" means "never sent".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.parse
@@ -189,6 +190,90 @@ def test_another_visitor_cannot_reach_a_page_s_kernel(served, links, visit):
     assert http_status(api, "GET", mine) == 200
     assert ws_status(ws, mine) == "open"
     assert owner.page.locator(".qi-team-name").inner_text() == "Ward 5 (Respiratory)"
+
+
+@contextlib.contextmanager
+def kernel_messages(ws_url: str, headers: dict[str, str]):
+    """A connection to a kernel's websocket as a script in a browser would open it: ``send``
+    a Jupyter message (shell channel); ``until`` a received message holds, what was received."""
+    from websockets.sync.client import connect
+
+    session = uuid.uuid4().hex
+
+    def send(msg_type: str, content: dict) -> str:
+        msg_id = uuid.uuid4().hex
+        conn.send(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": msg_type, "session": session,
+                       "username": "script", "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "content": content, "channel": "shell",
+            "buffers": []}))  # fmt: skip
+        return msg_id
+
+    def until(found, timeout: float = 30) -> list[dict]:
+        import time
+
+        seen, end = [], time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                raw = conn.recv(timeout=max(0.1, end - time.monotonic()))
+            except TimeoutError:
+                break
+            msg = json.loads(raw) if isinstance(raw, str) else None
+            if msg is not None:
+                seen.append(msg)
+                if found(msg):
+                    return seen
+        raise AssertionError(f"no such message among {len(seen)} received")
+
+    with connect(ws_url, additional_headers=headers, open_timeout=20, ping_interval=None) as conn:
+        yield send, until
+
+
+def test_a_crafted_widget_message_cannot_open_another_team(served, links, visit, store):
+    """A script in a member's own browser can talk to their page's kernel directly. Asking every
+    widget for its state finds the team picker, which holds the member's team only; setting it
+    to another team's place is refused in the kernel (logged for the operator, not shown), the
+    page stays on the member's team, nothing of another team is sent, and a save still lands in
+    the member's team."""
+    v = visit()
+    frames = received_frames(v.page)
+    page = v.open(link_url(served, links["sam@trust.nhs.uk"]), charts=1)
+    kid = kernel_id(page)
+    ws = f"ws://127.0.0.1:{served.port}/api/kernels/{kid}/channels?session_id={uuid.uuid4()}"
+    with kernel_messages(ws, cookie_header(v)) as (send, until):
+        send("comm_info_request", {"target_name": "jupyter.widget"})
+        (info,) = [m for m in until(lambda m: m["msg_type"] == "comm_info_reply")
+                   if m["msg_type"] == "comm_info_reply"]  # fmt: skip
+        for comm_id in info["content"]["comms"]:
+            send("comm_msg", {"comm_id": comm_id, "data": {"method": "request_state"}})
+
+        def is_picker(m: dict) -> bool:
+            state = m["content"].get("data", {}).get("state", {}) if m["msg_type"] == "comm_msg" else {}
+            return state.get("_model_name") == "DropdownModel" and "Ward 5 (Respiratory)" in (
+                state.get("_options_labels") or ())  # fmt: skip
+
+        picker = next(m for m in until(is_picker) if is_picker(m))
+        assert picker["content"]["data"]["state"]["_options_labels"] == ["Ward 5 (Respiratory)"]
+        crafted = {"method": "update", "state": {"index": 1}, "buffer_paths": []}
+        for index in (1, 3, 11):  # other teams' places in the programme's picker
+            crafted["state"]["index"] = index
+            last = send("comm_msg", {"comm_id": picker["content"]["comm_id"], "data": crafted})
+        # each echoed back refused: no traceback to the browser, one line in the server's log
+        replies = until(lambda m: m["msg_type"] == "status" and m["content"].get(
+            "execution_state") == "idle" and m["parent_header"].get("msg_type") == "comm_msg" and
+            m["parent_header"].get("msg_id") == last)  # fmt: skip
+        assert not [m for m in replies if m["msg_type"] == "error"]
+        refused = "Refused a widget message from link:"
+        assert served.wait_for_output(refused, count=3, timeout=60), "".join(served.output[-20:])
+    assert "Invalid selection" in "".join(served.output)
+    assert page.locator(".qi-team-name").inner_text() == "Ward 5 (Respiratory)"
+    words = f"Still our ward ({uuid.uuid4().hex[:8]})"
+    assert save_reflection(page, words) == "✓ Reflection saved."
+    assert len(reflections_saying(f"sqlite:///{store}", "W05", words)) == 1
+    seen = page.content() + "".join(frames)
+    for name in OTHER_TEAMS:
+        assert name not in seen
+    assert "Traceback" not in seen and not v.errors, v.errors
 
 
 def test_leaving_a_page_stops_its_kernel(served, links, visit):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 import traceback
 import urllib.parse
 from errno import ENOTSOCK
@@ -221,6 +222,36 @@ class WaitingKernelShutdown(logging.Filter):
         return not closed
 
 
+def widget_errors_to_log() -> None:
+    """From now on, an error in handling a widget message goes to the server's log, never to
+    the page.
+
+    A page's controls accept only the values they hold: a message that sets the team picker to
+    a place it does not have (what a script talking to the kernel directly would send) is
+    refused by the control, and ipywidgets reported it with IPython's ``showtraceback``, which
+    sent the traceback to the browser and logged nothing. Called once the page is built (the
+    page's last cell), it makes the kernel log such a refusal in one line, ``Refused a widget
+    message from <visitor>: <why>`` (the visitor as the server named it: a link number or a
+    Hub name, never a secret), and any other error with its traceback, for the operator.
+    """
+    from IPython import get_ipython
+    from traitlets import TraitError
+
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def showtraceback(*_args: Any, **_kwargs: Any) -> None:
+        etype, exc, tb = sys.exc_info()
+        visitor = os.environ.get(VISITOR_ENV) or "the operator"
+        if isinstance(exc, TraitError):
+            log.warning("Refused a widget message from %s: %s", visitor, exc)
+        else:
+            log.error("Failed on a widget message from %s", visitor, exc_info=(etype, exc, tb))
+
+    shell.showtraceback = showtraceback
+
+
 class _Page:
     """Shared steps of the two pages."""
 
@@ -268,6 +299,7 @@ class _Page:
             if dev_mode():
                 log.exception("Failed while opening the dashboard")
             return failure(exc)
+        widget_errors_to_log()
         return self.widget
 
     def _open(self) -> Any:  # pragma: no cover - abstract
