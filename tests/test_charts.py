@@ -319,6 +319,17 @@ def test_every_point_shows_its_tooltip_on_hover_in_the_static_svg(results):
                if el.get("aria-roledescription") == "line mark")  # fmt: skip
 
 
+def test_a_hover_title_keeps_a_name_with_markup_and_semicolons_as_text():
+    names = ["Smith & Jones; east", '<b>"Ward 7"</b></title><script>x</script>', "W3", "W4"]
+    data = pd.DataFrame({"unit": names, "num": [5, 7, 9, 4], "den": [100, 120, 90, 80]})
+    result = spc.funnel(data, numerator="num", denominator="den", group="unit")
+    root = ET.fromstring(charts.to_svg(charts.funnel_chart(result)))  # well-formed
+    ns = "{http://www.w3.org/2000/svg}"
+    hovers = "\n".join(t.text or "" for t in root.iter(f"{ns}title"))
+    assert "Smith & Jones" in hovers and '<b>"Ward 7"</b></title><script>x</script>' in hovers
+    assert not [el for el in root.iter() if el.tag == f"{ns}script"]
+
+
 def test_control_chart_points_and_signals(results):
     r = results["i"]
     spec = charts.spc_chart(r).to_dict()

@@ -153,7 +153,9 @@ def _hover_titles(svg: str) -> str:
         label = _ARIA_LABEL.search(m.group("attrs"))
         if not label or not label.group("label"):
             return m.group(0)
-        text = label.group("label").replace(_TIP_SEP, "\n")
+        # the attribute's text, its lines apart, written again as element text
+        text = html.escape(html.unescape(label.group("label")).replace(_TIP_SEP, "\n"),
+                           quote=False)
         head = f"<{m.group('tag')}{m.group('attrs')}>"
         title = f"<title>{text}</title>"
         # a self-closing mark gets the title as its only child; an open one gets it first
