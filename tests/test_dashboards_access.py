@@ -352,7 +352,10 @@ def test_a_revoked_link_stops_at_once(served, store, visit):
     assert "Your access link no longer works (revoked or expired): nothing was saved" in said
     assert reflections_saying(db, "W05", words) == []
 
-    # the login cookie first (the refusal forgets it), then the link itself
+    # whichever request of the page meets the refusal first forgets the login cookie (here one
+    # to the API); the browser's next page still says why, and so does the link itself
+    assert page.request.get(f"{served.base}/api/kernels/{kernel_id(page)}").status == 403
+    assert "qiwidgets-link-refused" in {c["name"] for c in v.context.cookies()}
     for url in (served.url("team.ipynb", token=False), link_url(served, secret)):
         response = page.goto(url)
         assert response.status == 403, url

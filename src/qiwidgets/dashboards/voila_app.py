@@ -85,6 +85,8 @@ _SECRET = secrets.token_bytes(32)
 #: Query parameters whose values never reach a kernel or a log line: Jupyter's login token
 #: and a personal access link's secret.
 SECRET_PARAMS = frozenset({"token", ACCESS_PARAM})
+#: The cookie that marks a browser whose personal link was refused (its value says nothing).
+REFUSED_COOKIE = "qiwidgets-link-refused"
 _SECRET_IN_TEXT = re.compile(r"(?i)\b((?:token|" + ACCESS_PARAM + r")=)[^&\s'\"#]*")
 #: Who the request being served comes from (``link:<id>`` or ``operator``): read where Voilà
 #: hands the request to a kernel (:meth:`VisitorRequestSocket.send_updates`, or the environment
@@ -308,7 +310,9 @@ class DashboardIdentityProvider(PasswordIdentityProvider):
     A request with ``?access=SECRET`` is its person's if the link is live (not revoked, not
     expired): a login cookie then carries the link's id, and every later request checks the
     link is still live, so a revoked link stops working at once. A link that does not work is
-    refused with a page saying so (403).
+    refused with a page saying so (403); the browser then keeps a marker (:data:`REFUSED_COOKIE`,
+    no secret in it), so that its next page says so again instead of showing the operator's
+    token login, whichever of the page's requests met the refusal first.
     """
 
     async def _get_user(self, handler: tornado.web.RequestHandler) -> User | None:
@@ -325,17 +329,22 @@ class DashboardIdentityProvider(PasswordIdentityProvider):
             link_id, person = found
             user = User(f"{LINK_VISITOR}{link_id}", person.display_name, person.display_name)
             self.set_login_cookie(handler, user)
+            handler.clear_cookie(REFUSED_COOKIE)
             return user
         user = await super()._get_user(handler)
         if user is not None and user.username.startswith(LINK_VISITOR):
             link_id = _link_id(user.username)
             if link_id is None or not people.link_is_live(db, link_id):
                 return self._refuse(handler)
+        if user is None and handler.get_cookie(REFUSED_COOKIE):
+            return self._refuse(handler)  # this browser's link was refused: say so again
         return user
 
     def _refuse(self, handler: tornado.web.RequestHandler) -> None:
-        """Nobody, and the page says why (:class:`VisitorPageHandler`); the cookie goes."""
+        """Nobody, and the page says why (:class:`VisitorPageHandler`); the login cookie goes
+        and the refusal's marker stays."""
         self.clear_login_cookie(handler)
+        handler.set_cookie(REFUSED_COOKIE, "1", httponly=True, samesite="Strict")
         handler._qi_link_refused = True  # type: ignore[attr-defined]
 
 
@@ -389,6 +398,7 @@ class LogoutHandler(tornado.web.RequestHandler):
 
     def get(self) -> None:
         self.settings["identity_provider"].clear_login_cookie(self)
+        self.clear_cookie(REFUSED_COOKIE)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(
             "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Signed out"
