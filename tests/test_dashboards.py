@@ -472,6 +472,41 @@ def test_team_dashboard_in_process(sample_db, monkeypatch, tmp_path):
     assert dash.message_kind == "problem" and dash.team.code == "W03"
 
 
+def test_a_driver_added_beside_the_fishbone_can_be_linked_at_once(sample_db, monkeypatch,
+                                                                   tmp_path):  # fmt: skip
+    """On "Aim and drivers" the fishbone editor offers the driver diagram as it is after each
+    save beside it, keeping a cause half typed, without reloading the page."""
+    from qiwidgets.dashboards.team import TABS, TeamDashboard
+    from qiwidgets.store import fishbone as fb
+
+    monkeypatch.setenv(fastchart.CACHE_ENV, str(tmp_path))
+    dash = TeamDashboard(sample_db, "W07")
+    dash.tabs.selected_index = TABS.index("Aim and drivers")
+    _aim, drivers, fishbone = dash.sections["Aim and drivers"]
+    fishbone.effect.value = "Falls at night"
+    fishbone.effect_button.click()
+    fishbone.text.value = "Call bells out of reach"
+    drivers.kind.value = "primary"
+    drivers.text.value = "Everything within reach at night"
+    drivers.add_button.click()
+    assert drivers.message_kind == "ok", drivers.message
+    new = drivers.saved
+    assert new.id in [v for _, v in fishbone.driver.options]
+    assert new.id in [v for _, v in fishbone.edit_driver.options]
+    assert fishbone.text.value == "Call bells out of reach"  # what was typed stays
+    fishbone.driver.value = new.id
+    drivers.node.value = new.id
+    drivers.edit_text.value = "Everything within reach, day and night"
+    drivers.edit_button.click()
+    assert drivers.message_kind == "ok", drivers.message
+    assert fishbone.driver.value == new.id  # the pick survives a change beside it
+    assert "day and night" in {v: k for k, v in fishbone.driver.options}[new.id]
+    fishbone.add_button.click()
+    assert fishbone.message_kind == "ok", fishbone.message
+    (cause,) = fb.team_fishbone(sample_db, "W07").causes()
+    assert (cause.text, cause.driver_node_id) == ("Call bells out of reach", new.id)
+
+
 def test_a_warm_kernel_builds_only_the_first_tab(sample_db, monkeypatch, tmp_path):
     """Every widget a warm kernel holds goes to its visitor's browser with the first render, so
     the hidden tabs wait until they are opened."""

@@ -246,6 +246,9 @@ class TeamDashboard(Panel):
             section.on_record_learning = self._record_learning
         if title == "PDSA cycles":
             section.on_saved = self._pdsa_saved
+        if title == "Aim and drivers":
+            _aim, drivers, fishbone = section
+            drivers.on_saved = fishbone.refresh_drivers
         if title == "Reflections":
             self._show_prompts(section)
         self.pages[TABS.index(title)].children = self._panels(title)

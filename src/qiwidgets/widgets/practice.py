@@ -557,20 +557,30 @@ class FishboneEditor(Panel):
         """Show ``team``'s fishbone."""
         self.team = _team(self.db, team)
         self.tree = fb.team_fishbone(self.db, self.team.id)
-        self.nodes = [n for n, _ in wb.driver_tree(repo.list_driver_nodes(self.db, self.team.id))]
         self.diagram.value = pv.fishbone(self.tree, empty="No cause-and-effect diagram yet: "
                                          "state the effect (the problem) first.")  # fmt: skip
         self.effect.value = self.tree.effect or ""
-        drivers = [("(no link)", None)] + [(f"{glossary.label(n.kind)}: {n.text[:60]}", n.id)
-                                           for n in self.nodes]  # fmt: skip
-        self.driver.options = drivers
+        self.refresh_drivers()
         self.driver.value = None
-        self.edit_driver.options = drivers
         self.cause.options = [("(pick a cause)", None)] + [
             (self._cause_label(c), c.id) for c in self.tree.causes()]  # fmt: skip
         self.cause.value = None
         self._show_cause(None)
         self._parent_options()
+
+    def _driver_options(self) -> list[tuple[str, Any]]:
+        return [("(no link)", None)] + [(f"{glossary.label(n.kind)}: {n.text[:60]}", n.id)
+                                         for n in self.nodes]  # fmt: skip
+
+    def refresh_drivers(self, _node: Any = None) -> None:
+        """Offer the team's driver diagram as it is now (an entry was added or changed beside
+        this editor), keeping what is picked and typed."""
+        self.nodes = [n for n, _ in wb.driver_tree(repo.list_driver_nodes(self.db, self.team.id))]
+        options = self._driver_options()
+        for box in (self.driver, self.edit_driver):
+            keep = box.value if box.value in {v for _, v in options} else None
+            box.options = options
+            box.value = keep
 
     @staticmethod
     def _cause_label(c: Any) -> str:

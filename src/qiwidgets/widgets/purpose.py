@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -219,6 +220,9 @@ class DriverDiagramEditor(Panel):
         ``widgets.HTML`` with the diagram drawn as a table.
     saved:
         The node last added or changed from this widget.
+    on_saved:
+        Optional callable ``f(node)`` run after an entry is added or changed (the dashboard
+        refreshes the fishbone editor's driver links beside it).
     """
 
     KINDS = (("Primary driver", "primary"), ("Secondary driver", "secondary"),
@@ -227,6 +231,7 @@ class DriverDiagramEditor(Panel):
     def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
         super().__init__(db)
         self.saved = None
+        self.on_saved: Callable[[Any], Any] | None = None
         self.nodes: list = []
         self._edit_version: int | None = None
         self.diagram = widgets.HTML()
@@ -336,7 +341,7 @@ class DriverDiagramEditor(Panel):
 
         def refresh() -> None:
             self.text.value = ""
-            self.load(self.team)
+            self._reload_after_save()
 
         self.confirm_saved(f"Added the {glossary.label(kind).lower()}.", refresh)
 
@@ -351,7 +356,12 @@ class DriverDiagramEditor(Panel):
         if node is not None and node.kind == "change_idea":
             data["idea_tag"] = wb.clean_text(self.edit_tag.value, "shared name")
         self.saved = repo.save_driver_node(self.db, data, id=node_id, version=self._edit_version)
-        self.confirm_saved("Saved the change.", lambda: self.load(self.team))
+        self.confirm_saved("Saved the change.", self._reload_after_save)
+
+    def _reload_after_save(self) -> None:
+        self.load(self.team)
+        if self.on_saved is not None:
+            self.on_saved(self.saved)
 
 
 __all__ = ["AimBuilder", "DriverDiagramEditor", "aim_text", "resolve_team", "status_html"]
