@@ -1,6 +1,7 @@
 """Browser-test support: a served store, Debian's Chromium through Playwright, and a visit
-that records every request, dialog and page error. Imported by the browser test modules, which
-use its fixtures (``store``, ``server``, ``browser``, ``visit``, defined in conftest.py).
+that records every request, dialog and page error, and axe-core's accessibility check of a page
+as shown. Imported by the browser test modules, which use its fixtures (``store``, ``server``,
+``browser``, ``visit``, defined in conftest.py).
 
 Waits are on what the page shows (widget selectors, a drawn chart's ``data-drawn="yes"``,
 a status message), never on fixed sleeps; nothing here asserts a duration.
@@ -12,6 +13,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboards"
@@ -84,3 +86,33 @@ def screenshot(page, name: str) -> Path:
     # kept as a test artefact: LOOK at it (test-artifacts/dashboards/*.png)
     assert path.stat().st_size > 10_000, f"{path} is suspiciously small"
     return path
+
+
+# --- accessibility: axe-core in the page ---------------------------------------------------
+
+_AXE = Axe()  # the axe.min.js bundled in the wheel (axe_playwright_python/axe.min.js)
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the page as shown now (every rule axe runs by default)."""
+    return _AXE.run(page).response["violations"]
+
+
+def describe(violations: list[dict], nodes: int = 3) -> str:
+    """Each violation's id, impact, what it asks, and the HTML of its first ``nodes`` nodes."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} - {len(v['nodes'])} node(s)")
+        for node in v["nodes"][:nodes]:
+            lines.append(f"    {node['html'][:300]}")
+            why = " ".join((node.get("failureSummary") or "").split())
+            if why:
+                lines.append(f"      {why[:300]}")
+    return "\n".join(lines)
+
+
+def assert_no_violation(page, where: str) -> None:
+    """Fail on any violation axe-core finds (critical to minor), naming each."""
+    found = axe_violations(page)
+    if found:
+        pytest.fail(f"axe-core on {where}:\n{describe(found)}", pytrace=False)

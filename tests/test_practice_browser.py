@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from browser import PAGE_TIMEOUT, screenshot
+from browser import PAGE_TIMEOUT, assert_no_violation, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -75,6 +75,8 @@ def test_a_request_for_help_reaches_the_programme_lead_and_the_answer_comes_back
     assert said(form) == "✓ Your request was sent to the programme lead and your coach."
     (asked,) = [r for r in practice.list_help_requests(db, "W05") if r.request == words]
     assert asked.status == "open"
+    panel.locator(".qi-my-skills select").first.wait_for(timeout=WAIT)  # a member rates hers
+    assert_no_violation(page, "a member's 'Our team' tab (her skills and the pulse to answer)")
 
     lead = visit()
     page = lead.open(link(served, links[LEAD], "programme.ipynb"), charts=1)
@@ -84,6 +86,7 @@ def test_a_request_for_help_reaches_the_programme_lead_and_the_answer_comes_back
     assert item.get_attribute("data-qi-help") == "open"
     assert "Ward 5 (Respiratory)" in item.inner_text() and words in item.inner_text()
     assert "Cal Roberts" in item.inner_text()  # who asked
+    assert_no_violation(page, "the programme lead's page with a request to answer")
     heading = page.locator(".qi-help-heading").inner_text()
     assert "waiting for an answer" in heading
     screenshot(page, "practice-help-lead.png")

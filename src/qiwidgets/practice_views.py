@@ -247,7 +247,8 @@ def skills_coverage(coverage: Any) -> str:
              "Every skill has someone confident in it (2 or more).")  # fmt: skip
     return (f'<div class="qi-skills" data-qi-skills-answered="{coverage.answered}"><p>{said} '
             f"{esc(words)}</p>"
-            + table(["Skill", *_level_head(), ""], rows, css_class="qi-skills-table",
+            + table(["Skill", *_level_head(), glossary.label("skill_gap")], rows,
+                    css_class="qi-skills-table",
                     row_attrs=attrs)
             + muted("How many people rated themselves at each level; no one's own answers are "
                     f"shown. {esc(wp.SKILLS_SOURCE)}") + "</div>")  # fmt: skip

@@ -86,6 +86,13 @@ def term_html(key: str, *, show_label: bool = True) -> str:
     )
 
 
+def named_beside(text: str) -> dict[str, Any]:
+    """A control's arguments naming it ``text`` where those words are shown beside it (a skill,
+    a pulse statement): its label takes no width, so a screen reader announces the control by
+    name while the page shows the words once (an unnamed control fails WCAG 4.1.2)."""
+    return {"description": text, "style": {"description_width": "0px"}}
+
+
 def help_line(key: str) -> widgets.HTML:
     """A small widget that shows a term's explanation under a control."""
     return widgets.HTML(

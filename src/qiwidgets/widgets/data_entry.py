@@ -237,7 +237,7 @@ class DataEntryGrid(Panel):
             self.grid,
             self.save_button,
             self.status,
-            widgets.HTML("<h4>Or upload a file</h4><p>A CSV or Excel file with the columns "
+            widgets.HTML("<h3>Or upload a file</h3><p>A CSV or Excel file with the columns "
                          "<code>team, measure, period, numerator, denominator, value, "
                          "data_quality, note</code> (as <code>qiwidgets import "
                          "observations</code> takes). Nothing is saved unless every row is "

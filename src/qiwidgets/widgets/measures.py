@@ -108,7 +108,7 @@ class MeasureFamily(Panel):
             widgets.HTML(term_html("family_of_measures")),
             self.warnings_html,
             self.table,
-            widgets.HTML("<h4>Define a measure</h4>" + term_html("operational_definition")),
+            widgets.HTML("<h3>Define a measure</h3>" + term_html("operational_definition")),
             self.pick,
             self.code,
             self.name,

@@ -24,7 +24,7 @@ from qiwidgets.store import models as m
 from qiwidgets.store import practice as sp
 from qiwidgets.store import repo
 from qiwidgets.store import skills as sk
-from qiwidgets.widgets._base import Panel, esc, help_line, safe, term_html, wide
+from qiwidgets.widgets._base import Panel, esc, help_line, named_beside, safe, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
 from qiwidgets.workbook import practice as wp
 
@@ -108,7 +108,7 @@ class HelpRequests(Panel):
         self.ask_button.on_click(self._on_ask)
         self.close_button.on_click(self._on_close)
         self.children = [widgets.HTML(term_html("help_request")), self.request, self.ask_button,
-                         self.status, widgets.HTML("<h4>Our requests</h4>"), self.listing,
+                         self.status, widgets.HTML("<h3>Our requests</h3>"), self.listing,
                          self.open_pick, self.close_button]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
@@ -204,18 +204,20 @@ class SafetyPulse(Panel):
         self.today = today
         self.view = None
         self.answered = False
+        statements = list(enumerate(wp.pulse_statements(), 1))
         self.answers = {k: widgets.Dropdown(options=PULSE_OPTIONS, value=0,
-                                            layout=widgets.Layout(width="260px"))
-                        for k in wp.PULSE_ITEMS}  # fmt: skip
+                                            layout=widgets.Layout(width="260px"),
+                                            **named_beside(f"{n}. {text}"))
+                        for n, (k, text) in statements}  # fmt: skip
         rows = []
-        for n, (k, text) in enumerate(wp.pulse_statements(), 1):
+        for n, (k, text) in statements:
             rows += [widgets.HTML(f"<div>{n}. {esc(text)}</div>"), self.answers[k]]
         self.send = widgets.Button(description="Send my answers", button_style="primary")
         self.send.on_click(self._on_send)
         self.trend = widgets.HTML()
         self.form = widgets.VBox([*rows, self.send])
         self.children = [widgets.HTML(term_html("safety_pulse")), self.form, self.status,
-                         widgets.HTML("<h4>Our pulse over time</h4>"), self.trend]  # fmt: skip
+                         widgets.HTML("<h3>Our pulse over time</h3>"), self.trend]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
     def load(self, team: Any, *, announce: bool = True) -> None:
@@ -273,7 +275,7 @@ class SharedLearning(Panel):
         self.post.on_click(self._on_post)
         self.children = [widgets.HTML(term_html("shared_pdsa")), self.pick, self.shown,
                          self.comment, self.post, self.status,
-                         widgets.HTML("<h4>What our team shared, and the comments on it</h4>"),
+                         widgets.HTML("<h3>What our team shared, and the comments on it</h3>"),
                          self.mine]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
@@ -294,7 +296,8 @@ class SharedLearning(Panel):
 
     def _show(self) -> None:
         item = self.shared.find(self.pick.value) if self.pick.value else None
-        self.shown.value = (pv.shared_item(item, self.shared.people, self.shared.names)
+        self.shown.value = (pv.shared_item(item, self.shared.people, self.shared.names,
+                                           heading="h3")
                             if item else pv.muted("No other team has shared anything yet."))  # fmt: skip
 
     @safe("choosing what to read")
@@ -338,7 +341,7 @@ class PDSALensForm(Panel):
             rows += [widgets.HTML(f"<strong>{esc(glossary.label('ebc_' + k))}</strong>"),
                      self.fields[k]]  # fmt: skip
         self.children = [
-            widgets.HTML("<h4>Systems view (Engineering Better Care)</h4>"
+            widgets.HTML("<h3>Systems view (Engineering Better Care)</h3>"
                          f'<div style="font-size:90%;color:#425563">{esc(wp.EBC_SOURCE)}</div>'),
             *rows, help_line("risk_rating"), self.likelihood, self.consequence, self.controls,
         ]  # fmt: skip
@@ -448,23 +451,24 @@ class MySkills(Panel):
         self.profile = None
         self.coverage = None
         self.saved = None
-        self.ratings = {k: widgets.Dropdown(options=SKILL_OPTIONS, value=-1, tooltip=text,
-                                            layout=widgets.Layout(width="220px"))
+        self.ratings = {k: widgets.Dropdown(options=SKILL_OPTIONS, value=-1,
+                                            layout=widgets.Layout(width="220px"),
+                                            **named_beside(text))
                         for k, text in wp.SKILL_ITEMS.items()}  # fmt: skip
         rows = []
         for group, items in wp.skill_groups():
-            rows.append(widgets.HTML(f"<h5 style='margin:6px 0 2px'>{term_html(group)}</h5>"))
+            rows.append(widgets.HTML(f"<h4 style='margin:6px 0 2px'>{term_html(group)}</h4>"))
             for k, text in items:
                 rows.append(widgets.HBox([self.ratings[k], widgets.HTML(esc(text))]))
         self.save_button = widgets.Button(description="Save my skills", button_style="primary")
         self.save_button.on_click(self._on_save)
         self.form = widgets.VBox([
-            widgets.HTML("<h4>My skills</h4><div style='font-size:90%;color:#425563'>Only you "
+            widgets.HTML("<h3>My skills</h3><div style='font-size:90%;color:#425563'>Only you "
                          "see and change your own ratings; the team sees how many people rated "
                          "themselves at each level.</div>"), *rows, self.save_button])  # fmt: skip
         self.team_view = widgets.HTML()
         self.children = [widgets.HTML(term_html("skills_profile")), self.form, self.status,
-                         widgets.HTML("<h4>Our team's skills</h4>"), self.team_view]  # fmt: skip
+                         widgets.HTML("<h3>Our team's skills</h3>"), self.team_view]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
     def load(self, team: Any) -> None:
@@ -545,10 +549,10 @@ class FishboneEditor(Panel):
             widgets.HTML(term_html("fishbone")),
             widgets.HTML(f'<div style="font-size:90%;color:#425563">{esc(wp.FISHBONE_SOURCE)}'
                          "</div>"),
-            self.diagram, widgets.HTML(f"<h4>{esc(glossary.label('fishbone_effect'))}</h4>"),
-            self.effect, self.effect_button, widgets.HTML("<h4>Add a cause</h4>"), self.category,
+            self.diagram, widgets.HTML(f"<h3>{esc(glossary.label('fishbone_effect'))}</h3>"),
+            self.effect, self.effect_button, widgets.HTML("<h3>Add a cause</h3>"), self.category,
             self.parent, self.text, self.driver, self.add_button,
-            widgets.HTML("<h4>Change or remove a cause</h4>"), self.cause, self.edit_text,
+            widgets.HTML("<h3>Change or remove a cause</h3>"), self.cause, self.edit_text,
             self.edit_driver, self.edit_button, self.remove_button, self.changed, self.status,
         ]  # fmt: skip
         self.load(resolve_team(db, team, programme))

@@ -76,7 +76,7 @@ class ProgressScoreWidget(Panel):
         self.save_button.on_click(self._on_save)
         self.children = [
             self.scale, self.month, self.team_score, self.lead_score, self.justification,
-            self.changed, self.save_button, self.status, widgets.HTML("<h4>History</h4>"), self.history_html,
+            self.changed, self.save_button, self.status, widgets.HTML("<h3>History</h3>"), self.history_html,
         ]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 
@@ -192,7 +192,7 @@ class HealthCheckWidget(Panel):
             rows += [widgets.HTML(term_html(c)), widgets.HBox([self.ratings[c], self.comments[c]])]
         self.children = [
             self.heading, widgets.HTML(term_html("learning_system_check")), self.period, *rows,
-            self.save_button, self.status, widgets.HTML("<h4>Over time</h4>"), self.history_html,
+            self.save_button, self.status, widgets.HTML("<h3>Over time</h3>"), self.history_html,
         ]  # fmt: skip
         if team is not None:
             self.load(resolve_team(db, team, programme))

@@ -86,7 +86,7 @@ class ReflectionJournal(Panel):
             self.generalisable, help_line("generalisable"),
             self.shared, help_line("shared_reflection"),
             self.changed, self.save_button, self.status,
-            widgets.HTML("<h4>Earlier reflections</h4>"), self.history,
+            widgets.HTML("<h3>Earlier reflections</h3>"), self.history,
         ]  # fmt: skip
         self.load(resolve_team(db, team, programme))
 

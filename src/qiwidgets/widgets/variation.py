@@ -167,9 +167,9 @@ class VariationExplorer(Panel):
         pickers = [self.team_select] if show_team_picker else []
         # what can be recorded on a chart: shown only once the chart has points to record at
         self.record_box = widgets.VBox([
-            widgets.HTML("<h4>Record on the chart</h4>"), self.action, self.action_help,
+            widgets.HTML("<h3>Record on the chart</h3>"), self.action, self.action_help,
             self.period, self.note_text, self.reason, self.this_measure_only, self.record_button,
-            widgets.HTML("<h4>On this chart</h4>"), self.annotations_html, self.remove_select,
+            widgets.HTML("<h3>On this chart</h3>"), self.annotations_html, self.remove_select,
             self.remove_button,
         ])  # fmt: skip
         self.children = [
