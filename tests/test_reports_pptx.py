@@ -16,7 +16,7 @@ import sys
 import pytest
 from test_reports import jupyter_env  # noqa: F401 - Jupyter's state in a temp folder (autouse)
 
-from qiwidgets import views
+from qiwidgets import glossary, views
 from qiwidgets.charts.icons import icon_legend
 from qiwidgets.cli import main as cli_main
 from qiwidgets.extras import MissingDependencyError
@@ -117,6 +117,8 @@ def test_a_programme_deck_has_a_slide_per_shared_measure_with_each_team_s_verdic
     titled = _titled(prs)
     assert report.shared and report.status.teams
     for m in report.shared:
+        assert f"{glossary.label(m.measure_type)}, shared by the programme" in _text(
+            titled[f"{m.name}: across teams"])  # fmt: skip
         rows = _table_rows(titled[f"{m.name}: across teams"])
         assert rows[0] == ["Team", "Variation", "Assurance", "Latest"]
         shown = {r[0]: r[1:3] for r in rows[1:]}
@@ -127,7 +129,8 @@ def test_a_programme_deck_has_a_slide_per_shared_measure_with_each_team_s_verdic
                 assert shown[t.name][0] == views.VARIATION_WORDS[status.variation]
                 assert shown[t.name][1] == views.ASSURANCE_WORDS.get(status.assurance,
                                                                      "no target assurance")
-    overview = _table_rows(titled["Shared measures: variation and assurance"])
+    parts = [_table_rows(s) for s in _parts(prs, "Shared measures: variation and assurance")]
+    overview = [parts[0][0]] + [row for rows in parts for row in rows[1:]]
     assert len(overview) == len(report.status.teams) + 1
     for row, t in zip(overview[1:], report.status.teams, strict=True):
         assert row[0] == t.name
@@ -136,6 +139,60 @@ def test_a_programme_deck_has_a_slide_per_shared_measure_with_each_team_s_verdic
             if v is not None and v.variation != "none":
                 assert cell == views.verdict_text(v)
     assert sum(_pictures(s) for s in prs.slides) == (report.outcome_funnel() is not None)
+    assert all(SOURCE in _text(s) for s in prs.slides)
+
+
+def _parts(prs, title: str) -> list:
+    """The slides of a table titled ``title``, in order (one, or "… (1 of n)" onwards)."""
+    titled = _titled(prs)
+    if title in titled:
+        return [titled[title]]
+    n = sum(t.startswith(f"{title} (") for t in titled)
+    return [titled[f"{title} ({i} of {n})"] for i in range(1, n + 1)]
+
+
+def test_the_programme_deck_names_the_teams_that_may_need_support_and_why(store, tmp_path):
+    from pptx import Presentation
+
+    from qiwidgets.reports import programme, slides
+    from qiwidgets.workbook.status import SUPPORT_RULE
+
+    report = programme.build(store, MONTH, str(tmp_path / "no-summaries"))
+    prs = Presentation(str(slides.write_programme_deck(report, tmp_path / "programme.pptx")))
+    support = report.status.support()
+    assert support  # the sample has teams with a reason, so the slide is not the empty one
+    (slide,) = _parts(prs, "Teams that may need support")
+    rows = _table_rows(slide)
+    assert rows[0] == ["Team", "Why a conversation may help"]
+    assert rows[1:] == [[t.name, "; ".join(r)] for t, r in support]  # the core's words
+    assert SUPPORT_RULE in slide.notes_slide.notes_text_frame.text
+
+
+def test_a_programme_of_many_teams_gets_its_tables_over_several_slides(store, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    """Every team is on a slide, in name order, a table split into readable parts."""
+    from pptx import Presentation
+
+    from qiwidgets.reports import programme, slides
+
+    for limit in ("TEAMS_PER_SLIDE", "VERDICTS_PER_SLIDE"):
+        monkeypatch.setattr(slides, limit, 5)  # 12 sample teams: 4 + 4 + 4
+    monkeypatch.setattr(slides, "SUPPORT_PER_SLIDE", 2)
+    report = programme.build(store, MONTH, str(tmp_path / "no-summaries"))
+    prs = Presentation(str(slides.write_programme_deck(report, tmp_path / "programme.pptx")))
+    names = [t.name for t in report.status.teams]
+    for title in ["Shared measures: variation and assurance",
+                  *[f"{m.name}: across teams" for m in report.shared]]:  # fmt: skip
+        parts = _parts(prs, title)
+        assert len(parts) == 3, title
+        tables = [_table_rows(s) for s in parts]
+        assert all(t[0] == tables[0][0] for t in tables)  # each part repeats the heading
+        assert [r[0] for t in tables for r in t[1:]] == names
+        assert [len(t) - 1 for t in tables] == [4, 4, 4]  # shared evenly, not 5 + 5 + 2
+    support = _parts(prs, "Teams that may need support")
+    assert len(support) == -(-len(report.status.support()) // 2)
+    assert [r[0] for s in support for r in _table_rows(s)[1:]] == [
+        t.name for t, _ in report.status.support()]
     assert all(SOURCE in _text(s) for s in prs.slides)
 
 

@@ -229,7 +229,7 @@ def _score(v: float | None) -> str:
 def bright_spots(programme_status: Any, team_cell: Callable[[Any], str]) -> str:
     """The bright spots, each with why (the rule is :data:`BRIGHT_SPOT_RULE`), and the
     changes taking hold on process measures, under their own name."""
-    from qiwidgets.workbook.status import BRIGHT_SPOT_RULE
+    from qiwidgets.workbook.status import BRIGHT_SPOT_RULE, TAKING_HOLD_RULE
 
     spots = programme_status.bright_spots()
     by_code = {t.code: t for t in programme_status.teams}
@@ -248,8 +248,10 @@ def bright_spots(programme_status: Any, team_cell: Callable[[Any], str]) -> str:
             f"<li>{team_cell(t)}: " + esc("; ".join(m.measure_name for m in ms)) + "</li>"
             for t, ms in hold
         )  # fmt: skip
-        out.append("<p>Changes taking hold (special cause improvement on a process measure):</p>"
-                   f'<ul class="qi-taking-hold">{items}</ul>')  # fmt: skip
+        out.append("<p>Changes taking hold on process measures:</p>"
+                   f'<ul class="qi-taking-hold">{items}</ul>'
+                   f'<p class="qi-rule" style="font-size:90%;color:{MUTED}">'
+                   f"{esc(TAKING_HOLD_RULE)}</p>")  # fmt: skip
     return "".join(out)
 
 

@@ -13,8 +13,10 @@ measure (the chart as a picture; the variation and assurance icons as badges wit
 meaning; the verdict in words, the facts and the reading), and the key to the icons. The
 programme deck: a title slide, the month in one paragraph, every team's verdict on each shared
 measure, one slide per shared measure, the funnel plot of the shared outcome measure, the
-bright spots, and the key. Slides are 16:9; every slide says where its data come from
-(``qiwidgets, data to October 2026``).
+bright spots, the teams that may need support and why, and the key. A table of teams runs over
+as many slides as it needs (``TEAMS_PER_SLIDE``), so a programme of 200 teams stays readable.
+Slides are 16:9; every slide says where its data come from (``qiwidgets, data to October
+2026``).
 
 python-pptx comes with the ``pptx`` extra (``pip install "qiwidgets[pptx]"``);
 :func:`require_pptx` says so when it is missing.
@@ -84,6 +86,19 @@ LEARNING_NOT_RATING = ("A learning tool, not performance management: teams are l
                        "with no league table and no red/amber/green rating.")  # fmt: skip
 #: Chart pixels per CSS pixel: crisp on a projector and in print.
 CHART_SCALE = 2.0
+#: At most this many teams on one slide of a table of teams at 12 pt, rows of one line. A
+#: programme of 10-200 teams gets as many slides as it needs, "(2 of 5)", the teams shared
+#: evenly between them.
+TEAMS_PER_SLIDE = 12
+#: At most this many teams on a slide of the table of every team's verdicts, whose cells run to
+#: two lines (measured in LibreOffice: 12 such rows ran past the footer).
+VERDICTS_PER_SLIDE = 10
+#: At most this many teams on one slide of the "may need support" table.
+SUPPORT_PER_SLIDE = 8
+#: At most this many bright spots (two lines each at 16 pt) on one slide, and lines of the
+#: changes taking hold.
+BRIGHT_SPOTS_PER_SLIDE = 5
+LINES_PER_SLIDE = 12
 
 
 def require_pptx(what: str = "`qiwidgets reports --pptx`") -> None:
@@ -425,6 +440,37 @@ def team_deck(report: Any) -> Any:
 # --- programme deck -----------------------------------------------------------------------------
 
 
+def _table_slides(deck: _Deck, title: str, subtitle: str, head: Sequence[str],
+                  rows: Sequence[Sequence[str]], widths: Sequence[float], *,
+                  per_slide: int | None = None, top: float = 0.1) -> list[Any]:  # fmt: skip
+    """A table of teams over as many slides as it takes, ``per_slide`` rows (and the heading;
+    default :data:`TEAMS_PER_SLIDE`) on each; a slide of a longer table says which part it is,
+    "(2 of 5)"."""
+    out = []
+    for slide, chunk in _parts(deck, title, subtitle, rows, per_slide or TEAMS_PER_SLIDE):
+        box = (MARGIN_IN, BODY_TOP_IN + top, SLIDE_WIDTH_IN - 2 * MARGIN_IN,
+               FOOTER_TOP_IN - BODY_TOP_IN - top - 0.15)
+        deck.table(slide, head, chunk, box, widths=widths)
+        out.append(slide)
+    return out
+
+
+def _parts(deck: _Deck, title: str, subtitle: str, items: Sequence[Any],
+           per_slide: int) -> list[tuple[Any, Sequence[Any]]]:  # fmt: skip
+    """Slides for ``items``, at most ``per_slide`` on each and shared evenly (12 teams at 10 a
+    slide make 6 and 6, not 10 and 2), each with its part of the items; titled "… (2 of 3)"
+    when there is more than one."""
+    n = max(1, -(-len(items) // per_slide))
+    size, extra = divmod(len(items), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (i < extra)
+        part = f" ({i + 1} of {n})" if n > 1 else ""
+        out.append((deck.slide(title + part, subtitle), items[start:end]))
+        start = end
+    return out
+
+
 def _score(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
@@ -453,23 +499,20 @@ def programme_deck(report: Any) -> Any:
 
     shared = list(report.shared)
     width = SLIDE_WIDTH_IN - 2 * MARGIN_IN
-    slide = deck.slide("Shared measures: variation and assurance",
-                       "Each shared measure's verdict at the team's latest point, under its own "
-                       "rule set and with the team's own phases")  # fmt: skip
     rows = []
     for t in status.teams:
         sc = t.score
         scored = (f"{_score(sc.team_score)} / {_score(sc.lead_score)}" if sc is not None
                   else "not scored")  # fmt: skip
         rows.append([t.name, scored, *[_verdict(t.measure(m.code)) for m in shared]])
-    size = TABLE_PT if len(rows) <= 10 else TABLE_PT - 2
-    deck.table(slide, ["Team", "Score (team / lead)", *[m.name for m in shared]], rows,
-               (MARGIN_IN, BODY_TOP_IN + 0.1, width, FOOTER_TOP_IN - BODY_TOP_IN - 0.25),
-               widths=[2.2, 1.4, *[3.0] * len(shared)], size=size)  # fmt: skip
+    _table_slides(deck, "Shared measures: variation and assurance",
+                  "Each shared measure's verdict at the team's latest point, under its own rule "
+                  "set and with the team's own phases",
+                  ["Team", "Score (team / lead)", *[m.name for m in shared]], rows,
+                  [2.2, 1.4, *[3.0] * len(shared)], per_slide=VERDICTS_PER_SLIDE)  # fmt: skip
 
     for m in shared:
         kind = glossary.label(m.measure_type) if m.measure_type else ""
-        slide = deck.slide(f"{m.name}: across teams", f"{kind} measure shared by the programme")
         rows = []
         for t in status.teams:
             ms = t.measure(m.code)
@@ -480,9 +523,9 @@ def programme_deck(report: Any) -> Any:
                       f"{views.value_text(ms.latest_value, ms.unit)} ({ms.latest_period:%b %Y})")  # fmt: skip
             rows.append([t.name, views.VARIATION_WORDS.get(ms.variation, ms.variation),
                          views.ASSURANCE_WORDS.get(ms.assurance, "no target assurance"), latest])  # fmt: skip
-        deck.table(slide, ["Team", "Variation", "Assurance", "Latest"], rows,
-                   (MARGIN_IN, BODY_TOP_IN + 0.2, width, FOOTER_TOP_IN - BODY_TOP_IN - 0.35),
-                   widths=[3.0, 3.4, 3.2, 2.8], size=size)  # fmt: skip
+        _table_slides(deck, f"{m.name}: across teams", f"{kind}, shared by the programme",
+                      ["Team", "Variation", "Assurance", "Latest"], rows, [3.0, 2.7, 2.9, 3.8],
+                      top=0.2)  # fmt: skip
 
     funnel = report.outcome_funnel()
     if funnel is not None:
@@ -496,23 +539,64 @@ def programme_deck(report: Any) -> Any:
                      f"Funnel plot of {report.outcome.name} across teams")  # fmt: skip
         deck.notes(slide, [glossary.explain("funnel_plot"), glossary.explain("programme_average")])
 
-    from qiwidgets.workbook.status import BRIGHT_SPOT_RULE
+    _bright_spot_slides(deck, report)
+    _support_slides(deck, status)
+    deck.icon_key()
+    return deck.prs
 
-    slide = deck.slide("Bright spots", BRIGHT_SPOT_RULE)
+
+def _list_slides(deck: _Deck, title: str, rule: str, items: Sequence[Sequence[tuple]],
+                 per_slide: int, size: float = BODY_PT) -> None:  # fmt: skip
+    """Paragraphs over as many slides as they take, each slide opening with ``rule`` (what
+    puts a team on the list) in small print, and carrying it in its speaker notes."""
+    width = SLIDE_WIDTH_IN - 2 * MARGIN_IN
+    for slide, chunk in _parts(deck, title, "", items, per_slide):
+        deck.text(slide, (MARGIN_IN, BODY_TOP_IN - 0.2, width, 0.8),
+                  [[(rule, False, MUTED_COLOUR)]], SMALL_PT)  # fmt: skip
+        deck.text(slide, (MARGIN_IN, BODY_TOP_IN + 0.65, width, FOOTER_TOP_IN - BODY_TOP_IN - 0.8),
+                  list(chunk), size)  # fmt: skip
+        deck.notes(slide, [rule])
+
+
+def _bright_spot_slides(deck: _Deck, report: Any) -> None:
+    """The bright spots and why (the core's words), then the changes taking hold on process
+    measures, which are not bright spots, on slides of their own."""
+    from qiwidgets.workbook.status import BRIGHT_SPOT_RULE, TAKING_HOLD_RULE
+
+    status = report.status
     names = {t.code: t.name for t in status.teams}
     items = [[(f"{names.get(b.team_code, b.team_code)}: ", True, TEXT_COLOUR),
               (b.why(), False, TEXT_COLOUR)] for b in report.bright_spots()]  # fmt: skip
     if not items:
-        items = [[(f"No team is a bright spot in {month.label()}.", False, TEXT_COLOUR)]]
+        items = [[(f"No team is a bright spot in {report.month.label()}.", False, TEXT_COLOUR)]]
+    _list_slides(deck, "Bright spots", BRIGHT_SPOT_RULE, items, BRIGHT_SPOTS_PER_SLIDE)
     hold = status.changes_taking_hold()
     if hold:
-        items.append([("Changes taking hold on process measures (not bright spots):", True,
-                       TEXT_COLOUR)])  # fmt: skip
-        items += [[(f"{t.name}: ", True, TEXT_COLOUR),
-                   ("; ".join(x.measure_name for x in ms), False, TEXT_COLOUR)] for t, ms in hold]  # fmt: skip
-    deck.text(slide, (MARGIN_IN, BODY_TOP_IN + 0.3, width, 5.2), items, BODY_PT)
-    deck.icon_key()
-    return deck.prs
+        lines = [[(f"{t.name}: ", True, TEXT_COLOUR),
+                  ("; ".join(x.measure_name for x in ms), False, TEXT_COLOUR)] for t, ms in hold]  # fmt: skip
+        _list_slides(deck, "Changes taking hold on process measures", TAKING_HOLD_RULE, lines,
+                     LINES_PER_SLIDE)  # fmt: skip
+
+
+def _support_slides(deck: _Deck, status: Any) -> None:
+    """The teams that may need support and why (the programme report's list, the core's
+    reasons), with the rule in the speaker notes; a slide saying so when none does."""
+    from qiwidgets.workbook.status import SUPPORT_RULE
+
+    title, subtitle = "Teams that may need support", "A prompt for a conversation, not a rating"
+    rows = [[t.name, "; ".join(r)] for t, r in status.support()]
+    rows += [[name, f"its records could not be read: {why}"]
+             for name, why in status.unreadable.values()]  # fmt: skip
+    if rows:
+        slides = _table_slides(deck, title, subtitle, ["Team", "Why a conversation may help"],
+                               rows, [3.0, 9.4], per_slide=SUPPORT_PER_SLIDE, top=0.2)  # fmt: skip
+    else:
+        slides = [deck.slide(title, subtitle)]
+        deck.text(slides[0], (MARGIN_IN, BODY_TOP_IN + 0.3, SLIDE_WIDTH_IN - 2 * MARGIN_IN, 1.0),
+                  [[(f"No team shows a reason for extra support in {status.month:%B %Y}.",
+                     False, TEXT_COLOUR)]], BODY_PT)  # fmt: skip
+    for slide in slides:
+        deck.notes(slide, [SUPPORT_RULE])
 
 
 # --- writing --------------------------------------------------------------------------------------

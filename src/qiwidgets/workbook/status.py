@@ -49,6 +49,13 @@ BRIGHT_SPOT_RULE = (
     "the team's own phases applied. Improvement on a process measure shows a change taking "
     "hold; it is listed under that name, not as a bright spot."
 )
+#: When a change is taking hold (:meth:`ProgrammeStatus.changes_taking_hold`), as every channel
+#: states it.
+TAKING_HOLD_RULE = (
+    "A change is taking hold when a process measure shows special cause improvement at the "
+    "latest point, or a sustained improvement, with the team's own phases applied; it is listed "
+    "under that name, not as a bright spot."
+)
 #: The programme's "may need support" rule.
 SUPPORT_RULE = (
     "A team may need support (a prompt for a conversation, not a rating) when a measure shows "
