@@ -75,6 +75,6 @@ def test_the_team_report_shows_skills_as_counts_and_its_fishbone(built):
 def test_the_programme_report_shows_skills_gaps_across_teams_as_counts(built):
     html = (built / "programme.html").read_text(encoding="utf-8")
     gaps = html.split("gaps across teams</h3>")[1].split("<h3>")[0]
-    assert "6 of 12 teams have skills profiles (33 people)" in gaps
+    assert "6 of 12 teams have skills profiles from 3 people or more (33 people)" in gaps
     assert 'data-qi-skill="tech_variation" data-qi-skill-gap-teams="3"' in gaps
     assert "Ward" not in gaps and "@" not in gaps  # no team and no person named

@@ -105,11 +105,16 @@ def test_the_team_sees_counts_and_gaps_never_answers(prog):
     empty = skills.team_skills(as_(db, "ben"), "A")
     assert (empty.people, empty.answered, empty.gaps) == (4, 0, [])  # nothing known: no gap
     skills.save_skills(as_(db, "amy"), "A", rated(2, soft_influence=1, learn_share=0))
+    one = skills.team_skills(as_(db, "ben"), "A")  # Amy's answers would be the counts
+    assert (one.answered, one.withheld, one.items, one.gaps) == (1, True, (), [])
     skills.save_skills(as_(db, "ben"), "A", rated(1, tech_pdsa=3, learn_share=1))
+    two = skills.team_skills(as_(db, "ben"), "A")  # Ben would read Amy's from his own
+    assert (two.answered, two.withheld, two.items) == (2, True, ())
+    assert skills.MIN_PROFILES_SHOWN == 3
     skills.save_skills(as_(db, "bea"), "A", rated(0, tech_pdsa=2))
     skills.save_skills(as_(db, "cat"), "B", rated(3))  # another team: not counted for A
     cov = skills.team_skills(as_(db, "vic"), "A")
-    assert (cov.people, cov.answered) == (4, 3)
+    assert (cov.people, cov.answered, cov.withheld) == (4, 3, False)
     assert cov.item("tech_pdsa").counts == (0, 0, 2, 1)
     assert cov.item("tech_pdsa").confident == 3 and cov.item("tech_pdsa").teachers == 1
     assert cov.item("soft_influence").counts == (1, 2, 0, 0)
@@ -126,15 +131,17 @@ def test_the_programme_sees_gaps_across_teams_as_counts_only(prog):
     db, *_ = prog
     skills.save_skills(as_(db, "amy"), "A", rated(2, soft_influence=1))
     skills.save_skills(as_(db, "ben"), "A", rated(1, tech_pdsa=3))
+    skills.save_skills(as_(db, "bea"), "A", rated(0, soft_influence=0))
+    # Ward B's one profile is not counted: "1 team where it is a gap" would be Cat's answers
     skills.save_skills(as_(db, "cat"), "B", rated(1, tech_pdsa=2))
     skills.save_skills(as_(db, "xan"), "X", rated(0))  # another programme
     gaps = skills.programme_skill_gaps(as_(db, "lee"), "FALLS")
-    assert (gaps.teams, gaps.teams_answered, gaps.people_answered) == (3, 2, 3)
+    assert (gaps.teams, gaps.teams_answered, gaps.people_answered) == (3, 1, 3)
     by = {g.item: g for g in gaps.items}
     assert [g.item for g in gaps.items] == list(m.SKILL_ITEMS)  # framework order, not ranked
-    assert (by["soft_influence"].teams_with_gap, by["soft_influence"].teams_with_teacher) == (2, 0)
+    assert (by["soft_influence"].teams_with_gap, by["soft_influence"].teams_with_teacher) == (1, 0)
     assert (by["tech_pdsa"].teams_with_gap, by["tech_pdsa"].teams_with_teacher) == (0, 1)
-    assert (by["tech_measures"].teams_with_gap, by["tech_measures"].teams_with_teacher) == (1, 0)
+    assert (by["tech_measures"].teams_with_gap, by["tech_measures"].teams_with_teacher) == (0, 0)
     text = repr(gaps)
     for name in ("Amy", "Ben", "Cat", "amy", "Ward A", "Ward B"):
         assert name not in text  # no person and no team is named

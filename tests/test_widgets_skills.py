@@ -65,17 +65,28 @@ def test_my_skills_saves_my_own_ratings_and_shows_the_team_counts(db):
     assert w.message_kind == "ok", w.message
     assert skills.my_skills(as_(db, "ben"), "A").ratings["tech_pdsa"] == 3
     assert w.profile.version == 1 and w.coverage.answered == 1
-    assert 'data-qi-skill="tech_pdsa" data-qi-skill-gap="no"' in w.team_view.value
-    assert 'data-qi-skill="soft_influence" data-qi-skill-gap="yes"' in w.team_view.value
-    assert "Ben" not in w.team_view.value  # counts, no one named
+    # one profile: the counts would be Ben's answers, so none is shown yet
+    assert 'data-qi-skills-withheld="yes"' in w.team_view.value
+    assert "data-qi-skill=" not in w.team_view.value
+    assert "show once 3 people have filled in theirs" in w.team_view.value
 
-    # Bo sees the team's counts, not Ben's answers; Bo's form starts empty
+    # Bo's form starts empty; with two profiles each could read the other's: still none
     bo = MySkills(as_(db, "bo"), "A")
     assert all(d.value == -1 for d in bo.ratings.values()) and bo.coverage.answered == 1
     rate(bo, 2)
     bo.save_button.click()
-    assert bo.message_kind == "ok" and bo.coverage.item("soft_influence").counts == (0, 1, 1, 0)
-    assert 'data-qi-skill="soft_influence" data-qi-skill-gap="no"' in bo.team_view.value
+    assert bo.message_kind == "ok" and bo.coverage.withheld and bo.coverage.items == ()
+    assert "data-qi-skill=" not in bo.team_view.value
+
+    # the third profile: counts, no one named
+    amy = MySkills(as_(db, "amy"), "A")
+    rate(amy, 0, soft_influence=1)
+    amy.save_button.click()
+    assert amy.message_kind == "ok" and amy.coverage.item("soft_influence").counts == (0, 2, 1, 0)
+    assert 'data-qi-skill="soft_influence" data-qi-skill-gap="no"' in amy.team_view.value
+    assert 'data-qi-skill="learn_share" data-qi-skill-gap="no"' in amy.team_view.value
+    for name in ("Ben", "Bo", "Amy"):
+        assert name not in amy.team_view.value
 
     # Ben's page reopened shows his own ratings; a change is saved at the version read
     again = MySkills(as_(db, "ben"), "A")
@@ -122,7 +133,7 @@ def test_the_views_render_counts_in_the_framework_s_order():
         assert f'data-qi-term="{group}"' in html
     gaps = skills.SkillGaps(12, 4, 20, tuple(skills.ItemGaps(k, 1, 2) for k in m.SKILL_ITEMS))
     text = pv.skill_gaps(gaps)
-    assert "4 of 12 teams have skills profiles (20 people)" in text
+    assert "4 of 12 teams have skills profiles from 3 people or more (20 people)" in text
     assert text.count('data-qi-skill-gap-teams="1"') == len(m.SKILL_ITEMS)
 
 

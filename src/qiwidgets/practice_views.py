@@ -231,6 +231,12 @@ def skills_coverage(coverage: Any) -> str:
         return (f'<div class="qi-skills" data-qi-skills-answered="0"><p>{said}</p>'
                 + muted("No one has rated their skills yet: each person fills in their own, "
                         "under 'My skills'.") + "</div>")  # fmt: skip
+    if coverage.withheld:
+        return (f'<div class="qi-skills" data-qi-skills-answered="{coverage.answered}" '
+                f'data-qi-skills-withheld="yes"><p>{said}</p>'
+                + muted(f"The team's counts show once {coverage.minimum} people have filled in "
+                        "theirs: with fewer, one person's answers could be read from them.")
+                + "</div>")  # fmt: skip
     rows, attrs = [], []
     by_item = {i.item: i for i in coverage.items}
     for group, items in wp.skill_groups():
@@ -258,8 +264,9 @@ def skill_gaps(gaps: Any) -> str:
     """The skills gaps across the programme's teams (:func:`qiwidgets.store.skills.
     programme_skill_gaps`): counts of teams per skill, in the framework's order. No team and no
     person is named, and nothing is ranked."""
-    said = (f"{gaps.teams_answered} of {gaps.teams} teams have skills profiles "
-            f"({gaps.people_answered} people).")  # fmt: skip
+    said = (f"{gaps.teams_answered} of {gaps.teams} teams have skills profiles from "
+            f"{gaps.minimum} people or more ({gaps.people_answered} people), so their "
+            "counts are shown.")  # fmt: skip
     if not gaps.teams_answered:
         return f'<div class="qi-skill-gaps"><p>{esc(said)}</p></div>'
     by_item = {i.item: i for i in gaps.items}

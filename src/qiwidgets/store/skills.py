@@ -11,9 +11,11 @@ whatever a page sends:
   acts, on a team they have a role on. A command (nobody in particular acting) names the person.
 * **The team reads counts** (:func:`team_skills`): per item, how many people rated themselves at
   each level, and whether it is a *gap* (answers, but nobody at :data:`CONFIDENT_FROM` or
-  more). Anyone who may read the team reads them; nobody reads another person's answers.
+  more). Anyone who may read the team reads them; nobody reads another person's answers, so
+  the counts are given only once :data:`MIN_PROFILES_SHOWN` people have filled in a profile.
 * **The programme reads counts across teams** (:func:`programme_skill_gaps`): per item, how many
-  teams have it as a gap; no team is named and no person, and nothing is ranked.
+  teams have it as a gap, among the teams whose counts are shown; no team is named and no
+  person, and nothing is ranked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -36,6 +38,11 @@ TeamRef, ProgrammeRef = lookup.TeamRef, lookup.ProgrammeRef
 #: A rating of this level or more is "confident": an item nobody on the team rates at this
 #: level or more (among those who answered) is a gap. 2 is "confident" on the scale.
 CONFIDENT_FROM = 2
+#: A team's counts are given only once at least this many people have filled in a profile:
+#: with one, the counts are that person's answers; with two, each could read the other's from
+#: the counts and their own. The same reasoning as the safety pulse's
+#: (``store.practice.MIN_TEAM_PULSE_RESPONSES``).
+MIN_PROFILES_SHOWN = 3
 #: The levels, lowest first.
 LEVELS = tuple(range(m.SKILL_LEVEL_MIN, m.SKILL_LEVEL_MAX + 1))
 
@@ -91,12 +98,21 @@ class ItemCoverage:
 @dataclass(frozen=True)
 class SkillCoverage:
     """A team's skills as counts: ``people`` with a role on the team, ``answered`` of them
-    with a profile, and one :class:`ItemCoverage` per item in the framework's order."""
+    with a profile, and one :class:`ItemCoverage` per item in the framework's order; no item
+    while fewer than :data:`MIN_PROFILES_SHOWN` have answered (``withheld``)."""
 
     team_id: int
     people: int
     answered: int
     items: tuple[ItemCoverage, ...]
+
+    #: Profiles needed before the counts are given (:data:`MIN_PROFILES_SHOWN`).
+    minimum: ClassVar[int] = MIN_PROFILES_SHOWN
+
+    @property
+    def withheld(self) -> bool:
+        """Some have answered, too few for counts that hide each person's answers."""
+        return 0 < self.answered < self.minimum
 
     @property
     def gaps(self) -> list[str]:
@@ -119,12 +135,15 @@ class ItemGaps:
 @dataclass(frozen=True)
 class SkillGaps:
     """The programme's skills gaps, counts only: ``teams`` in the programme, ``teams_answered``
-    with at least one profile, ``people_answered`` in all, and :class:`ItemGaps` per item."""
+    with their counts shown (:data:`MIN_PROFILES_SHOWN` profiles or more), ``people_answered``
+    on those teams, and :class:`ItemGaps` per item."""
 
     teams: int
     teams_answered: int
     people_answered: int
     items: tuple[ItemGaps, ...]
+    #: Profiles a team needs before it is counted (:data:`MIN_PROFILES_SHOWN`).
+    minimum: ClassVar[int] = MIN_PROFILES_SHOWN
 
 
 # --- who acts ---------------------------------------------------------------------------------
@@ -272,13 +291,16 @@ def _coverage(session: Session, team_ids: list[int]) -> dict[int, tuple[int, dic
 
 def _team_coverage(tid: int, people_n: int, found: tuple[int, dict]) -> SkillCoverage:
     answered, counts = found
+    if answered < MIN_PROFILES_SHOWN:  # too few to show counts that hide each one's answers
+        return SkillCoverage(tid, people_n, answered, ())
     return SkillCoverage(tid, people_n, answered,
                          tuple(ItemCoverage(k, tuple(counts[k])) for k in m.SKILL_ITEMS))  # fmt: skip
 
 
 def team_skills(db: StoreLike, team: TeamRef, programme: ProgrammeRef = None) -> SkillCoverage:
     """The team's skills as counts, for whoever may read the team: per item, how many rated
-    themselves at each level, and whether it is a gap. No one's own answers."""
+    themselves at each level, and whether it is a gap. No one's own answers: no count at all
+    while fewer than :data:`MIN_PROFILES_SHOWN` people have answered."""
     with access.Reader(db) as session:
         t = lookup.team(session, team, programme)
         people_n = session.scalar(select(func.count()).select_from(m.Membership).where(
@@ -288,20 +310,20 @@ def team_skills(db: StoreLike, team: TeamRef, programme: ProgrammeRef = None) ->
 
 def programme_skill_gaps(db: StoreLike, programme: ProgrammeRef = None) -> SkillGaps:
     """The gaps across the programme's teams, for whoever may see the whole programme: per
-    item, how many teams (of those with a profile) have nobody confident, and how many have
-    someone who could teach others. Counts only: no team, no person, no ranking."""
+    item, how many teams (of those whose counts are shown) have nobody confident, and how many
+    have someone who could teach others. Counts only: no team, no person, no ranking."""
     with access.Reader(db) as session:
         p = lookup.programme(session, programme)
         access.may_programme(session, p.id, write=False)
         ids = list(session.scalars(select(m.Team.id).where(m.Team.programme_id == p.id)))
         found = _coverage(session, ids)
-    covered = [_team_coverage(tid, 0, v) for tid, v in found.items() if v[0] > 0]
+    covered = [c for c in (_team_coverage(tid, 0, v) for tid, v in found.items()) if c.items]
     items = tuple(ItemGaps(k, sum(1 for c in covered if c.item(k).gap),
                            sum(1 for c in covered if c.item(k).teachers > 0))
                   for k in m.SKILL_ITEMS)  # fmt: skip
     return SkillGaps(len(ids), len(covered), sum(c.answered for c in covered), items)
 
 
-__all__ = ["CONFIDENT_FROM", "LEVELS", "OWN_ONLY", "ItemCoverage", "ItemGaps", "SkillCoverage",
-           "SkillGaps", "SkillsProfile", "clean_ratings", "my_skills", "programme_skill_gaps",
-           "save_skills", "team_skills"]  # fmt: skip
+__all__ = ["CONFIDENT_FROM", "LEVELS", "MIN_PROFILES_SHOWN", "OWN_ONLY", "ItemCoverage",
+           "ItemGaps", "SkillCoverage", "SkillGaps", "SkillsProfile", "clean_ratings", "my_skills",
+           "programme_skill_gaps", "save_skills", "team_skills"]  # fmt: skip
