@@ -99,7 +99,7 @@ test-fast: bytecode
 # The lowest versions pyproject.toml allows (uv's lowest-direct resolution) in a venv of their
 # own, with the suite but the browser tests and the wheel build: proof that the bounds hold.
 MIN_VENV ?= .venv-min
-test-min: $(STAMP)
+test-min: $(STAMP) system-deps
 	UV_NATIVE_TLS=1 $(PY) -m uv pip compile --quiet pyproject.toml --extra all --extra test \
 	  --resolution lowest-direct --python-version 3.11 -o $(MIN_VENV).txt
 	$(PY) -m uv venv --quiet --allow-existing $(MIN_VENV) --python $(PYTHON)
