@@ -16,14 +16,12 @@ made (views.py, the dashboards' qiwidgets.css, reports/html.py, charts/palette.p
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 from browser import EVERY_SHOWN_CHART_DRAWN, PAGE_TIMEOUT, assert_no_violation
+from jupyter_state import jupyter_state
 
 MONTH = "2026-10"
 REPORT_TEAMS = ["W01", "W02"]
@@ -132,23 +130,12 @@ def test_programme_dashboard(server, visit):
 @pytest.fixture(scope="module")
 def reports(store, tmp_path_factory):
     """The month's reports for two teams and the programme, built by the real pipeline, with
-    Jupyter's state in a temporary folder (as in test_reports.py)."""
+    Jupyter's state in a temporary folder (jupyter_state.py)."""
     from qiwidgets.reports import runner
 
-    base = tmp_path_factory.mktemp("a11y-jupyter")
-    mp = pytest.MonkeyPatch()
-    for var, sub in (("JUPYTER_DATA_DIR", "data"), ("JUPYTER_CONFIG_DIR", "config"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):  # fmt: skip
-        (base / sub).mkdir()
-        mp.setenv(var, str(base / sub))
-    mp.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
-    mp.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    mp.delenv("QI_DATABASE_URL", raising=False)
-    try:
-        out = tmp_path_factory.mktemp("a11y-reports")
+    out = tmp_path_factory.mktemp("a11y-reports")
+    with jupyter_state(tmp_path_factory.mktemp("a11y-jupyter")):
         result = runner.run_reports(MONTH, store, out, REPORT_TEAMS, workers=2, timeout=240)
-    finally:
-        mp.undo()
     month = out / MONTH
     assert (month / "programme.html").is_file(), result
     for code in REPORT_TEAMS:

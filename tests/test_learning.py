@@ -15,11 +15,11 @@ import csv
 import datetime as dt
 import json
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from jupyter_state import jupyter_state
 
 from qiwidgets import glossary, views
 from qiwidgets import workbook as wb
@@ -360,20 +360,9 @@ def test_the_funnel_names_every_team_and_its_centre_line(status, sample_db):
 def two_team_reports(sample_db, tmp_path_factory):
     from qiwidgets.reports import runner
 
-    base = tmp_path_factory.mktemp("learning-jupyter")
-    mp = pytest.MonkeyPatch()
-    for var, sub in (("JUPYTER_DATA_DIR", "data"), ("JUPYTER_CONFIG_DIR", "config"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):  # fmt: skip
-        (base / sub).mkdir()
-        mp.setenv(var, str(base / sub))
-    mp.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
-    mp.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    mp.delenv("QI_DATABASE_URL", raising=False)
-    try:
-        out = tmp_path_factory.mktemp("learning-reports")
+    out = tmp_path_factory.mktemp("learning-reports")
+    with jupyter_state(tmp_path_factory.mktemp("learning-jupyter")):
         result = runner.run_reports(MONTH, sample_db, out, ["W01", "W02"], workers=2, timeout=240)
-    finally:
-        mp.undo()
     assert result.ok, [r.describe() for r in result.failed]
     return out / MONTH
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from jupyter_state import jupyter_state
 
 from qiwidgets.cli import main as cli_main
 from qiwidgets.errors import ParameterError
@@ -36,17 +37,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module", autouse=True)
 def jupyter_env(tmp_path_factory):
     """Jupyter's state in a temp folder; kernels found in the venv (``sys.prefix``)."""
-    base = tmp_path_factory.mktemp("jupyter")
-    mp = pytest.MonkeyPatch()
-    for var, sub in (("JUPYTER_DATA_DIR", "data"), ("JUPYTER_CONFIG_DIR", "config"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):  # fmt: skip
-        (base / sub).mkdir()
-        mp.setenv(var, str(base / sub))
-    mp.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
-    mp.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    mp.delenv("QI_DATABASE_URL", raising=False)
-    yield base
-    mp.undo()
+    with jupyter_state(tmp_path_factory.mktemp("jupyter")) as base:
+        yield base
 
 
 def _sample_db(path: Path) -> str:
