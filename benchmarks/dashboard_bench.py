@@ -34,7 +34,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from qiwidgets.dashboards.harness import CHROMIUM, CHROMIUM_ARGS, ServedDashboards
+from qiwidgets.dashboards.harness import CHROMIUM, CHROMIUM_ARGS, ServedDashboards, is_kernel
 
 TARGETS = {"cold": 3.0, "warm": 1.5, "interaction_p95": 0.200}
 # at least n charts drawn, and every chart the visitor can see (a closed tab's are drawn when
@@ -92,7 +92,7 @@ def kernels_rss(server: ServedDashboards) -> list[float]:
     out = []
     for p in root.children(recursive=True):
         try:
-            if "ipykernel_launcher" in " ".join(p.cmdline()):
+            if is_kernel(p.cmdline()):
                 out.append(p.memory_info().rss / 2**20)
         except psutil.Error:
             pass

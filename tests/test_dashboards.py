@@ -9,11 +9,12 @@ import json
 import os
 import re
 import stat
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from qiwidgets.dashboards import fastchart, runtime, server
+from qiwidgets.dashboards import fastchart, kernel, runtime, server
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,67 @@ def test_a_new_kernel_runs_its_first_cell_with_the_prompt_client():
     assert seen[0] == ("status", "busy") and seen[-1] == ("status", "idle")
 
 
+def _dashboard_kernel(tmp_path, monkeypatch):
+    """A kernel manager for the ``python3`` kernel spec ``serve`` writes into its site."""
+    from jupyter_client import KernelManager
+
+    opts = server.ServeOptions(db="sqlite:////tmp/x.db", token="s" * 24)
+    site = server.prepare_site(opts, tmp_path / "site")
+    monkeypatch.setenv("JUPYTER_PATH", str(site.jupyter_path))
+    km = KernelManager(kernel_name="python3", transport="ipc")
+    assert km.kernel_spec.argv[1:3] == ["-m", kernel.MODULE]
+    return km
+
+
+def test_a_dashboard_kernel_stopped_while_it_starts_prints_nothing(tmp_path, monkeypatch):
+    """jupyter_client interrupts a kernel before it shuts it down: one that is still importing
+    ipykernel then (``serve`` stopped just after it started) ends at once with nothing on the
+    operator's terminal: no KeyboardInterrupt traceback, and no kernel starting afterwards on
+    a TCP port of its own once its connection file is gone."""
+    import signal
+    import time
+
+    km = _dashboard_kernel(tmp_path, monkeypatch)
+    err = tmp_path / "kernel.err"
+    with err.open("wb") as fh:
+        km.start_kernel(stderr=fh)
+    proc = km.provisioner.process
+    try:
+        deadline = time.monotonic() + 60
+        # ipykernel is being imported: ZeroMQ is loaded, and ipykernel has not yet started
+        while "zmq" not in Path(f"/proc/{proc.pid}/maps").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(30) == kernel.STOPPED_WHILE_STARTING, err.read_text()
+        assert err.read_text() == ""
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_a_dashboard_kernel_once_up_is_interrupted_as_any_kernel(tmp_path, monkeypatch):
+    """Once up, a dashboard kernel is ipykernel's: an interrupt stops the running cell (a
+    warm kernel's wait for its visitor is stopped so) and the kernel lives on."""
+    km = _dashboard_kernel(tmp_path, monkeypatch)
+    km.start_kernel()
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        msg_id = client.execute("import time; print('running', flush=True); time.sleep(60)")
+        while client.get_iopub_msg(timeout=30)["content"].get("text") != "running\n":
+            pass  # the cell runs (its output came): ipykernel catches SIGINT now
+        km.interrupt_kernel()
+        reply = {}
+        while reply.get("parent_header", {}).get("msg_id") != msg_id:
+            reply = client.get_shell_msg(timeout=20)
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert km.is_alive()
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 def test_the_prompt_client_says_when_the_kernel_died_before_it_was_ready():
     import asyncio
 
@@ -183,6 +245,8 @@ def test_the_site_holds_only_the_dashboards_and_a_private_config(tmp_path):
         nb = nbformat.read(site.dashboards / name, as_version=4)
         unlimited = [c.source for c in nb.cells if c.cell_type == "code" and timeout(c) is None]
         assert len(unlimited) == 1 and "page.wait()" in unlimited[0].splitlines()[-1]
+    spec = json.loads((site.jupyter_path / "kernels" / "python3" / "kernel.json").read_text())
+    assert spec["argv"][1:3] == ["-m", kernel.MODULE]  # quiet when stopped as it starts
     static = site.jupyter_path / "voila" / "templates" / "qiwidgets" / "static"
     bundle = (static / "vega-bundle.js").read_text()
     assert "window.vegaEmbed" in bundle and bundle.startswith("(function () {")

@@ -24,6 +24,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 from browser import PAGE_TIMEOUT, screenshot
 
+from qiwidgets.dashboards.harness import is_kernel
+
 LOST = "The connection to the dashboard was lost."
 WAIT = 60_000  # ms: the server notices a dead kernel within a few seconds
 
@@ -46,7 +48,7 @@ def page_kernel(server, marker: str) -> psutil.Process:
         found = []
         for child in psutil.Process(server.proc.pid).children(recursive=True):
             try:
-                if ("ipykernel_launcher" in " ".join(child.cmdline())
+                if (is_kernel(child.cmdline())
                         and marker in child.environ().get("QUERY_STRING", "")):  # fmt: skip
                     found.append(child)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from qiwidgets.dashboards import runtime, server, voila_app
+from qiwidgets.dashboards.harness import is_kernel
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -122,7 +123,7 @@ def _kernel_environments(served) -> list[dict[str, str]]:
     envs = []  # (a page left is shut down: its kernel may be gone or a zombie by now)
     for p in psutil.Process(served.proc.pid).children(recursive=True):
         try:
-            if "ipykernel_launcher" in " ".join(p.cmdline()):
+            if is_kernel(p.cmdline()):
                 envs.append(p.environ())
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             continue

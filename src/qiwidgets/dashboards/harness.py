@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import Self
 
 from qiwidgets import config
+from qiwidgets.dashboards import kernel
+
+
+def is_kernel(cmdline: list[str]) -> bool:
+    """Whether a process with this command line is a dashboard kernel (``psutil``'s
+    ``Process.cmdline()``)."""
+    return kernel.MODULE in cmdline
 
 
 def free_port() -> int:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qiwidgets import config
+from qiwidgets.dashboards import kernel
 from qiwidgets.errors import QIError
 
 log = logging.getLogger("qiwidgets.dashboards")
@@ -242,10 +243,10 @@ def vega_bundle() -> str:
 
 @dataclass
 class Site:
-    """The folder Voilà runs in: ``dashboards/`` (served), ``share/jupyter`` (template),
-    ``voila.json`` (configuration, mode 0600), ``config/voila.py`` (the cell time limits),
-    ``ipython/`` (the kernels' IPython profile), ``charts/`` (chart cache), ``run/`` (the
-    kernels' connection files and sockets, mode 0700)."""
+    """The folder Voilà runs in: ``dashboards/`` (served), ``share/jupyter`` (template and
+    the kernels' spec), ``voila.json`` (configuration, mode 0600), ``config/voila.py`` (the
+    cell time limits), ``ipython/`` (the kernels' IPython profile), ``charts/`` (chart cache),
+    ``run/`` (the kernels' connection files and sockets, mode 0700)."""
 
     root: Path
     dashboards: Path
@@ -373,6 +374,19 @@ def kernel_config() -> dict:
     }
 
 
+def kernel_spec() -> dict:
+    """The ``python3`` kernel spec of the server's kernels, found first on the site's
+    ``JUPYTER_PATH``: the venv's Python with :mod:`qiwidgets.dashboards.kernel`, which a
+    Ctrl+C before ipykernel is up stops quietly, so that stopping ``serve`` just after it
+    started prints no traceback."""
+    return {
+        "argv": [sys.executable, "-m", kernel.MODULE, "-f", "{connection_file}"],
+        "display_name": "Python 3 (qiwidgets dashboards)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
+
+
 class CellTimeout:
     """``VoilaExecutor.timeout_func``: ``limit`` seconds for every cell but the one that waits
     for the visitor (tagged :data:`WAITING_CELL_TAG`), which has no limit."""
@@ -396,6 +410,9 @@ def prepare_site(opts: ServeOptions, root: Path) -> Site:
     template = jupyter_path / "voila" / "templates" / TEMPLATE_NAME
     shutil.copytree(TEMPLATE_DIR, template, dirs_exist_ok=True)
     (template / "static" / "vega-bundle.js").write_text(vega_bundle(), encoding="utf-8")
+    spec = jupyter_path / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps(kernel_spec(), indent=1), encoding="utf-8")
     cache = Path(opts.cache_dir) if opts.cache_dir else root / "charts"
     cache.mkdir(parents=True, exist_ok=True)
     (root / "run").mkdir(mode=0o700, exist_ok=True)
