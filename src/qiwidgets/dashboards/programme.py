@@ -158,11 +158,13 @@ class HealthBrowser(Panel):
 
 
 def _evidence_card(status: Any) -> str:
-    """A bright spot's evidence: the measure's card as the team's dashboard shows it."""
+    """A bright spot's evidence: the measure's card as the team's dashboard shows it, its
+    heading under the story's (h5)."""
     from qiwidgets.dashboards.team import measure_card
 
+    card = measure_card(status, heading="h6").html
     return (f"<details><summary>The evidence: {esc(status.measure_name)} on "
-            f"{esc(status.team_name)}'s chart</summary>{measure_card(status).html}</details>")
+            f"{esc(status.team_name)}'s chart</summary>{card}</details>")
 
 
 #: Terms the programme page explains at its foot (beyond its measures' rule sets).

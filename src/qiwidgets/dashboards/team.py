@@ -84,14 +84,16 @@ class MeasureCard:
         return self.status.reading
 
 
-def measure_card(status: Any, width: int = CARD_CHART_WIDTH) -> MeasureCard:
-    """A measure's card, drawn from its status: the chart is drawn by the browser."""
+def measure_card(status: Any, width: int = CARD_CHART_WIDTH, *,
+                 heading: str = "h3") -> MeasureCard:  # fmt: skip
+    """A measure's card, drawn from its status: the chart is drawn by the browser; the
+    measure's name is a ``heading`` (one level below what the card sits under)."""
     chart = ""
     if status.result is not None and status.view is not None and len(status.result.points) >= 2:
         spec = fastchart.spc_spec(status.result, list(status.chart_rows), width,
                                   reading=status.reading)  # fmt: skip
         chart = fastchart.chart_html(spec)
-    return MeasureCard(status, views.measure_card(status, chart))
+    return MeasureCard(status, views.measure_card(status, chart, heading=heading))
 
 
 def team_cards(db: Any, team: Any, month: Any = None) -> list[MeasureCard]:
