@@ -114,6 +114,16 @@ def server(store, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def served(store, links, tmp_path_factory):
+    """The dashboards on the module's store with one kernel kept warm, started once the
+    module's people have their personal ``links`` (a fixture the module defines)."""
+    from qiwidgets.dashboards.harness import ServedDashboards
+
+    with ServedDashboards(store, pool=1, workdir=tmp_path_factory.mktemp("served")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def browser():
     from playwright import sync_api
 

@@ -48,16 +48,6 @@ def links(store):
     return secrets
 
 
-@pytest.fixture(scope="module")
-def served(store, links, tmp_path_factory):
-    from qiwidgets.dashboards.harness import ServedDashboards
-
-    server = ServedDashboards(store, pool=1, workdir=tmp_path_factory.mktemp("access"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def link_url(server, secret: str, page: str = "team.ipynb", **params: str) -> str:
     return server.url(page, token=False, access=secret, **params)
 

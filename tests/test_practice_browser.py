@@ -33,16 +33,6 @@ def links(store):
     return made
 
 
-@pytest.fixture(scope="module")
-def served(store, links, tmp_path_factory):
-    from qiwidgets.dashboards.harness import ServedDashboards
-
-    server = ServedDashboards(store, pool=1, workdir=tmp_path_factory.mktemp("practice"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def link(server, secret: str, page: str = "team.ipynb") -> str:
     return server.url(page, token=False, access=secret)
 
@@ -145,6 +135,17 @@ def test_a_member_comments_on_another_team_s_shared_pdsa_and_not_on_a_kept_one(
     (c,) = [c for c in after.comments if c.text == words]
     assert c.author_id == people.get_person(db, MEMBER).id
     assert c.author_team_id == repo.get_team(db, "W05").id and c.team_id == target.team_id
+    assert_no_violation(page, "a member's 'Other teams' tab, with a comment to take back")
+
+    # she takes it back
+    mine = box.locator("select").nth(1)
+    mine.select_option(label=f"{target.team_name}: {words[:60]}")
+    box.get_by_role("button", name="Remove my comment").click()
+    box.locator(".qi-status-ok", has_text="was removed").first.wait_for(timeout=WAIT)
+    assert said(box) == f"✓ Your comment on {target.team_name}'s record was removed."
+    assert box.locator(".qi-comment", has_text=words).count() == 0
+    assert words not in [c.text for c in practice.shared_items(db, "FALLS").find(
+        target.key).comments]  # fmt: skip
     assert not v.errors, v.errors
 
 

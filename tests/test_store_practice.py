@@ -149,6 +149,28 @@ def test_only_shared_records_take_comments_and_only_from_the_programme_s_teams(p
     assert f"pdsa:{shared.id}" not in {i.key for i in practice.shared_items(as_(db, "cat"), "FALLS").items}
 
 
+def test_a_comment_is_removed_by_its_author_or_the_programme_lead_only(prog):
+    db, _, t = prog
+    cycle = _cycle(db, t["A"], "Night audit")
+    cycle = practice.share_pdsa(as_(db, "ben"), cycle.id, True, version=cycle.version)
+    mine = practice.add_comment(as_(db, "cat"), {"pdsa_id": cycle.id, "text": "Wrong ward, sorry"})
+    kept = practice.add_comment(as_(db, "cat"), {"pdsa_id": cycle.id, "text": "We tried this too"})
+    other = practice.add_comment(as_(db, "lee"), {"pdsa_id": cycle.id, "text": "Lovely work"})
+    for who in ("amy", "ben", "vic"):  # the team commented on does not silence a comment
+        with pytest.raises(AccessDenied, match="may remove only their own comments"):
+            practice.remove_comment(as_(db, who), mine.id, version=mine.version)
+    with pytest.raises(StaleEditError):
+        practice.remove_comment(as_(db, "cat"), mine.id, version=mine.version + 1)
+    practice.remove_comment(as_(db, "cat"), mine.id, version=mine.version)
+    practice.remove_comment(as_(db, "lee"), kept.id, version=kept.version)  # the lead moderates
+    with pytest.raises(practice.NotFoundError, match="no longer exists"):
+        practice.remove_comment(as_(db, "cat"), mine.id, version=mine.version)
+    item = practice.shared_items(as_(db, "cat"), "FALLS").find(f"pdsa:{cycle.id}")
+    assert [c.text for c in item.comments] == ["Lovely work"]
+    practice.remove_comment(db, other.id, version=other.version)  # a command, nobody in particular
+    assert practice.shared_items(db, "FALLS").find(f"pdsa:{cycle.id}").comments == ()
+
+
 # --- the safety pulse -------------------------------------------------------------------------------
 
 

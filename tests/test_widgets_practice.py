@@ -168,6 +168,37 @@ def test_a_member_comments_on_another_team_s_shared_pdsa_only(db):
     # the team that shared it sees the comment on its own page
     mine = SharedLearning(as_(db, "ben"), "A")
     assert "We tried this too" in mine.mine.value and mine.pick.options == ()
+    assert mine.taking_back.layout.display == "none"  # Ben wrote no comment to take back
+
+
+def test_a_member_takes_back_a_comment_of_theirs_and_only_theirs(db):
+    cycle = repo.save_pdsa(db, {"team_id": repo.get_team(db, "A").id, "title": "Night audit"})
+    practice.share_pdsa(db, cycle.id, True, version=cycle.version)
+    key = f"pdsa:{cycle.id}"
+    lee = practice.add_comment(as_(db, "lee"), {"pdsa_id": cycle.id, "text": "Lovely work"})
+    w = SharedLearning(as_(db, "cat"), "B")
+    assert w.taking_back.layout.display == "none"  # nothing of Cat's yet
+    w.comment.value = "Wrong ward, sorry"
+    w.post.click()
+    assert w.message_kind == "ok", w.message
+    assert w.taking_back.layout.display is None
+    assert [label for label, _ in w.my_pick.options[1:]] == ["Ward A: Wrong ward, sorry"]
+    w.remove.click()  # nothing picked
+    assert w.message_kind == "problem" and "Pick the comment" in w.message
+    # a forged choice naming the lead's comment: the widget refuses it before the store would
+    w.my_pick.options = [*w.my_pick.options, ("forged", lee.id)]
+    w.my_pick.value = lee.id
+    w.remove.click()
+    assert w.message_kind == "problem"
+    assert [c.text for c in practice.shared_items(db, "FALLS").find(key).comments] == [
+        "Lovely work", "Wrong ward, sorry"]  # fmt: skip
+    w.load(w.team)
+    w.my_pick.value = w.my_pick.options[1][1]
+    w.remove.click()
+    assert w.message_kind == "ok" and "was removed" in w.message, w.message
+    assert [c.text for c in practice.shared_items(db, "FALLS").find(key).comments] == [
+        "Lovely work"]
+    assert "Wrong ward" not in w.shown.value and w.taking_back.layout.display == "none"
 
 
 def test_the_pdsa_log_asks_the_four_questions_rates_the_risk_and_shares(db):

@@ -427,6 +427,27 @@ def add_comment(db: StoreLike, data: Mapping[str, Any]) -> m.Comment:
     return run_in_transaction(work, db)
 
 
+def remove_comment(db: StoreLike, id: int, *, version: int) -> None:
+    """Remove a comment at the ``version`` read. Its author may, and the programme lead, who
+    looks after what the programme shares (or nobody in particular, a command); nobody else,
+    the team commented on included."""
+
+    def work(session: Session) -> None:
+        record = records.load_for_update(session, m.Comment, id, version)
+        actor = _actor(session)
+        if actor is not None and not actor.operator:
+            actor = _person(session, "removing a comment")
+            team = session.get(m.Team, record.team_id)
+            lead = actor.programmes.get(team.programme_id) in people.WRITING_PROGRAMME_ROLES
+            if record.author_id != actor.person_id and not lead:
+                raise AccessDenied(f"{actor.name} may remove only their own comments: ask "
+                                   "whoever wrote this one, or the programme lead.")  # fmt: skip
+        session.delete(record)
+        records.flush(session, record)
+
+    run_in_transaction(work, db)
+
+
 @dataclass(frozen=True)
 class SharedItem:
     """A PDSA cycle or a story a team shared with the programme, with its comments (oldest
@@ -798,7 +819,7 @@ __all__ = [
     "PDSALensIn", "PulseError", "PulseMonth", "SharedItem", "SharedItems", "TeamMember",
     "add_comment", "answer_help_request", "answer_pulse", "ask_for_help", "close_help_request",
     "coaches", "list_help_requests", "pdsa_lenses", "person_names", "programme_members",
-    "programme_pulse", "pulse_answered", "reflection_disciplines", "save_pdsa_lens",
-    "set_reflection_disciplines", "set_team_role", "share_pdsa", "shared_items", "team_members",
-    "team_pulse",
+    "programme_pulse", "pulse_answered", "reflection_disciplines", "remove_comment",
+    "save_pdsa_lens", "set_reflection_disciplines", "set_team_role", "share_pdsa", "shared_items",
+    "team_members", "team_pulse",
 ]  # fmt: skip

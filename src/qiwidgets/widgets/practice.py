@@ -21,8 +21,8 @@ from qiwidgets import practice_views as pv
 from qiwidgets import workbook as wb
 from qiwidgets.store import fishbone as fb
 from qiwidgets.store import models as m
+from qiwidgets.store import people, repo
 from qiwidgets.store import practice as sp
-from qiwidgets.store import repo
 from qiwidgets.store import skills as sk
 from qiwidgets.widgets._base import Panel, esc, help_line, named_beside, safe, term_html, wide
 from qiwidgets.widgets.purpose import resolve_team
@@ -257,8 +257,9 @@ class SafetyPulse(Panel):
 
 class SharedLearning(Panel):
     """What the programme's other teams shared (PDSA cycles and stories) and their comments;
-    a member comments as their team. ``shared``: the
-    :class:`~qiwidgets.store.practice.SharedItems` shown; ``saved``: the comment last added."""
+    a member comments as their team, and can take back a comment of theirs. ``shared``: the
+    :class:`~qiwidgets.store.practice.SharedItems` shown; ``saved``: the comment last added;
+    ``my_comments``: the acting person's comments (the store's records), newest last."""
 
     def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
         super().__init__(db)
@@ -270,11 +271,17 @@ class SharedLearning(Panel):
         self.comment = widgets.Textarea(placeholder="Your comment (signed with your name and "
                                         "team)", layout=wide())  # fmt: skip
         self.post = widgets.Button(description="Post comment", button_style="primary")
+        self.my_comments: list = []
+        self.my_pick = widgets.Dropdown(description="My comment", layout=wide(), style=_STYLE)
+        self.remove = widgets.Button(description="Remove my comment", button_style="danger")
         self.mine = widgets.HTML()
         self.pick.observe(self._on_pick, names="value")
         self.post.on_click(self._on_post)
+        self.remove.on_click(self._on_remove)
+        self.taking_back = widgets.VBox([
+            widgets.HTML("<h3>Take back a comment of mine</h3>"), self.my_pick, self.remove])
         self.children = [widgets.HTML(term_html("shared_pdsa")), self.pick, self.shown,
-                         self.comment, self.post, self.status,
+                         self.comment, self.post, self.taking_back, self.status,
                          widgets.HTML("<h3>What our team shared, and the comments on it</h3>"),
                          self.mine]  # fmt: skip
         self.load(resolve_team(db, team, programme))
@@ -288,6 +295,14 @@ class SharedLearning(Panel):
         keys = [k for _, k in self.pick.options]
         self.pick.value = keep if keep in keys else (keys[0] if keys else None)
         self._show()
+        actor = people.actor_of(self.db)
+        me = actor.person_id if actor is not None else None
+        self.my_comments = [(i, c) for i in self.shared.items for c in i.comments
+                            if me is not None and c.author_id == me]  # fmt: skip
+        self.my_pick.options = [("(pick one of your comments)", None)] + [
+            (f"{i.team_name}: {c.text[:60]}", c.id) for i, c in self.my_comments]  # fmt: skip
+        self.my_pick.value = None
+        self.taking_back.layout.display = None if self.my_comments else "none"
         own = [i for i in self.shared.items if i.team_id == self.team.id]
         self.mine.value = "".join(pv.shared_item(i, self.shared.people, self.shared.names)
                                   for i in own) or pv.muted(
@@ -318,6 +333,18 @@ class SharedLearning(Panel):
         self.comment.value = ""
         self.confirm_saved(f"Your comment was added for {item.team_name}.",
                            lambda: self.load(self.team, keep=key))  # fmt: skip
+
+    @safe("removing your comment")
+    def _on_remove(self, _button: Any = None) -> None:
+        chosen = wb.clean_choice(self.my_pick.value, "comment",
+                                 [v for _, v in self.my_pick.options])  # fmt: skip
+        found = next(((i, c) for i, c in self.my_comments if c.id == chosen), None)
+        if found is None:
+            raise wb.WorkbookInputError("Pick the comment to remove first.")
+        item, comment = found
+        sp.remove_comment(self.db, comment.id, version=comment.version)
+        self.confirm_saved(f"Your comment on {item.team_name}'s record was removed.",
+                           lambda: self.load(self.team, keep=self.pick.value))  # fmt: skip
 
 
 class PDSALensForm(Panel):
@@ -538,7 +565,7 @@ class FishboneEditor(Panel):
         self.edit_driver = widgets.Dropdown(description="Driver diagram", layout=wide(),
                                             style=_STYLE)  # fmt: skip
         self.edit_button = widgets.Button(description="Save change")
-        self.remove_button = widgets.Button(description="Remove cause", button_style="warning")
+        self.remove_button = widgets.Button(description="Remove cause", button_style="danger")
         self.category.observe(self._on_category, names="value")
         self.cause.observe(self._on_cause, names="value")
         self.effect_button.on_click(self._on_effect)
