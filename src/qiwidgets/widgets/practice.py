@@ -259,7 +259,7 @@ class SharedLearning(Panel):
     """What the programme's other teams shared (PDSA cycles and stories) and their comments;
     a member comments as their team, and can take back a comment of theirs. ``shared``: the
     :class:`~qiwidgets.store.practice.SharedItems` shown; ``saved``: the comment last added;
-    ``my_comments``: the acting person's comments (the store's records), newest last."""
+    ``my_comments``: the acting person's comments, as ``(shared item, comment record)``."""
 
     def __init__(self, db: Any, team: Any = None, *, programme: Any = None):
         super().__init__(db)
