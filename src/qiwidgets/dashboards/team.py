@@ -250,7 +250,7 @@ class TeamDashboard(Panel):
             section.on_saved = self._pdsa_saved
         if title == "Aim and drivers":
             _aim, drivers, fishbone = section
-            drivers.on_saved = fishbone.refresh_drivers
+            drivers.on_saved = lambda _node: fishbone.refresh_drivers(drivers.nodes)
         if title == "Reflections":
             self._show_prompts(section)
         self.pages[TABS.index(title)].children = self._panels(title)

@@ -25,7 +25,7 @@ from qiwidgets.store import people, repo
 from qiwidgets.store import practice as sp
 from qiwidgets.store import skills as sk
 from qiwidgets.widgets._base import Panel, esc, help_line, named_beside, safe, term_html, wide
-from qiwidgets.widgets.purpose import resolve_team
+from qiwidgets.widgets.purpose import driver_node_label, resolve_team
 from qiwidgets.workbook import practice as wp
 
 _STYLE = {"description_width": "140px"}
@@ -600,13 +600,15 @@ class FishboneEditor(Panel):
         self._parent_options()
 
     def _driver_options(self) -> list[tuple[str, Any]]:
-        return [("(no link)", None)] + [(f"{glossary.label(n.kind)}: {n.text[:60]}", n.id)
-                                         for n in self.nodes]  # fmt: skip
+        return [("(no link)", None)] + [(driver_node_label(n), n.id) for n in self.nodes]
 
-    def refresh_drivers(self, _node: Any = None) -> None:
-        """Offer the team's driver diagram as it is now (an entry was added or changed beside
-        this editor), keeping what is picked and typed."""
-        self.nodes = [n for n, _ in wb.driver_tree(repo.list_driver_nodes(self.db, self.team.id))]
+    def refresh_drivers(self, nodes: list | None = None) -> None:
+        """Offer the team's driver diagram as it is now, keeping what is picked and typed:
+        ``nodes`` as the editor beside this one has just read them (parents first), or read
+        from the store."""
+        if nodes is None:
+            nodes = [n for n, _ in wb.driver_tree(repo.list_driver_nodes(self.db, self.team.id))]
+        self.nodes = list(nodes)
         options = self._driver_options()
         for box in (self.driver, self.edit_driver):
             keep = box.value if box.value in {v for _, v in options} else None

@@ -207,6 +207,11 @@ class AimBuilder(Panel):
                                "warning")  # fmt: skip
 
 
+def driver_node_label(node: Any) -> str:
+    """How a dropdown names an entry of a driver diagram: its kind and (the start of) its text."""
+    return f"{glossary.label(node.kind)}: {node.text[:60]}"
+
+
 class DriverDiagramEditor(Panel):
     """Edit a team's driver diagram (aim → primary → secondary drivers → change ideas).
 
@@ -278,7 +283,7 @@ class DriverDiagramEditor(Panel):
         self.nodes = [n for n, _ in wb.driver_tree(repo.list_driver_nodes(self.db, self.team.id))]
         self.diagram.value = wb.driver_diagram_html(aim_text(self.aim), self.nodes)
         self.node.options = [("(pick an entry)", None)] + [
-            (f"{glossary.label(n.kind)}: {n.text[:60]}", n.id) for n in self.nodes
+            (driver_node_label(n), n.id) for n in self.nodes
         ]
         self.node.value = None
         self._show_node(None)
@@ -292,8 +297,7 @@ class DriverDiagramEditor(Panel):
         allowed = repo.DRIVER_PARENTS[kind]
         options = [("(the aim)", None)] if None in allowed else []
         options += [
-            (f"{glossary.label(n.kind)}: {n.text[:60]}", n.id) for n in self.nodes
-            if n.kind in allowed
+            (driver_node_label(n), n.id) for n in self.nodes if n.kind in allowed
         ]  # fmt: skip
         self.parent.options = options
         self.parent.value = options[0][1] if options else None
@@ -364,4 +368,5 @@ class DriverDiagramEditor(Panel):
             self.on_saved(self.saved)
 
 
-__all__ = ["AimBuilder", "DriverDiagramEditor", "aim_text", "resolve_team", "status_html"]
+__all__ = ["AimBuilder", "DriverDiagramEditor", "aim_text", "driver_node_label", "resolve_team",
+           "status_html"]
